@@ -1,0 +1,180 @@
+"""Background training jobs shared by the whole process (every browser session of the dashboard).
+
+`JobRegistry.submit(spec)` returns a `Job` at once. The same settings on the same data submitted
+twice (two tabs, a lecture hall) join the job already queued or running instead of training twice,
+and a spec already in the model store comes back as a finished job. At most `max_running` jobs train
+at once (default one: they would only fight over the same cores or GPU); the rest wait, queued.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from typing import Any
+
+from aecore.errors import AecoreError, StoreError
+from aecore.spec import RunSpec
+from aecore.store import ModelStore, StoredModel
+from aecore.runs import describe_run, resolve, train_spec
+from aecore.trainer import Trainer
+
+log = logging.getLogger(__name__)
+
+QUEUED, RUNNING, DONE, FAILED, CANCELLED = "queued", "running", "done", "failed", "cancelled"
+PROGRESS_EVERY_S = 0.1  # batch snapshots kept at most this often; epoch ends are always kept
+MAX_FINISHED = 64  # finished jobs remembered by the registry (results also live in the store)
+
+
+class Job:
+    """One training run. Read `state`, `progress()`, `latest`, `error`, `result`; call `cancel()`."""
+
+    def __init__(self, key: str, spec: RunSpec):
+        self.key, self.spec = key, spec
+        self.state = QUEUED
+        self.error: str | None = None  # one sentence when failed
+        self.warning: str | None = None  # e.g. the model could not be saved
+        self.result: StoredModel | None = None  # set when done (or cancelled with a partial model)
+        self.latest: dict | None = None  # the newest progress snapshot
+        self.created = time.time()
+        self.finished_at: float | None = None
+        self._progress: list[dict] = []
+        self._lock = threading.Lock()
+        self._cancel = threading.Event()
+        self._finished = threading.Event()
+        self._trainer: Trainer | None = None
+        self._last_kept = 0.0
+
+    def __repr__(self):
+        return f"Job({self.key}, {self.spec.label()}, {self.state})"
+
+    @property
+    def done(self) -> bool:
+        return self._finished.is_set()
+
+    def progress(self) -> list[dict]:
+        """Snapshots so far (batch snapshots thinned to PROGRESS_EVERY_S, every epoch end)."""
+        with self._lock:
+            return list(self._progress)
+
+    def epochs(self) -> list[dict]:
+        return [p for p in self.progress() if p["event"] == "epoch"]
+
+    def cancel(self) -> None:
+        """Stop the job; a running one keeps the model trained so far in `result` (not stored)."""
+        self._cancel.set()
+        with self._lock:
+            trainer = self._trainer
+        if trainer is not None:
+            trainer.request_stop()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        return self._finished.wait(timeout)
+
+    def _record(self, progress) -> None:
+        now = time.monotonic()
+        if progress.event == "batch" and now - self._last_kept < PROGRESS_EVERY_S:
+            self.latest = progress.to_dict()
+            return
+        self._last_kept = now
+        snap = progress.to_dict()
+        with self._lock:
+            self._progress.append(snap)
+            self.latest = snap
+
+    def _finish(self, state: str) -> None:
+        self.state = state
+        self.finished_at = time.time()
+        self._finished.set()
+
+
+class JobRegistry:
+    def __init__(self, store: ModelStore | None = None, max_running: int = 1, device: Any = None):
+        self.store = store or ModelStore()
+        self.device = device
+        self._slots = threading.BoundedSemaphore(max_running)
+        self._jobs: dict[str, Job] = {}
+        self._lock = threading.Lock()
+
+    def submit(self, spec: RunSpec) -> Job:
+        """Start (or join) training for `spec`; raises AecoreError for bad data at once."""
+        spec, data = resolve(spec)
+        key = spec.key(data.fingerprint)
+        with self._lock:
+            job = self._jobs.get(key)
+            if job is not None and job.state in (QUEUED, RUNNING, DONE):
+                return job
+            job = Job(key, spec)
+            self._jobs[key] = job
+            self._forget_old()
+        stored = self.store.load(key)
+        if stored is not None:
+            job.result = stored
+            job._progress = [p for p in stored.meta.get("history", [])]
+            job._finish(DONE)
+            return job
+        threading.Thread(target=self._run, args=(job, data), name=f"aecore-job-{key}", daemon=True).start()
+        return job
+
+    def get(self, key: str) -> Job | None:
+        with self._lock:
+            return self._jobs.get(key)
+
+    def jobs(self) -> list[Job]:
+        with self._lock:
+            return list(self._jobs.values())
+
+    def _forget_old(self) -> None:
+        finished = sorted((j for j in self._jobs.values() if j.done), key=lambda j: j.finished_at or 0)
+        for j in finished[:max(0, len(finished) - MAX_FINISHED)]:
+            del self._jobs[j.key]
+
+    def _run(self, job: Job, data) -> None:
+        with self._slots:
+            if job._cancel.is_set():
+                job._finish(CANCELLED)
+                return
+            job.state = RUNNING
+
+            def attach(trainer: Trainer) -> None:
+                with job._lock:
+                    job._trainer = trainer
+                if job._cancel.is_set():
+                    trainer.request_stop()
+
+            try:
+                result = train_spec(job.spec, data, device=self.device, on_trainer=attach,
+                                    callbacks={"on_batch_end": [job._record], "on_epoch_end": [job._record]})
+                meta = describe_run(job.spec, data, result)
+                result.model.eval()
+                job.result = StoredModel(key=job.key, model=result.model, meta={**meta, "key": job.key})
+                if result.stopped_early:
+                    job._finish(CANCELLED)
+                    return
+                try:
+                    self.store.save(job.key, result.model, meta)
+                except StoreError as e:
+                    job.warning = f"{e}; the model is kept in memory only"
+                job._finish(DONE)
+            except AecoreError as e:
+                job.error = str(e)
+                job._finish(FAILED)
+            except Exception as e:  # a bug, not bad input: keep the traceback in the log
+                log.exception("training job %s failed", job.key)
+                job.error = f"training failed unexpectedly ({type(e).__name__}: {e})"
+                job._finish(FAILED)
+            finally:
+                with job._lock:
+                    job._trainer = None
+
+
+_default: JobRegistry | None = None
+_default_lock = threading.Lock()
+
+
+def default_registry() -> JobRegistry:
+    """The process-wide registry (one per dashboard server)."""
+    global _default
+    with _default_lock:
+        if _default is None:
+            _default = JobRegistry()
+        return _default

@@ -1,0 +1,101 @@
+"""The small interface every autoencoder family implements.
+
+A model takes flattened images `x` of shape (B, 784) with values in [0, 1] and offers
+`encode(x) -> code`, `decode(code) -> x_hat` (probabilities in [0, 1]) and `loss(x) -> dict`, whose
+`"loss"` entry is the scalar to minimise (mean over the batch) and whose other entries are its named
+parts, so the trainer and the dashboard can log any family the same way.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any, Callable, ClassVar
+
+import torch
+from torch import nn
+import torch.nn.functional as F
+
+IMAGE_SIDE = 28
+INPUT_DIM = IMAGE_SIDE * IMAGE_SIDE  # 784: every dataset here is MNIST-shaped
+
+
+@dataclass
+class Stage:
+    """One phase of training: which parameters move, for how many epochs, under which loss.
+
+    Most families train in one stage; `stacked` has one per pretrained layer, then fine-tuning, then
+    the same network from random initialisation as the baseline.
+    """
+
+    name: str
+    epochs: int
+    params: list[nn.Parameter]
+    loss_fn: Callable[[torch.Tensor, torch.Tensor], dict[str, torch.Tensor]]  # (x, y) -> loss dict
+    records_probe: bool = True  # record the probe digits' codes after each epoch of this stage
+
+
+class Autoencoder(nn.Module):
+    """Base class: subclasses set `family`, build layers from `cfg`, and implement the three methods."""
+
+    family: ClassVar[str] = ""
+    is_variational: ClassVar[bool] = False
+
+    def __init__(self, cfg: Any):
+        super().__init__()
+        self.cfg = cfg
+
+    @property
+    def code_dim(self) -> int:
+        raise NotImplementedError
+
+    def encode(self, x: torch.Tensor) -> torch.Tensor:  # (B, 784) -> (B, D)
+        raise NotImplementedError
+
+    def decode(self, code: torch.Tensor) -> torch.Tensor:  # (B, D) -> (B, 784), values in [0, 1]
+        raise NotImplementedError
+
+    def loss(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        raise NotImplementedError
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.decode(self.encode(x))
+
+    def reconstruct(self, x: torch.Tensor) -> torch.Tensor:
+        """Deterministic reconstruction (no corruption, VAE uses the mean code)."""
+        return self.decode(self.encode(x))
+
+    def first_layer_weights(self) -> torch.Tensor:
+        """Weights of the first layer that sees pixels, shape (H, 784), for filter pictures.
+
+        Raises NotImplementedError for families whose first layer is not dense (conv_vae).
+        """
+        raise NotImplementedError(f"{self.family} has no dense first layer to show as filters")
+
+    def stages(self, epochs: int) -> list[Stage]:
+        """The training plan for `epochs` epochs; one unsupervised stage unless a family says otherwise."""
+        return [Stage("train", epochs, list(self.parameters()), lambda x, y: self.loss(x))]
+
+    def final_metrics(self, x_test: torch.Tensor, y_test: torch.Tensor) -> dict[str, float]:
+        """Family-specific figures computed once after training (e.g. test accuracy for `stacked`)."""
+        return {}
+
+    def config_dict(self) -> dict:
+        return {"family": self.family, **asdict(self.cfg)}
+
+
+def reconstruction_loss(logits_or_probs: torch.Tensor, x: torch.Tensor, kind: str, *, logits: bool) -> torch.Tensor:
+    """Per-sample reconstruction loss summed over pixels, shape (B,).
+
+    Summing over pixels (not averaging) is the classic dA / VAE convention and keeps the KL term of a
+    VAE on the same scale as the reconstruction term.
+    """
+    if kind == "bce":
+        if logits:
+            per_pixel = F.binary_cross_entropy_with_logits(logits_or_probs, x, reduction="none")
+        else:
+            per_pixel = F.binary_cross_entropy(logits_or_probs.clamp(1e-7, 1 - 1e-7), x, reduction="none")
+    elif kind == "mse":
+        probs = torch.sigmoid(logits_or_probs) if logits else logits_or_probs
+        per_pixel = (probs - x) ** 2
+    else:
+        raise ValueError(f"unknown reconstruction loss {kind!r}")
+    return per_pixel.sum(dim=1)

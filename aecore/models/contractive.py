@@ -1,0 +1,50 @@
+"""Contractive autoencoder (`contractive`): an `ae` penalised by ‖∂h/∂x‖²_F, the encoder's Jacobian.
+
+For one sigmoid layer the norm has the closed form Σ_j (h_j(1-h_j))² ‖W_j‖² (Rifai et al., 2011),
+computed exactly. Deeper or other encoders use an unbiased estimate: for v ~ N(0, I),
+E‖vᵀJ‖² = ‖J‖²_F, one extra backward pass per batch.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from aecore.models.ae import AE, AEConfig
+from aecore.validation import check_float
+
+
+@dataclass(frozen=True)
+class ContractiveConfig(AEConfig):
+    hidden: tuple[int, ...] = (128,)
+    activation: str = "sigmoid"
+    code_activation: str = "sigmoid"
+    contraction_weight: float = 0.1  # λ, weight of the Jacobian penalty
+
+    def __post_init__(self):
+        super().__post_init__()
+        check_float("contraction weight", self.contraction_weight, 0.0, 1000.0)
+
+
+class ContractiveAE(AE):
+    family = "contractive"
+    config_class = ContractiveConfig
+
+    def _single_sigmoid_layer(self) -> bool:
+        return len(self.encoder) == 1 and self.cfg.code_activation == "sigmoid"
+
+    def corrupt(self, x: torch.Tensor) -> torch.Tensor:
+        # The stochastic estimate needs gradients with respect to the input.
+        return x.requires_grad_(True) if self.training and not self._single_sigmoid_layer() else x
+
+    def penalty(self, x_in: torch.Tensor, code: torch.Tensor) -> dict[str, torch.Tensor]:
+        if self._single_sigmoid_layer():
+            w_sq = (self.encoder[0].weight ** 2).sum(dim=1)  # (H,)
+            jac = ((code * (1 - code)) ** 2 * w_sq).sum(dim=1).mean()
+        elif x_in.requires_grad:
+            v = torch.randn_like(code)
+            (vj,) = torch.autograd.grad(code, x_in, grad_outputs=v, create_graph=True)  # (B, 784)
+            jac = (vj ** 2).sum(dim=1).mean()
+        else:  # evaluation without gradients: report the reconstruction only
+            jac = torch.zeros((), device=code.device)
+        return {"contraction": self.cfg.contraction_weight * jac}

@@ -1,0 +1,66 @@
+"""Convolutional VAE (`conv_vae`): the VAE loss of `vae` with a small conv encoder and a
+transposed-conv decoder (after the Keras "variational_autoencoder_deconv" example).
+
+Encoder: 28×28 -> conv 3×3 -> strided conv down to 14×14 with `filters` channels -> conv 3×3 ->
+dense `dense` -> μ, log σ². The decoder mirrors it with transposed convolutions. All shapes are
+derived from the config.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from torch import nn
+
+from aecore.models.base import IMAGE_SIDE
+from aecore.models.vae import VariationalAutoencoder
+from aecore.validation import check_float, check_int
+
+HALF = IMAGE_SIDE // 2  # 14: the one strided convolution halves the image
+
+
+@dataclass(frozen=True)
+class ConvVAEConfig:
+    filters: int = 64  # channels of the 14×14 feature maps
+    dense: int = 128  # width of the dense layer between the feature maps and the latent heads
+    latent: int = 2  # size of z
+    beta: float = 1.0  # weight of the KL term
+
+    def __post_init__(self):
+        check_int("filters", self.filters, 1, 256)
+        check_int("dense size", self.dense, 1, 4096)
+        check_int("latent size", self.latent, 1, 1024)
+        check_float("beta", self.beta, 0.0, 100.0)
+
+
+class ConvVAE(VariationalAutoencoder):
+    family = "conv_vae"
+    config_class = ConvVAEConfig
+
+    def __init__(self, cfg: ConvVAEConfig):
+        super().__init__(cfg)
+        f = cfg.filters
+        flat = f * HALF * HALF
+        self.encoder = nn.Sequential(
+            nn.Conv2d(1, f, 3, padding=1), nn.ReLU(),  # (B, f, 28, 28)
+            nn.Conv2d(f, f, 4, stride=2, padding=1), nn.ReLU(),  # (B, f, 14, 14)
+            nn.Conv2d(f, f, 3, padding=1), nn.ReLU(),
+            nn.Flatten(), nn.Linear(flat, cfg.dense), nn.ReLU(),  # (B, dense)
+        )
+        self.mu = nn.Linear(cfg.dense, cfg.latent)
+        self.logvar = nn.Linear(cfg.dense, cfg.latent)
+        self.decoder = nn.Sequential(
+            nn.Linear(cfg.latent, cfg.dense), nn.ReLU(),
+            nn.Linear(cfg.dense, flat), nn.ReLU(),
+            nn.Unflatten(1, (f, HALF, HALF)),  # (B, f, 14, 14)
+            nn.ConvTranspose2d(f, f, 3, padding=1), nn.ReLU(),
+            nn.ConvTranspose2d(f, f, 4, stride=2, padding=1), nn.ReLU(),  # (B, f, 28, 28)
+            nn.Conv2d(f, 1, 3, padding=1),  # (B, 1, 28, 28) logits
+            nn.Flatten(),  # (B, 784)
+        )
+
+    def encode_dist(self, x):
+        h = self.encoder(x.view(-1, 1, IMAGE_SIDE, IMAGE_SIDE))
+        return self.mu(h), self.logvar(h)
+
+    def decode_logits(self, z):
+        return self.decoder(z)

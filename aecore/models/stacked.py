@@ -1,0 +1,140 @@
+"""Stacked denoising autoencoder (`stacked`, Vincent et al. 2010).
+
+Greedy layer-wise pretraining: layer k is a tied-weight denoising autoencoder trained on the clean
+codes of layers 1..k-1, with its own corruption level. Then a softmax head is put on top and the whole
+encoder is fine-tuned on the labels. As the baseline, the same network (encoder + head) is trained
+from random initialisation for the same number of fine-tuning epochs, and both test accuracies are
+reported. Each of these is a `Stage`, so the trainer logs every stage's loss curve.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+import torch.nn.functional as F
+
+from aecore.errors import ConfigError
+from aecore.models.base import INPUT_DIM, Autoencoder, Stage, reconstruction_loss
+from aecore.models.dae import corrupt
+from aecore.validation import check_float, check_int, check_widths, set_field, MAX_EPOCHS
+
+
+@dataclass(frozen=True)
+class StackedConfig:
+    hidden: tuple[int, ...] = (500, 250)  # width of each pretrained layer; the last is the code
+    levels: tuple[float, ...] = (0.1, 0.2)  # masking corruption of each layer's dA, one per layer
+    pretrain_epochs: int = 5  # epochs of greedy pretraining per layer
+    num_classes: int = 10  # outputs of the softmax head used for fine-tuning
+
+    def __post_init__(self):
+        set_field(self, "hidden", check_widths("hidden", self.hidden))
+        levels = self.levels if isinstance(self.levels, (list, tuple)) else (self.levels,)
+        if len(levels) != len(self.hidden):
+            raise ConfigError(f"need one corruption level per layer: {len(self.hidden)} layers, {len(levels)} levels")
+        set_field(self, "levels", tuple(check_float("corruption level", v, 0.0, 1.0) for v in levels))
+        check_int("pretrain epochs", self.pretrain_epochs, 0, MAX_EPOCHS)
+        check_int("number of classes", self.num_classes, 2, 1000)
+
+
+class _Network(nn.Module):
+    """Encoder layers (sigmoid, as in the classic SdA) plus the softmax head."""
+
+    def __init__(self, cfg: StackedConfig):
+        super().__init__()
+        widths = (INPUT_DIM, *cfg.hidden)
+        self.layers = nn.ModuleList(nn.Linear(a, b) for a, b in zip(widths[:-1], widths[1:]))
+        self.head = nn.Linear(widths[-1], cfg.num_classes)
+
+    def encode(self, x: torch.Tensor, depth: int | None = None) -> torch.Tensor:
+        for layer in self.layers[:depth]:
+            x = torch.sigmoid(layer(x))
+        return x
+
+    def classify_loss(self, x: torch.Tensor, y: torch.Tensor) -> dict[str, torch.Tensor]:
+        logits = self.head(self.encode(x))
+        xent = F.cross_entropy(logits, y)
+        accuracy = (logits.argmax(dim=1) == y).float().mean()
+        return {"loss": xent, "xent": xent, "accuracy": accuracy.detach()}
+
+
+class StackedDAE(Autoencoder):
+    family = "stacked"
+    config_class = StackedConfig
+
+    def __init__(self, cfg: StackedConfig):
+        super().__init__(cfg)
+        self.net = _Network(cfg)
+        # Tied decoders: one visible bias per layer, the weights are the encoder's transposed.
+        self.visible_biases = nn.ParameterList(nn.Parameter(torch.zeros(l.in_features)) for l in self.net.layers)
+
+    @property
+    def code_dim(self) -> int:
+        return self.cfg.hidden[-1]
+
+    def encode(self, x):
+        return self.net.encode(x)
+
+    def _decode_layer(self, h: torch.Tensor, k: int) -> torch.Tensor:  # logits of layer k's input
+        return F.linear(h, self.net.layers[k].weight.t(), self.visible_biases[k])
+
+    def decode_logits(self, code: torch.Tensor) -> torch.Tensor:
+        h = code
+        for k in reversed(range(len(self.net.layers))):
+            h = self._decode_layer(h, k)
+            if k > 0:
+                h = torch.sigmoid(h)
+        return h
+
+    def decode(self, code):
+        return torch.sigmoid(self.decode_logits(code))
+
+    def loss(self, x):
+        recon = reconstruction_loss(self.decode_logits(self.encode(x)), x, "bce", logits=True).mean()
+        return {"loss": recon, "recon": recon}
+
+    def layer_loss(self, x: torch.Tensor, k: int) -> dict[str, torch.Tensor]:
+        """Denoising loss of layer k alone, on the (fixed) codes of the layers below."""
+        with torch.no_grad():
+            below = self.net.encode(x, depth=k)
+        noisy = corrupt(below, "masking", self.cfg.levels[k]) if self.training else below
+        h = torch.sigmoid(self.net.layers[k](noisy))
+        recon = reconstruction_loss(self._decode_layer(h, k), below, "bce", logits=True).mean()
+        return {"loss": recon, "recon": recon}
+
+    def stages(self, epochs: int) -> list[Stage]:
+        plan = []
+        for k, layer in enumerate(self.net.layers):
+            params = [layer.weight, layer.bias, self.visible_biases[k]]
+            plan.append(Stage(f"pretrain layer {k + 1}", self.cfg.pretrain_epochs, params,
+                              lambda x, y, k=k: self.layer_loss(x, k)))
+        plan.append(Stage("fine-tune", epochs, list(self.net.parameters()), self.net.classify_loss))
+        # The baseline lives outside this module's parameters, so it is never saved with the model.
+        self._baseline = [_Network(self.cfg).to(next(self.parameters()).device)]
+        baseline = self._baseline[0]
+        plan.append(Stage("random init", epochs, list(baseline.parameters()), baseline.classify_loss,
+                          records_probe=False))
+        return plan
+
+    def first_layer_weights(self) -> torch.Tensor:
+        return self.net.layers[0].weight
+
+    def predict(self, x: torch.Tensor) -> torch.Tensor:
+        """Class predictions of the fine-tuned network, shape (B,)."""
+        return self.net.head(self.net.encode(x)).argmax(dim=1)
+
+    def final_metrics(self, x_test, y_test):
+        out = {"finetune_test_accuracy": _accuracy(self.net, x_test, y_test)}
+        if getattr(self, "_baseline", None):
+            out["random_init_test_accuracy"] = _accuracy(self._baseline[0], x_test, y_test)
+        return out
+
+
+@torch.no_grad()
+def _accuracy(net: _Network, x: torch.Tensor, y: torch.Tensor, batch: int = 4096) -> float:
+    was_training = net.training
+    net.eval()
+    correct = sum((net.head(net.encode(x[i:i + batch])).argmax(1) == y[i:i + batch]).sum().item()
+                  for i in range(0, len(x), batch))
+    net.train(was_training)
+    return correct / max(len(x), 1)

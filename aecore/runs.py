@@ -1,0 +1,69 @@
+"""Train a `RunSpec` end to end: seed, build, train, describe the result for the store.
+
+`train_spec` is the one path from settings to a trained model, used by the job registry, the CLI
+and the benchmarks; `get_or_train` adds the model store in front of it.
+"""
+from __future__ import annotations
+
+import time
+from typing import Callable
+
+import torch
+
+from aecore.data import Dataset, load_dataset
+from aecore.models import build_model
+from aecore.spec import RunSpec
+from aecore.store import ModelStore, StoredModel
+from aecore.trainer import Trainer, TrainResult
+
+
+def resolve(spec: RunSpec, *, download: bool = False, progress=None) -> tuple[RunSpec, Dataset]:
+    """Load the spec's dataset and return the spec with "auto" replaced by the concrete name."""
+    data = load_dataset(spec.dataset, download=download, progress=progress)
+    return (spec.with_dataset(data.name) if spec.dataset == "auto" else spec), data
+
+
+def train_spec(spec: RunSpec, data: Dataset, *, device=None, callbacks=None,
+               on_trainer: Callable[[Trainer], None] | None = None) -> TrainResult:
+    """Train a fresh model for `spec` on `data`. Initialisation is seeded by `spec.train.seed`."""
+    torch.manual_seed(spec.train.seed)
+    model = build_model(spec.family, spec.model)
+    trainer = Trainer(model, data, spec.train, device=device, callbacks=callbacks)
+    if on_trainer is not None:
+        on_trainer(trainer)
+    return trainer.run()
+
+
+def describe_run(spec: RunSpec, data: Dataset, result: TrainResult) -> dict:
+    """The metadata saved beside the weights: everything the dashboard shows without retraining."""
+    return {
+        "spec": spec.to_dict(),
+        "label": spec.label(),
+        "dataset": {"name": data.name, "fingerprint": data.fingerprint, "description": data.description,
+                    "train": len(data.x_train), "val": len(data.x_val), "test": len(data.x_test)},
+        "history": result.history,
+        "probe": result.probe.to_dict(),
+        "final": result.final,
+        "metrics": result.metrics,
+        "seconds": result.seconds,
+        "samples_per_s": result.samples_per_s,
+        "device": str(next(result.model.parameters()).device),
+        "stopped_early": result.stopped_early,
+        "finished": time.time(),
+    }
+
+
+def get_or_train(spec: RunSpec, store: ModelStore | None = None, *, device=None, callbacks=None,
+                 download: bool = False) -> tuple[StoredModel, bool]:
+    """The stored model for `spec`, training and saving it first if needed. Returns (model, trained)."""
+    store = store or ModelStore()
+    spec, data = resolve(spec, download=download)
+    key = spec.key(data.fingerprint)
+    found = store.load(key)
+    if found is not None:
+        return found, False
+    result = train_spec(spec, data, device=device, callbacks=callbacks)
+    meta = describe_run(spec, data, result)
+    store.save(key, result.model, meta)
+    result.model.eval()
+    return StoredModel(key=key, model=result.model, meta={**meta, "key": key}), True

@@ -1,0 +1,122 @@
+"""`RunSpec`: everything that decides a trained model — family, model config, training config, dataset.
+
+A spec is what the CLI parses, what the dashboard's widgets and URL build, what the job registry
+deduplicates on and what the model store hashes (together with the dataset's content fingerprint),
+so "the same settings" means one thing everywhere.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import asdict, dataclass, field, fields, replace
+from typing import Any
+
+from aecore.errors import ConfigError
+from aecore.models import make_config, model_class
+from aecore.trainer import TrainConfig
+
+STORE_FORMAT = 1  # bump when saved weights or metadata change meaning; old entries then miss
+KEY_LENGTH = 20
+KEY_PATTERN = re.compile(rf"^[0-9a-f]{{{KEY_LENGTH}}}$")
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    family: str = "ae"  # a name in aecore.models.MODELS
+    model: Any = None  # that family's config dataclass; None means its defaults
+    train: TrainConfig = field(default_factory=TrainConfig)
+    dataset: str = "auto"  # "mnist", "mnist-sample", "fashion-mnist", "auto" or a path
+
+    def __post_init__(self):
+        object.__setattr__(self, "model", make_config(self.family, self.model))
+        if isinstance(self.train, dict):
+            object.__setattr__(self, "train", make_train_config(self.train))
+        if not isinstance(self.dataset, str) or not self.dataset:
+            raise ConfigError("dataset must be a name or a path")
+
+    def to_dict(self) -> dict:
+        return {"family": self.family, "model": asdict(self.model), "train": asdict(self.train),
+                "dataset": self.dataset}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "RunSpec":
+        if not isinstance(d, dict):
+            raise ConfigError("a run spec must be a mapping")
+        return cls(family=d.get("family", "ae"), model=d.get("model"), train=make_train_config(d.get("train")),
+                   dataset=d.get("dataset", "auto"))
+
+    def with_dataset(self, name: str) -> "RunSpec":
+        return replace(self, dataset=name)
+
+    def key(self, dataset_fingerprint: str) -> str:
+        """The model store key: a hash of the settings, the data's content and the store format.
+
+        The dataset enters by fingerprint, not by name, so a path and a name for the same data agree.
+        """
+        payload = {"format": STORE_FORMAT, "family": self.family, "model": asdict(self.model),
+                   "train": asdict(self.train), "data": dataset_fingerprint}
+        blob = json.dumps(payload, sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(blob.encode()).hexdigest()[:KEY_LENGTH]
+
+    def label(self) -> str:
+        """A short human name, e.g. 'dae 500 masking 0.3'."""
+        m = self.model
+        bits = [self.family]
+        if hasattr(m, "hidden"):
+            bits.append("-".join(map(str, m.hidden)))
+        if hasattr(m, "latent"):
+            bits.append(f"z{m.latent}")
+        if hasattr(m, "level"):
+            bits.append(f"{m.corruption} {m.level:g}")
+        if getattr(m, "beta", 1.0) != 1.0:
+            bits.append(f"β={m.beta:g}")
+        return " ".join(bits)
+
+
+def make_train_config(values: dict | TrainConfig | None) -> TrainConfig:
+    if isinstance(values, TrainConfig):
+        return values
+    values = dict(values or {})
+    known = {f.name for f in fields(TrainConfig)}
+    unknown = sorted(set(values) - known)
+    if unknown:
+        raise ConfigError(f"unknown training setting {', '.join(unknown)}; settings are {', '.join(sorted(known))}")
+    try:
+        return TrainConfig(**values)
+    except TypeError as e:
+        raise ConfigError(f"bad training settings: {e}") from None
+
+
+def make_spec(family: str = "ae", dataset: str = "auto", **settings: Any) -> RunSpec:
+    """Build a spec from flat settings, sending each to the model or the training config by name.
+
+    >>> make_spec("dae", level=0.3, epochs=5).train.epochs
+    5
+    """
+    model_fields = {f.name for f in fields(model_class(family).config_class)}
+    train_fields = {f.name for f in fields(TrainConfig)}
+    unknown = sorted(set(settings) - model_fields - train_fields)
+    if unknown:
+        raise ConfigError(f"{family} has no setting {', '.join(unknown)}")
+    model = {k: v for k, v in settings.items() if k in model_fields}
+    train = {k: v for k, v in settings.items() if k in train_fields}
+    return RunSpec(family=family, model=model, train=make_train_config(train), dataset=dataset)
+
+
+def check_key(key: Any) -> str:
+    """Refuse anything that is not a store key (keys become directory names)."""
+    if not isinstance(key, str) or not KEY_PATTERN.match(key):
+        raise ConfigError(f"not a model key: {str(key)[:40]!r}")
+    return key
+
+
+def lecture_specs(dataset: str = "auto") -> list[RunSpec]:
+    """The models a lecture needs ready: 32-d ae, dae at corruption 0 and 0.3, 2-D vae and conv_vae."""
+    return [
+        make_spec("ae", dataset),
+        make_spec("dae", dataset, level=0.0),
+        make_spec("dae", dataset, level=0.3),
+        make_spec("vae", dataset),
+        make_spec("conv_vae", dataset),
+    ]

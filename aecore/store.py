@@ -1,0 +1,187 @@
+"""The model store: trained models on disk, content-addressed by `RunSpec.key(fingerprint)`.
+
+Each entry is a directory `<root>/<key>/` with `weights.safetensors` and `meta.json` (spec, dataset,
+history, probe snapshots, metrics, library versions, creation time, and the SHA-256 of the weights).
+Entries are written into a temporary directory and renamed into place, so a crash never leaves half
+a model under a key. Loading checks the whole entry; a corrupt one is reported with a warning and
+treated as missing (the caller retrains). Nothing is ever unpickled: weights load through
+safetensors and metadata through json.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import platform
+import shutil
+import tempfile
+import threading
+import time
+import uuid
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from safetensors.torch import load_file, save_file
+
+from aecore.errors import AecoreError, StoreError
+from aecore.models import Autoencoder, build_model
+from aecore.spec import STORE_FORMAT, RunSpec, check_key
+
+WEIGHTS = "weights.safetensors"
+META = "meta.json"
+
+
+def default_root() -> Path:
+    home = Path(os.environ.get("AECORE_HOME", Path.home() / ".cache" / "aecore"))
+    return home / "models"
+
+
+@dataclass
+class StoredModel:
+    key: str
+    model: Autoencoder
+    meta: dict
+
+    @property
+    def spec(self) -> RunSpec:
+        return RunSpec.from_dict(self.meta["spec"])
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _fsync_dir(path: Path) -> None:
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def library_versions() -> dict[str, str]:
+    import numpy, safetensors
+    return {"python": platform.python_version(), "torch": torch.__version__, "numpy": numpy.__version__,
+            "safetensors": safetensors.__version__}
+
+
+class ModelStore:
+    """Save, load, list and delete trained models under `root` (default `$AECORE_HOME/models`)."""
+
+    def __init__(self, root: str | Path | None = None):
+        self.root = Path(root) if root is not None else default_root()
+        self._lock = threading.Lock()
+
+    def path(self, key: str) -> Path:
+        return self.root / check_key(key)
+
+    def save(self, key: str, model: Autoencoder, meta: dict) -> Path:
+        """Write an entry atomically; raises StoreError if the directory is not writable or full."""
+        final = self.path(key)
+        state = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+            tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{key}-", dir=self.root))
+            try:
+                save_file(state, str(tmp / WEIGHTS))
+                full_meta = {**meta, "key": key, "format": STORE_FORMAT, "created": time.time(),
+                             "versions": library_versions(), "weights_sha256": _sha256(tmp / WEIGHTS)}
+                with open(tmp / META, "w") as f:
+                    json.dump(full_meta, f)
+                    f.flush()
+                    os.fsync(f.fileno())
+                with open(tmp / WEIGHTS, "rb+") as f:
+                    os.fsync(f.fileno())
+                with self._lock:
+                    if final.exists():  # replacing: move the old entry out of the way first
+                        trash = self.root / f".trash-{key}-{uuid.uuid4().hex[:8]}"
+                        os.rename(final, trash)
+                        shutil.rmtree(trash, ignore_errors=True)
+                    os.rename(tmp, final)
+                _fsync_dir(self.root)
+            finally:
+                if tmp.exists():
+                    shutil.rmtree(tmp, ignore_errors=True)
+        except OSError as e:
+            raise StoreError(f"cannot save the model in {self.root}: {e.strerror or e}") from None
+        return final
+
+    def read_meta(self, key: str) -> dict | None:
+        """The entry's metadata if it parses and names its key, else None."""
+        try:
+            with open(self.path(key) / META) as f:
+                meta = json.load(f)
+        except (OSError, ValueError):
+            return None
+        if not isinstance(meta, dict) or meta.get("key") != key or meta.get("format") != STORE_FORMAT:
+            return None
+        return meta
+
+    def load(self, key: str, device: str | torch.device = "cpu") -> StoredModel | None:
+        """The stored model, or None if missing. A corrupt entry warns and counts as missing."""
+        entry = self.path(key)
+        if not entry.is_dir():
+            return None
+        try:
+            meta = self.read_meta(key)
+            if meta is None:
+                raise ValueError("metadata is missing, unreadable or for another key")
+            if _sha256(entry / WEIGHTS) != meta.get("weights_sha256"):
+                raise ValueError("weights do not match their checksum")
+            spec = RunSpec.from_dict(meta["spec"])
+            model = build_model(spec.family, spec.model)
+            state = load_file(str(entry / WEIGHTS), device="cpu")
+            model.load_state_dict(state, strict=True)
+        except (OSError, ValueError, KeyError, TypeError, RuntimeError, AecoreError) as e:
+            warnings.warn(f"model store entry {key} is corrupt ({e}); it will be retrained", stacklevel=2)
+            return None
+        model.eval()
+        return StoredModel(key=key, model=model.to(device), meta=meta)
+
+    def keys(self) -> list[str]:
+        if not self.root.is_dir():
+            return []
+        out = []
+        for p in self.root.iterdir():
+            try:
+                out.append(check_key(p.name))
+            except AecoreError:
+                continue  # temporary or foreign directories
+        return sorted(out)
+
+    def list(self) -> list[dict]:
+        """Metadata of every readable entry, newest first (no weights are loaded)."""
+        metas = [m for m in (self.read_meta(k) for k in self.keys()) if m is not None]
+        return sorted(metas, key=lambda m: m.get("created", 0), reverse=True)
+
+    def delete(self, key: str) -> bool:
+        entry = self.path(key)
+        if not entry.exists():
+            return False
+        try:
+            shutil.rmtree(entry)
+        except OSError as e:
+            raise StoreError(f"cannot delete {key}: {e.strerror or e}") from None
+        return True
+
+    def clean_temporary(self, older_than_s: float = 3600) -> int:
+        """Remove leftovers of crashed saves (temporary directories older than `older_than_s`)."""
+        n = 0
+        if not self.root.is_dir():
+            return 0
+        for p in self.root.iterdir():
+            if p.name.startswith((".tmp-", ".trash-")) and time.time() - p.stat().st_mtime > older_than_s:
+                shutil.rmtree(p, ignore_errors=True)
+                n += 1
+        return n
