@@ -107,7 +107,8 @@ Callback = Callable[[Progress], "bool | None"]
 
 def as_tensor_images(images: np.ndarray, device: torch.device) -> torch.Tensor:
     """(N, 28, 28) uint8 -> (N, 784) float32 in [0, 1] on `device`."""
-    x = torch.from_numpy(np.ascontiguousarray(images)).reshape(len(images), -1)
+    # A copy: datasets are shared read-only between sessions, and torch wants writable memory.
+    x = torch.from_numpy(np.array(images, dtype=np.uint8, copy=True)).reshape(len(images), -1)
     return x.to(device).float().div_(255.0)
 
 
@@ -129,7 +130,7 @@ class Trainer:
         self._probe_x = self.x_test[torch.from_numpy(probe_idx).to(self.device)]
 
     def _tensors(self, images, labels):
-        return as_tensor_images(images, self.device), torch.from_numpy(np.asarray(labels, dtype=np.int64)).to(self.device)
+        return as_tensor_images(images, self.device), torch.tensor(np.asarray(labels), dtype=torch.int64, device=self.device)
 
     def add_callback(self, event: str, fn: Callback) -> None:
         self.callbacks[event].append(fn)
