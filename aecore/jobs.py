@@ -35,6 +35,7 @@ class Job:
         self.warning: str | None = None  # e.g. the model could not be saved
         self.result: StoredModel | None = None  # set when done (or cancelled with a partial model)
         self.latest: dict | None = None  # the newest progress snapshot
+        self.probe = None  # the trainer's ProbeRecord while training: probe codes after each epoch
         self.created = time.time()
         self.finished_at: float | None = None
         self._progress: list[dict] = []
@@ -138,6 +139,7 @@ class JobRegistry:
             def attach(trainer: Trainer) -> None:
                 with job._lock:
                     job._trainer = trainer
+                    job.probe = trainer.probe
                 if job._cancel.is_set():
                     trainer.request_stop()
 

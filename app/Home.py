@@ -1,0 +1,42 @@
+"""Latent Lab's entry script: `streamlit run app/Home.py`.
+
+Builds the navigation over the page scripts in `pages/` and draws the widgets every page shares
+(the dataset picker in the sidebar). Each page reads like a script of its screen; the work lives in
+`aecore` and the helpers in `app/`.
+"""
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:  # `streamlit run app/Home.py` puts only app/ on the path
+    sys.path.insert(0, str(ROOT))
+
+import streamlit as st  # noqa: E402
+
+from app import state  # noqa: E402
+
+PAGES = [
+    ("home.py", "Home", ":material/home:"),
+    ("train.py", "Train", ":material/model_training:"),
+    ("draw.py", "Draw & reconstruct", ":material/draw:"),
+    ("latent_grid.py", "Latent grid", ":material/grid_on:"),
+    ("embeddings.py", "Embeddings", ":material/scatter_plot:"),
+    ("filters.py", "Filters & codes", ":material/filter_vintage:"),
+    ("stacked.py", "Stacked pretraining", ":material/stacks:"),
+    ("models.py", "Models", ":material/inventory_2:"),
+]
+
+
+def main() -> None:
+    st.set_page_config(page_title="Latent Lab", page_icon=":material/blur_on:", layout="wide")
+    pages = [st.Page(f"../pages/{file}", title=title, icon=icon, default=file == "home.py",
+                     url_path=None if file == "home.py" else file.removesuffix(".py"))
+             for file, title, icon in PAGES]
+    page = st.navigation(pages)
+    state.start_background_warmup()
+    with st.sidebar:
+        state.dataset_controls()
+    page.run()
+
+
+main()

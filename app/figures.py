@@ -1,0 +1,128 @@
+"""Plotly figures and image tiles sized for a projector.
+
+Every function returns a figure or an image array and draws nothing itself, so pages decide where
+things go and tests can inspect them.
+"""
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+import plotly.graph_objects as go
+
+# Ten colours that stay distinct on a projector (Tableau 10), one per class.
+CLASS_COLORS = ["#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f",
+                "#edc948", "#b07aa1", "#ff9da7", "#9c755f", "#bab0ac"]
+FONT = dict(size=16)
+
+
+def _layout(fig: go.Figure, height: int, **kw) -> go.Figure:
+    fig.update_layout(height=height, margin=dict(l=10, r=10, t=40, b=10), font=FONT,
+                      legend=dict(orientation="h", yanchor="bottom", y=1.02, x=0), **kw)
+    return fig
+
+
+def loss_figure(runs: Sequence[tuple[str, list[dict]]], parts: Sequence[str] = ("loss",),
+                height: int = 380, title: str = "") -> go.Figure:
+    """Train (line, per progress snapshot) and validation (dashed, per epoch) curves.
+
+    `runs` is a list of (label, progress snapshots); one colour per (run, part). The x axis counts
+    epochs over all stages, fractional within an epoch.
+    """
+    fig = go.Figure()
+    series = [(label, snaps, part) for label, snaps in runs for part in parts]
+    for i, (label, snaps, part) in enumerate(series):
+        name = label if len(parts) == 1 else (part if len(runs) == 1 else f"{label} · {part}")
+        color = CLASS_COLORS[i % len(CLASS_COLORS)]
+        train = [(s["global_step"] / max(s["steps"], 1), s["train"][part]) for s in snaps if part in s["train"]]
+        val = [(s["global_step"] / max(s["steps"], 1), s["val"][part]) for s in snaps
+               if s["event"] == "epoch" and s.get("val") and part in s["val"]]
+        if train:
+            x, y = zip(*train)
+            fig.add_scatter(x=x, y=y, mode="lines", name=f"{name} · train", line=dict(color=color, width=3))
+        if val:
+            x, y = zip(*val)
+            fig.add_scatter(x=x, y=y, mode="lines+markers", name=f"{name} · validation",
+                            line=dict(color=color, width=2, dash="dash"), marker=dict(size=9))
+    fig.update_xaxes(title="epoch")
+    fig.update_yaxes(title=parts[0] if len(parts) == 1 else "loss parts")
+    return _layout(fig, height, title=title)
+
+
+def latent_scatter(points: np.ndarray, labels: np.ndarray, class_names: Sequence[str], *,
+                   title: str = "", height: int = 560, marker_size: int = 6,
+                   extra: dict[str, np.ndarray] | None = None, axis_range: float | None = None) -> go.Figure:
+    """Scatter of 2-D codes coloured by class; each point's index is in `customdata` for selections.
+
+    `extra` adds labelled highlight markers, e.g. {"your drawing": array of shape (M, 2)}.
+    """
+    fig = go.Figure()
+    idx = np.arange(len(points))
+    for c, name in enumerate(class_names):
+        m = labels == c
+        if not m.any():
+            continue
+        fig.add_scattergl(x=points[m, 0], y=points[m, 1], mode="markers", name=str(name),
+                          customdata=idx[m], marker=dict(size=marker_size, color=CLASS_COLORS[c % 10], opacity=0.8),
+                          hovertemplate=f"{name} · #%{{customdata}}<extra></extra>")
+    for name, pts in (extra or {}).items():
+        pts = np.atleast_2d(pts)
+        fig.add_scatter(x=pts[:, 0], y=pts[:, 1], mode="markers+text", name=name, text=[name] * len(pts),
+                        textposition="top center",
+                        marker=dict(size=22, color="black", symbol="star", line=dict(color="white", width=2)))
+    if axis_range is not None:
+        fig.update_xaxes(range=[-axis_range, axis_range])
+        fig.update_yaxes(range=[-axis_range, axis_range])
+    fig.update_yaxes(scaleanchor="x", scaleratio=1)
+    return _layout(fig, height, title=title, dragmode="select")
+
+
+def code_bars(code: np.ndarray, title: str = "code", height: int = 220) -> go.Figure:
+    """The code vector as bars (one per unit)."""
+    fig = go.Figure(go.Bar(x=np.arange(len(code)), y=code, marker_color="#4e79a7"))
+    fig.update_xaxes(title="unit")
+    return _layout(fig, height, title=title, showlegend=False)
+
+
+def heatmap(matrix: np.ndarray, labels: Sequence[str], title: str, zmin: float = -1, zmax: float = 1,
+            height: int = 420) -> go.Figure:
+    fig = go.Figure(go.Heatmap(z=matrix, x=list(labels), y=list(labels), zmin=zmin, zmax=zmax,
+                               colorscale="RdBu", reversescale=True))
+    fig.update_yaxes(autorange="reversed")
+    return _layout(fig, height, title=title)
+
+
+def tile(images: np.ndarray, ncols: int | None = None, pad: int = 2, pad_value: float = 1.0) -> np.ndarray:
+    """(N, H, W) images in [0, 1] -> one (rows·H, cols·W) image, row by row, with padding."""
+    images = np.asarray(images, dtype=np.float32)
+    n, h, w = images.shape
+    ncols = ncols or int(np.ceil(np.sqrt(n)))
+    nrows = int(np.ceil(n / ncols))
+    out = np.full((nrows * (h + pad) + pad, ncols * (w + pad) + pad), pad_value, dtype=np.float32)
+    for i, img in enumerate(images):
+        r, c = divmod(i, ncols)
+        out[pad + r * (h + pad): pad + r * (h + pad) + h, pad + c * (w + pad): pad + c * (w + pad) + w] = img
+    return out
+
+
+def enlarge(image: np.ndarray, scale: int) -> np.ndarray:
+    """Nearest-neighbour upscaling, so pixels stay crisp when the browser shows the image large."""
+    return np.kron(np.clip(image, 0, 1), np.ones((scale, scale), dtype=np.float32))
+
+
+def digit_image(image: np.ndarray, size: int = 168) -> np.ndarray:
+    """A single 28×28 digit enlarged to about `size` pixels."""
+    image = np.asarray(image, dtype=np.float32).reshape(28, 28)
+    return enlarge(image, max(1, size // 28))
+
+
+def probe_scatter(snapshot: np.ndarray, labels: np.ndarray, class_names: Sequence[str], title: str,
+                  axis_range: float | None = None, height: int = 480) -> go.Figure:
+    """The probe digits' 2-D codes at one epoch (PCA-2 of larger codes), coloured by class."""
+    return latent_scatter(np.asarray(snapshot), np.asarray(labels), class_names, title=title,
+                          height=height, axis_range=axis_range, marker_size=5)
+
+
+def probe_range(snapshots: Sequence[np.ndarray]) -> float:
+    """One axis range for every epoch, so the replay does not jump."""
+    return float(max(np.abs(np.asarray(s)).max() for s in snapshots) * 1.05) if len(snapshots) else 1.0

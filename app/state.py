@@ -1,0 +1,144 @@
+"""Resources shared by every browser session, and per-session state kept in the URL.
+
+Shared (`st.cache_resource`): the job registry, datasets and loaded models. They are never mutated
+per user: models are used for inference only, in eval mode. Per session: widget values, initialised
+from the URL query string once and written back, so a lecturer can share a link to a view.
+"""
+from __future__ import annotations
+
+import os
+import threading
+from typing import Any, Callable, Sequence
+
+import streamlit as st
+
+from aecore.data import Dataset, default_dataset_name, full_mnist_on_disk, load_dataset
+from aecore.data.datasets import SYSTEM_FASHION_DIR, data_home
+from aecore.errors import AecoreError
+from aecore.jobs import Job, JobRegistry, default_registry
+from aecore.runs import resolve
+from aecore.spec import RunSpec, check_key
+from aecore.store import StoredModel
+
+DATASET_LABELS = {"mnist": "MNIST (70,000 digits)", "mnist-sample": "MNIST sample (5,000 digits, offline)",
+                  "fashion-mnist": "Fashion-MNIST (70,000 images)"}
+
+
+# ---- shared resources ---------------------------------------------------------------------------
+
+@st.cache_resource(show_spinner=False)
+def registry() -> JobRegistry:
+    return default_registry()
+
+
+@st.cache_resource(show_spinner="Loading data…", max_entries=4)
+def dataset(name: str) -> Dataset:
+    return load_dataset(name)
+
+
+@st.cache_resource(show_spinner="Loading model…", max_entries=32)
+def _load_stored(key: str) -> StoredModel:
+    found = registry().store.load(key)
+    if found is None:
+        raise KeyError(key)  # raising keeps a miss out of the cache, so a later save is seen
+    return found
+
+
+def stored_model(key: str) -> StoredModel | None:
+    """The model saved under `key` (loaded once per process), or None."""
+    try:
+        return _load_stored(check_key(key))
+    except (KeyError, AecoreError):
+        return None
+
+
+def model_key(spec: RunSpec) -> str:
+    """The store key of `spec` on its dataset (the dataset is loaded once per process)."""
+    spec, data = resolve(spec)
+    return spec.key(data.fingerprint)
+
+
+def find_model(spec: RunSpec) -> tuple[str, StoredModel | None, Job | None]:
+    """(key, the stored model if trained, the job if one is queued/running/finished in this process)."""
+    key = model_key(spec)
+    job = registry().get(key)
+    if job is not None and job.state == "done" and job.result is not None:
+        return key, stored_model(key) or job.result, job
+    return key, stored_model(key), job
+
+
+_warm_started = threading.Event()
+
+
+def start_background_warmup() -> None:
+    """Compile UMAP's numba code in a background thread once per server, so the first map is fast."""
+    if _warm_started.is_set() or os.environ.get("LATENTLAB_WARMUP", "1") == "0":
+        return
+    _warm_started.set()
+
+    def warm():
+        try:
+            from aecore.analysis.projection import warm_up_umap
+            warm_up_umap()
+        except Exception:  # a failed warm-up only costs speed later
+            pass
+
+    threading.Thread(target=warm, name="umap-warmup", daemon=True).start()
+
+
+# ---- datasets -------------------------------------------------------------------------------------
+
+def available_datasets() -> list[str]:
+    names = ["mnist"] if full_mnist_on_disk() else []
+    names.append("mnist-sample")
+    if SYSTEM_FASHION_DIR.is_dir() or (data_home() / "data" / "fashion-mnist").is_dir():
+        names.append("fashion-mnist")
+    return names
+
+
+def dataset_controls() -> str:
+    """The sidebar's dataset picker, shared by every page (kept in the URL as `data`)."""
+    names = available_datasets()
+    default = default_dataset_name()
+    init_from_query("dataset", "data", default, choices=names)
+    name = st.selectbox("Dataset", names, key="dataset", format_func=lambda n: DATASET_LABELS.get(n, n))
+    if name == "mnist-sample":
+        st.caption("Full MNIST is not on this machine; using the 5,000 real digits bundled for "
+                   "offline use. `python -m aecore prepare` downloads the full set.")
+    st.query_params["data"] = name
+    return name
+
+
+def current_dataset() -> str:
+    return st.session_state.get("dataset") or default_dataset_name()
+
+
+# ---- URL query string -----------------------------------------------------------------------------
+
+def init_from_query(key: str, param: str, default: Any, *, cast: Callable[[str], Any] = str,
+                    choices: Sequence[Any] | None = None, lo: float | None = None, hi: float | None = None) -> None:
+    """Set session_state[key] once per session from `?param=` if it is valid, else from `default`.
+
+    Query values are untrusted text: they are cast, range-checked and matched against `choices`;
+    anything else is ignored. None of them ever names a file.
+    """
+    if key in st.session_state:
+        return
+    value = default
+    raw = st.query_params.get(param)
+    if raw is not None:
+        try:
+            candidate = cast(raw)
+            ok = (choices is None or candidate in choices) and (lo is None or candidate >= lo) and \
+                 (hi is None or candidate <= hi)
+            if ok:
+                value = candidate
+        except (ValueError, TypeError):
+            pass
+    st.session_state[key] = value
+
+
+def set_query(**params: Any) -> None:
+    """Write the page's settings to the URL (values as text)."""
+    for name, value in params.items():
+        st.query_params[name] = str(value)

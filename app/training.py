@@ -1,0 +1,100 @@
+"""Starting training jobs from a page and watching them live.
+
+Jobs run in `aecore`'s process-wide registry, so a page never blocks and a second tab asking for the
+same model joins the running job. The progress panel is a fragment that redraws itself twice a second
+while the job runs, then reruns the page once so the page can show the trained model.
+"""
+from __future__ import annotations
+
+from typing import Callable
+
+import streamlit as st
+
+from aecore.errors import AecoreError
+from aecore.jobs import Job
+from aecore.spec import RunSpec
+from app import figures, state
+
+REFRESH_S = 0.5
+
+
+def submit(spec: RunSpec) -> Job | None:
+    """Start or join the job for `spec`; shows a one-line error and returns None for bad settings."""
+    try:
+        job = state.registry().submit(spec)
+    except AecoreError as e:
+        st.error(str(e))
+        return None
+    mine = st.session_state.setdefault("my_jobs", [])
+    if job.key not in mine:
+        mine.append(job.key)
+    return job
+
+
+def status_line(job: Job) -> str:
+    p = job.latest
+    if job.state == "queued":
+        return "Waiting for another training run to finish…"
+    if p is None:
+        return "Starting…"
+    stage = "" if p["stage"] == "train" else f"{p['stage']} · "
+    text = (f"{stage}epoch {p['epoch']}/{p['epochs']} · {p['samples_per_s']:,.0f} samples/s")
+    if job.state == "running":
+        text += f" · about {max(p['eta_s'], 0):.0f} s left"
+    return text
+
+
+def job_progress(job: Job, *, curves: bool = True, key: str = "job",
+                 also: Callable[[Job], None] | None = None) -> None:
+    """Progress bar, live loss curves and a Stop button for `job`; reruns the page when it ends.
+
+    `also(job)` draws more inside the live region (e.g. the latent scatter forming).
+    """
+    was_running = not job.done
+
+    @st.fragment(run_every=REFRESH_S if was_running else None)
+    def live():
+        p = job.latest
+        fraction = p["global_step"] / max(p["total_steps"], 1) if p else 0.0
+        if job.state in ("queued", "running"):
+            cols = st.columns([5, 1])
+            cols[0].progress(min(fraction, 1.0), text=f"**{job.spec.label()}** — {status_line(job)}")
+            if cols[1].button("Stop", key=f"{key}-stop-{job.key}", icon=":material/stop:", width="stretch"):
+                job.cancel()
+        elif job.state == "failed":
+            st.error(job.error or "training failed")
+        elif job.state == "cancelled":
+            st.warning(f"{job.spec.label()} was stopped after {len(job.epochs())} epoch(s); "
+                       "the partly trained model is not saved.")
+        if job.warning:
+            st.warning(job.warning)
+        snaps = job.progress()
+        if curves and snaps:
+            label = job.spec.label()
+            parts = [k for k in snaps[-1]["train"] if k not in ("loss", "accuracy")]
+            cols = st.columns(2 if len(parts) > 1 else 1)
+            cols[0].plotly_chart(figures.loss_figure([(label, snaps)], title="loss"),
+                                 width="stretch", key=f"{key}-loss-{job.key}")
+            if len(parts) > 1:  # e.g. reconstruction vs KL
+                cols[1].plotly_chart(figures.loss_figure([(label, snaps)], parts=parts, title="loss parts"),
+                                     width="stretch", key=f"{key}-parts-{job.key}")
+        if also is not None:
+            also(job)
+        if was_running and job.done:
+            st.rerun()
+
+    live()
+
+
+def train_offer(spec: RunSpec, *, why: str, key: str) -> None:
+    """For pages that need a model: say it is missing and offer to train it in one click."""
+    model_key, stored, job = state.find_model(spec)
+    if job is not None and not job.done:
+        job_progress(job, key=key)
+        return
+    if job is not None and job.state == "failed":
+        st.error(job.error)
+    st.info(f"{why} No **{spec.label()}** has been trained on this dataset yet.")
+    if st.button(f"Train {spec.label()} now", key=f"{key}-train", type="primary", icon=":material/play_arrow:"):
+        if submit(spec) is not None:
+            st.rerun()

@@ -1,0 +1,56 @@
+"""Home: what Latent Lab is, which data and device are in use, the model cache, and one click to
+prepare the lecture set."""
+import numpy as np
+import streamlit as st
+
+from aecore.device import pick_device
+from aecore.spec import lecture_specs
+from app import figures, state, training
+
+dataset_name = state.current_dataset()
+data = state.dataset(dataset_name)
+registry = state.registry()
+
+st.title("Latent Lab")
+st.markdown("#### See what autoencoders learn: train one, draw a digit, walk its latent space.")
+
+cols = st.columns(4)
+cols[0].metric("Data in use", state.DATASET_LABELS.get(dataset_name, dataset_name))
+cols[1].metric("Train / validation / test", f"{len(data.x_train):,} / {len(data.x_val):,} / {len(data.x_test):,}")
+cols[2].metric("Device", str(pick_device()).upper())
+cols[3].metric("Models in the cache", len(registry.store.keys()))
+st.caption(data.description)
+
+left, right = st.columns([3, 2], gap="large")
+with left:
+    st.subheader("The lecture set")
+    specs = lecture_specs(dataset_name)
+    rows = []
+    for spec in specs:
+        key, stored, job = state.find_model(spec)
+        status = "ready" if stored else (job.state if job else "not trained")
+        rows.append({"model": spec.label(), "status": status, "key": key})
+    st.dataframe(rows, hide_index=True, width="stretch")
+    missing = [s for s, r in zip(specs, rows) if r["status"] != "ready"]
+    if missing:
+        if st.button(f"Prepare the lecture set ({len(missing)} to train)", type="primary",
+                     icon=":material/school:"):
+            for spec in missing:
+                training.submit(spec)
+            st.rerun()
+    else:
+        st.success("Every lecture model is trained and cached: pages open without waiting.")
+    for spec in missing:
+        _, _, job = state.find_model(spec)
+        if job is not None and not job.done:
+            training.job_progress(job, curves=False, key=f"home-{job.key}")
+with right:
+    st.subheader("A few digits from the data")
+    rng = np.random.default_rng(0)
+    idx = rng.choice(len(data.x_test), 48, replace=False)
+    st.image(figures.enlarge(figures.tile(data.x_test[idx] / 255.0, ncols=8), 3), width="stretch")
+
+st.divider()
+st.markdown("**Pages:** Train a model and watch its loss · Draw a digit and see it reconstructed · "
+            "Walk a VAE's latent grid · Map the codes with PCA, t-SNE or UMAP · Look at the filters · "
+            "Follow greedy layer-wise pretraining · Manage the model cache.")

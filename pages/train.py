@@ -1,0 +1,82 @@
+"""Train: choose a family and its settings, train it as a background job, watch the loss curves and
+the latent space form live, overlay runs, and replay the latent space epoch by epoch."""
+import numpy as np
+import streamlit as st
+
+from aecore.errors import AecoreError
+from app import controls, figures, state, training
+
+dataset_name = state.current_dataset()
+data = state.dataset(dataset_name)
+
+st.title("Train")
+try:
+    spec = controls.spec_controls(dataset_name)
+except AecoreError as e:  # settings from the URL or widgets that the core refuses
+    st.error(str(e))
+    st.stop()
+
+key, stored, job = state.find_model(spec)
+go_col, info_col = st.columns([1, 3])
+with go_col:
+    start = st.button("Train", type="primary", icon=":material/play_arrow:", width="stretch",
+                      disabled=stored is not None or (job is not None and not job.done))
+with info_col:
+    if stored is not None:
+        st.success(f"**{spec.label()}** is already trained on this data (cached as `{key[:8]}`): "
+                   "shown below without waiting.")
+if start:
+    job = training.submit(spec)
+    st.rerun()
+
+
+def live_latent(job):
+    probe = job.probe
+    if probe is None or not probe.snapshots:
+        return
+    snap = probe.snapshots[-1]
+    title = f"Probe digits' codes after {probe.snapshot_names[-1]}" + \
+        (" (PCA-2)" if probe.projection is not None else "")
+    st.plotly_chart(figures.probe_scatter(snap, probe.labels, data.class_names, title),
+                    width="stretch", key=f"live-latent-{job.key}")
+
+
+if job is not None and not job.done:
+    training.job_progress(job, key="train", also=live_latent)
+elif job is not None and job.state in ("failed", "cancelled"):
+    training.job_progress(job, key="train")
+
+if stored is not None:
+    meta = stored.meta
+    test = meta["final"]["test"]
+    cols = st.columns(4)
+    cols[0].metric("Test loss", f"{test.get('loss', float('nan')):.2f}")
+    for i, (k, v) in enumerate([(k, v) for k, v in test.items() if k != "loss"][:2]):
+        cols[i + 1].metric(f"Test {k}", f"{v:.2f}")
+    cols[3].metric("Training time", f"{meta['seconds']:.1f} s", f"{meta['samples_per_s']:,.0f} samples/s",
+                   delta_color="off")
+    for name, value in meta.get("metrics", {}).items():
+        st.metric(name.replace("_", " "), f"{value:.3f}")
+
+    st.subheader("Loss curves")
+    others = [m for m in controls.trained_models(dataset_name) if m["key"] != key]
+    overlay = st.multiselect("Overlay other runs on this data", [m["key"] for m in others],
+                             format_func=lambda k: next(m.get("label", k) for m in others if m["key"] == k),
+                             key="overlay", help="e.g. a denoising autoencoder at corruption 0 vs 0.3")
+    runs = [(spec.label(), meta["history"])] + [(m.get("label", m["key"]), m["history"])
+                                                 for m in others if m["key"] in overlay]
+    st.plotly_chart(figures.loss_figure(runs, height=420), width="stretch")
+    parts = [k for k in (meta["history"][-1]["train"] if meta["history"] else {}) if k not in ("loss", "accuracy")]
+    if len(parts) > 1:
+        st.plotly_chart(figures.loss_figure([(spec.label(), meta["history"])], parts=parts, title="loss parts"),
+                        width="stretch")
+
+    probe = meta.get("probe") or {}
+    snaps = [np.asarray(s) for s in probe.get("snapshots", [])]
+    if snaps:
+        st.subheader("How the latent space formed")
+        names = probe["snapshot_names"]
+        i = st.slider("Epoch", 1, len(snaps), len(snaps), key="replay") - 1 if len(snaps) > 1 else 0
+        title = f"Probe digits' codes after {names[i]}" + (" (PCA-2 of the code)" if probe.get("reduced_with_pca") else "")
+        st.plotly_chart(figures.probe_scatter(snaps[i], np.asarray(probe["labels"]), data.class_names, title,
+                                              axis_range=figures.probe_range(snaps)), width="stretch")
