@@ -1,0 +1,93 @@
+"""The Home and Train pages under Streamlit's AppTest: they render with and without cached models,
+their controls are present, and changing a control changes the spec that would be trained."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+import aecore.jobs
+from aecore.runs import get_or_train
+from aecore.spec import lecture_specs, make_spec
+
+ENTRY = Path(__file__).resolve().parents[1] / "app" / "Home.py"
+
+
+@pytest.fixture(autouse=True)
+def fresh_app(monkeypatch):
+    monkeypatch.setenv("LATENTLAB_WARMUP", "0")
+    import streamlit as st
+    st.cache_resource.clear()
+    st.cache_data.clear()
+    aecore.jobs._default = None  # the registry's store must follow this test's AECORE_HOME
+    yield
+    for job in aecore.jobs._default.jobs() if aecore.jobs._default else []:
+        job.cancel()
+        job.wait(30)
+    aecore.jobs._default = None
+
+
+def open_page(page: str | None = None, query: dict | None = None) -> AppTest:
+    at = AppTest.from_file(str(ENTRY), default_timeout=60)
+    for k, v in (query or {}).items():
+        at.query_params[k] = v
+    at.run()
+    if page:
+        at.switch_page(f"../pages/{page}").run()
+    assert not at.exception, at.exception
+    return at
+
+
+def test_home_without_models_offers_the_lecture_set():
+    at = open_page()
+    labels = {m.label: m.value for m in at.metric}
+    assert labels["Models in the cache"] == "0"
+    assert "MNIST sample" in labels["Data in use"]
+    assert any("Prepare the lecture set (5 to train)" in b.label for b in at.button)
+
+
+def test_home_counts_a_cached_model():
+    get_or_train(lecture_specs("mnist-sample")[0])  # the lecture's ae, so one fewer to train
+    at = open_page()
+    assert {m.label: m.value for m in at.metric}["Models in the cache"] == "1"
+    assert any("4 to train" in b.label for b in at.button)
+
+
+def test_train_controls_follow_the_family():
+    at = open_page("train.py")
+    assert {s.label for s in at.slider} >= {"Code size", "Epochs"}
+    at.selectbox(key="w_family").select("dae").run()
+    assert {"Hidden units", "Corruption level"} <= {s.label for s in at.slider}
+    at.selectbox(key="w_family").select("vae").run()
+    assert {"Latent size", "β (KL weight)"} <= {s.label for s in [*at.slider, *at.select_slider]}
+
+
+def test_changing_a_control_changes_the_spec_and_the_url():
+    at = open_page("train.py", {"family": "dae"})
+    at.slider(key="w_level").set_value(0.5).run()
+    assert at.query_params["level"] == ["0.5"] or at.query_params["level"] == "0.5"
+    # the same URL in a new session opens the same settings
+    again = open_page("train.py", {"family": "dae", "level": "0.5"})
+    assert again.slider(key="w_level").value == 0.5
+
+
+def test_bad_values_in_the_url_are_ignored():
+    at = open_page("train.py", {"family": "no-such-family", "epochs": "100000", "code": "-3"})
+    assert at.selectbox(key="w_family").value == "ae"
+    assert at.slider(key="w_epochs").value == 10
+    assert at.slider(key="w_code").value == 32
+
+
+def test_train_button_starts_a_job_and_the_page_shows_the_result():
+    at = open_page("train.py", {"family": "ae", "code": "8", "epochs": "2"})
+    train = next(b for b in at.button if b.label == "Train")
+    train.click().run()
+    assert not at.exception
+    jobs = aecore.jobs._default.jobs()
+    assert len(jobs) == 1 and jobs[0].spec.model.hidden == (256, 8) and jobs[0].spec.train.epochs == 2
+    assert jobs[0].wait(120) and jobs[0].state == "done"
+    at.run()
+    assert not at.exception
+    assert any("already trained" in s.value for s in at.success)
+    assert {m.label for m in at.metric} >= {"Test loss", "Training time"}
