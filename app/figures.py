@@ -74,7 +74,9 @@ def latent_scatter(points: np.ndarray, labels: np.ndarray, class_names: Sequence
         fig.update_xaxes(range=[-axis_range, axis_range])
         fig.update_yaxes(range=[-axis_range, axis_range])
     fig.update_yaxes(scaleanchor="x", scaleratio=1)
-    return _layout(fig, height, title=title, dragmode="select")
+    _layout(fig, height, title=title, dragmode="select")
+    fig.update_layout(legend=dict(orientation="v", x=1.02, y=1, itemsizing="constant"))  # not under the title
+    return fig
 
 
 def code_bars(code: np.ndarray, title: str = "code", height: int = 220) -> go.Figure:
@@ -126,3 +128,29 @@ def probe_scatter(snapshot: np.ndarray, labels: np.ndarray, class_names: Sequenc
 def probe_range(snapshots: Sequence[np.ndarray]) -> float:
     """One axis range for every epoch, so the replay does not jump."""
     return float(max(np.abs(np.asarray(s)).max() for s in snapshots) * 1.05) if len(snapshots) else 1.0
+
+
+def stage_figure(stages: dict[str, list[dict]], part: str = "loss", *, splits: Sequence[str] = ("val",),
+                 title: str = "", y_title: str | None = None, height: int = 380,
+                 percent: bool = False) -> go.Figure:
+    """`part` of each training stage against the epoch within that stage: validation solid, train dotted.
+
+    `stages` maps a stage name to its epoch records (the stored history's entries of that stage), so
+    e.g. fine-tuning and the random-init baseline share one x axis.
+    """
+    fig = go.Figure()
+    for i, (name, entries) in enumerate(stages.items()):
+        color = CLASS_COLORS[i % len(CLASS_COLORS)]
+        for split in splits:
+            points = [(e["epoch"], e[split][part]) for e in entries if (e.get(split) or {}).get(part) is not None]
+            if not points:
+                continue
+            x, y = zip(*points)
+            label = name if len(splits) == 1 else (split if len(stages) == 1 else f"{name} · {split}")
+            dotted = split == "train" and len(splits) > 1
+            fig.add_scatter(x=x, y=y, mode="lines+markers", name=label, marker=dict(size=6 if dotted else 9),
+                            line=dict(color=color, width=2 if dotted else 3, dash="dot" if dotted else "solid"))
+    longest = max((len(v) for v in stages.values()), default=0)
+    fig.update_xaxes(title="epoch", dtick=1 if longest <= 12 else None)
+    fig.update_yaxes(title=y_title or part, tickformat=".0%" if percent else None)
+    return _layout(fig, height, title=title)

@@ -20,6 +20,7 @@ from aecore.runs import resolve
 from aecore.spec import RunSpec, check_key
 from aecore.store import StoredModel
 
+SHORT_NAMES = {"mnist": "MNIST", "mnist-sample": "MNIST sample", "fashion-mnist": "Fashion-MNIST"}
 DATASET_LABELS = {"mnist": "MNIST (70,000 digits)", "mnist-sample": "MNIST sample (5,000 digits, offline)",
                   "fashion-mnist": "Fashion-MNIST (70,000 images)"}
 

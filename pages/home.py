@@ -15,8 +15,9 @@ st.title("Latent Lab")
 st.markdown("#### See what autoencoders learn: train one, draw a digit, walk its latent space.")
 
 cols = st.columns(4)
-cols[0].metric("Data in use", state.DATASET_LABELS.get(dataset_name, dataset_name))
-cols[1].metric("Train / validation / test", f"{len(data.x_train):,} / {len(data.x_val):,} / {len(data.x_test):,}")
+cols[0].metric("Data in use", state.SHORT_NAMES.get(dataset_name, dataset_name))
+cols[1].metric("Training images", f"{len(data.x_train):,}",
+               help=f"{len(data.x_val):,} more for validation, {len(data.x_test):,} for testing")
 cols[2].metric("Device", str(pick_device()).upper())
 cols[3].metric("Models in the cache", len(registry.store.keys()))
 st.caption(data.description)

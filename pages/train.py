@@ -49,12 +49,13 @@ elif job is not None and job.state in ("failed", "cancelled"):
 if stored is not None:
     meta = stored.meta
     test = meta["final"]["test"]
+    parts = [(k, v) for k, v in test.items() if k not in ("loss", "accuracy")]
     cols = st.columns(4)
     cols[0].metric("Test loss", f"{test.get('loss', float('nan')):.2f}")
-    for i, (k, v) in enumerate([(k, v) for k, v in test.items() if k != "loss"][:2]):
+    for i, (k, v) in enumerate(parts[:2] if len(parts) > 1 else []):  # e.g. reconstruction and KL
         cols[i + 1].metric(f"Test {k}", f"{v:.2f}")
-    cols[3].metric("Training time", f"{meta['seconds']:.1f} s", f"{meta['samples_per_s']:,.0f} samples/s",
-                   delta_color="off")
+    cols[3].metric("Training time", f"{meta['seconds']:.1f} s",
+                   help=f"{meta['samples_per_s']:,.0f} samples/s on {meta.get('device', '?')}")
     for name, value in meta.get("metrics", {}).items():
         st.metric(name.replace("_", " "), f"{value:.3f}")
 
