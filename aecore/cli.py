@@ -113,8 +113,7 @@ def _cmd_train(args) -> int:
         settings["epochs"] = args.epochs
     spec = make_spec(args.model, args.dataset, **settings)
     spec, data = resolve(spec, download=args.download)
-    print(f"data: {data.description} ({len(data.x_train):,} train / {len(data.x_val):,} val / "
-          f"{len(data.x_test):,} test)", file=sys.stderr)
+    print(f"data: {data.description}", file=sys.stderr)  # the description already gives the split sizes
     store = ModelStore()
     key = spec.key(data.fingerprint)
     stored = None if args.retrain else store.load(key)

@@ -65,6 +65,8 @@ class Job:
         self._cancel.set()
         with self._lock:
             trainer = self._trainer
+            if self.state == QUEUED and trainer is None:  # never started: end now, not when a slot frees
+                self._finish(CANCELLED)
         if trainer is not None:
             trainer.request_stop()
 
@@ -102,7 +104,8 @@ class JobRegistry:
         key = spec.key(data.fingerprint)
         with self._lock:
             job = self._jobs.get(key)
-            if job is not None and job.state in (QUEUED, RUNNING, DONE):
+            # A cancelled job stays queued or running until its thread notices; never join it.
+            if job is not None and job.state in (QUEUED, RUNNING, DONE) and not job._cancel.is_set():
                 return job
             job = Job(key, spec)
             self._jobs[key] = job
@@ -131,10 +134,12 @@ class JobRegistry:
 
     def _run(self, job: Job, data) -> None:
         with self._slots:
-            if job._cancel.is_set():
-                job._finish(CANCELLED)
-                return
-            job.state = RUNNING
+            with job._lock:  # against a cancel() arriving at this moment
+                if job._cancel.is_set():
+                    if not job.done:
+                        job._finish(CANCELLED)
+                    return
+                job.state = RUNNING
 
             def attach(trainer: Trainer) -> None:
                 with job._lock:
@@ -154,6 +159,7 @@ class JobRegistry:
                     return
                 try:
                     self.store.save(job.key, result.model, meta)
+                    job.result.meta = self.store.read_meta(job.key) or job.result.meta  # as a later load sees it
                 except StoreError as e:
                     job.warning = f"{e}; the model is kept in memory only"
                 job._finish(DONE)

@@ -6,6 +6,7 @@ and the benchmarks; `get_or_train` adds the model store in front of it.
 from __future__ import annotations
 
 import time
+import warnings
 from typing import Callable
 
 import torch
@@ -13,6 +14,7 @@ import torch
 from aecore.data import Dataset, load_dataset
 from aecore.models import build_model
 from aecore.spec import RunSpec
+from aecore.errors import StoreError
 from aecore.store import ModelStore, StoredModel
 from aecore.trainer import Trainer, TrainResult
 
@@ -64,6 +66,10 @@ def get_or_train(spec: RunSpec, store: ModelStore | None = None, *, device=None,
         return found, False
     result = train_spec(spec, data, device=device, callbacks=callbacks)
     meta = describe_run(spec, data, result)
-    store.save(key, result.model, meta)
+    try:
+        store.save(key, result.model, meta)
+    except StoreError as e:  # a read-only or full cache must not throw the trained model away
+        warnings.warn(f"{e}; the model is kept in memory only", stacklevel=2)
     result.model.eval()
-    return StoredModel(key=key, model=result.model, meta={**meta, "key": key}), True
+    # The meta as stored (JSON types, versions, checksum), so a fresh model reads like a loaded one.
+    return StoredModel(key=key, model=result.model, meta=store.read_meta(key) or {**meta, "key": key}), True

@@ -205,8 +205,11 @@ class Trainer:
                 progress.elapsed_s = time.perf_counter() - start
                 history.append(progress.to_dict())
                 self._fire("on_epoch_end", progress)
-        final = {"train": history[-1]["train"] if history else {},
-                 "val": history[-1]["val"] if history else {},
+        # The last epoch of the model itself: stacked's random-init baseline (a stage that records
+        # no probe) trains another network, whose losses must not be reported as this model's.
+        own = [h for h in history if stages[h["stage_index"]].records_probe] or history
+        final = {"train": own[-1]["train"] if own else {},
+                 "val": own[-1]["val"] if own else {},
                  "test": self.evaluate(lambda x, y: model.loss(x), self.x_test, self.y_test)}
         model.eval()
         with torch.no_grad():

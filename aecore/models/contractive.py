@@ -34,14 +34,17 @@ class ContractiveAE(AE):
         return len(self.encoder) == 1 and self.cfg.code_activation == "sigmoid"
 
     def corrupt(self, x: torch.Tensor) -> torch.Tensor:
-        # The stochastic estimate needs gradients with respect to the input.
-        return x.requires_grad_(True) if self.training and not self._single_sigmoid_layer() else x
+        # The stochastic estimate needs gradients with respect to the input: a new leaf, so the
+        # caller's tensor is not switched to requires_grad behind its back.
+        if self.training and torch.is_grad_enabled() and not self._single_sigmoid_layer():
+            return x.detach().requires_grad_(True)
+        return x
 
     def penalty(self, x_in: torch.Tensor, code: torch.Tensor) -> dict[str, torch.Tensor]:
         if self._single_sigmoid_layer():
             w_sq = (self.encoder[0].weight ** 2).sum(dim=1)  # (H,)
             jac = ((code * (1 - code)) ** 2 * w_sq).sum(dim=1).mean()
-        elif x_in.requires_grad:
+        elif x_in.requires_grad and torch.is_grad_enabled():
             v = torch.randn_like(code)
             (vj,) = torch.autograd.grad(code, x_in, grad_outputs=v, create_graph=True)  # (B, 784)
             jac = (vj ** 2).sum(dim=1).mean()

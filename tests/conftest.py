@@ -1,0 +1,78 @@
+"""Shared fixtures: an isolated AECORE_HOME for every test, a tiny seeded slice of the offline MNIST
+sample, the same slice as an .npz file (for code paths that load data by name), and a model store.
+
+Model tests use small configs (`SMALL_CONFIGS`) so the whole core suite trains in seconds.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from aecore.data import Dataset, load_dataset
+from aecore.data import datasets as datasets_module
+from aecore.store import ModelStore
+
+# These models are tiny: one intra-op thread is as fast, and it keeps OpenMP's spinning threads from
+# slowing the suite tenfold when other processes share the two cores.
+torch.set_num_threads(1)
+
+TINY_SIZES = {"train": 512, "val": 128, "test": 256}
+
+# One small configuration per registered family: fast on two CPU cores, same code paths as the defaults.
+SMALL_CONFIGS: dict[str, dict] = {
+    "ae": {"hidden": (64, 16)},
+    "dae": {"hidden": (64,), "level": 0.3},
+    "sparse": {"hidden": (64,)},
+    "contractive": {"hidden": (32,)},
+    "vae": {"hidden": (64,), "latent": 2},
+    "conv_vae": {"filters": 8, "dense": 16},
+    "stacked": {"hidden": (64, 32), "levels": (0.1, 0.2), "pretrain_epochs": 1},
+}
+
+
+@pytest.fixture(autouse=True)
+def isolated_home(tmp_path, monkeypatch):
+    """Every test gets its own AECORE_HOME and an empty dataset cache; ~/.cache is never touched."""
+    home = tmp_path / "aecore-home"
+    monkeypatch.setenv("AECORE_HOME", str(home))
+    datasets_module._clear_cache()
+    yield home
+    datasets_module._clear_cache()
+
+
+def _take(x: np.ndarray, y: np.ndarray, n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    idx = np.sort(rng.permutation(len(x))[:n])
+    return np.ascontiguousarray(x[idx]), np.ascontiguousarray(y[idx])
+
+
+@pytest.fixture(scope="session")
+def tiny_data(tmp_path_factory) -> Dataset:
+    """A real `Dataset`: a seeded 512 / 128 / 256 slice of the "mnist-sample" digits."""
+    home = tmp_path_factory.mktemp("tiny-home")
+    full = load_dataset("mnist-sample", home=home)
+    rng = np.random.default_rng(0)
+    arrays = {}
+    for split, n in TINY_SIZES.items():
+        x, y = full.split(split)
+        arrays[f"x_{split}"], arrays[f"y_{split}"] = _take(x, y, n, rng)
+    datasets_module._clear_cache()
+    return Dataset(name="mnist-tiny", description="512 / 128 / 256 digits of the MNIST sample",
+                   class_names=full.class_names, fingerprint=datasets_module._fingerprint(arrays), **arrays)
+
+
+@pytest.fixture(scope="session")
+def tiny_npz(tiny_data, tmp_path_factory) -> Path:
+    """`tiny_data` written as an .npz (train = train + val), for paths that load a dataset by name."""
+    path = tmp_path_factory.mktemp("tiny-npz") / "tiny.npz"
+    np.savez(path, x_train=np.concatenate([tiny_data.x_train, tiny_data.x_val]),
+             y_train=np.concatenate([tiny_data.y_train, tiny_data.y_val]),
+             x_test=tiny_data.x_test, y_test=tiny_data.y_test)
+    return path
+
+
+@pytest.fixture
+def store(tmp_path) -> ModelStore:
+    return ModelStore(tmp_path / "store")

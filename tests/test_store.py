@@ -1,0 +1,275 @@
+"""Tests of the model store: exact round trips for every family, metadata, no pickle, corrupt
+entries treated as missing with a warning, temporary leftovers, key checks, unwritable roots, and
+`get_or_train` in front of it."""
+from __future__ import annotations
+
+import json
+import os
+import pickle
+import struct
+import warnings
+
+import pytest
+import torch
+
+from aecore.errors import ConfigError, StoreError
+from aecore.models import MODELS, build_model
+from aecore.runs import describe_run, get_or_train, train_spec
+from aecore.spec import STORE_FORMAT, RunSpec, make_spec
+from aecore.store import META, WEIGHTS, ModelStore, default_root
+
+from conftest import SMALL_CONFIGS
+
+
+def train_and_describe(family, data, epochs=1, seed=0):
+    spec = make_spec(family, "mnist-tiny", epochs=epochs, seed=seed, **SMALL_CONFIGS[family])
+    result = train_spec(spec, data, device="cpu")
+    return spec.key(data.fingerprint), result, describe_run(spec, data, result)
+
+
+@pytest.fixture
+def saved(store, tiny_data):
+    """A trained ae saved in `store`: (key, model, the metadata given to save)."""
+    key, result, meta = train_and_describe("ae", tiny_data)
+    store.save(key, result.model, meta)
+    return key, result.model, meta
+
+
+def images(data, n=32):
+    return torch.tensor(data.x_test[:n].reshape(n, -1), dtype=torch.float32) / 255
+
+
+# ---- round trip --------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("family", sorted(MODELS))
+def test_save_then_load_gives_bit_identical_outputs(family, store, tiny_data):
+    key, result, meta = train_and_describe(family, tiny_data)
+    path = store.save(key, result.model, meta)
+    assert path == store.root / key and (path / WEIGHTS).is_file() and (path / META).is_file()
+    loaded = store.load(key)
+    assert loaded is not None and loaded.key == key
+    assert type(loaded.model) is type(result.model) and not loaded.model.training
+    assert loaded.spec.to_dict() == meta["spec"]
+    x = images(tiny_data)
+    result.model.eval()
+    with torch.no_grad():
+        assert torch.equal(loaded.model.encode(x), result.model.encode(x))
+        assert torch.equal(loaded.model.reconstruct(x), result.model.reconstruct(x))
+    original = result.model.state_dict()
+    assert loaded.model.state_dict().keys() == original.keys()
+    assert all(torch.equal(v, original[k]) for k, v in loaded.model.state_dict().items())
+
+
+def test_meta_has_spec_history_probe_and_versions(saved, store):
+    key, _, meta = saved
+    stored = store.read_meta(key)
+    assert stored["key"] == key and stored["format"] == STORE_FORMAT
+    assert RunSpec.from_dict(stored["spec"]) == RunSpec.from_dict(meta["spec"]) and stored["spec"]["family"] == "ae"
+    assert len(stored["history"]) == 1 and stored["history"][0]["event"] == "epoch"
+    assert len(stored["probe"]["snapshots"]) == 1 and len(stored["probe"]["indices"]) == 256
+    assert {"python", "torch", "numpy", "safetensors"} <= set(stored["versions"])
+    assert stored["versions"]["torch"] == torch.__version__
+    assert stored["dataset"]["fingerprint"] and stored["final"]["test"]["loss"] > 0
+    assert len(stored["weights_sha256"]) == 64 and stored["created"] > 0
+    assert store.load(key).meta == stored
+
+
+def test_saving_again_replaces_the_entry(saved, store, tiny_data):
+    key, _, meta = saved
+    _, other, _ = train_and_describe("ae", tiny_data, seed=5)
+    store.save(key, other.model, {**meta, "label": "replaced"})
+    loaded = store.load(key)
+    assert loaded.meta["label"] == "replaced"
+    assert all(torch.equal(v, other.model.state_dict()[k]) for k, v in loaded.model.state_dict().items())
+    assert store.keys() == [key]
+    assert not [p for p in store.root.iterdir() if p.name.startswith((".tmp-", ".trash-"))]
+
+
+def test_list_and_delete(saved, store, tiny_data):
+    key, _, _ = saved
+    other_key, result, meta = train_and_describe("vae", tiny_data)
+    store.save(other_key, result.model, meta)
+    assert store.keys() == sorted([key, other_key])
+    assert [m["key"] for m in store.list()] == [other_key, key]  # newest first
+    assert store.delete(key) is True
+    assert store.delete(key) is False
+    assert store.load(key) is None and store.keys() == [other_key]
+
+
+def test_empty_or_missing_root_lists_nothing(tmp_path):
+    store = ModelStore(tmp_path / "never-created")
+    assert store.keys() == [] and store.list() == [] and store.load("0" * 20) is None
+
+
+def test_default_root_follows_aecore_home(isolated_home):
+    assert default_root() == isolated_home / "models"
+    assert ModelStore().root == isolated_home / "models"
+
+
+# ---- no pickle -----------------------------------------------------------------------------------------
+
+def test_weights_are_safetensors_and_nothing_is_unpickled(saved, store, monkeypatch):
+    key, model, _ = saved
+    raw = (store.path(key) / WEIGHTS).read_bytes()
+    (header_len,) = struct.unpack("<Q", raw[:8])
+    header = json.loads(raw[8:8 + header_len])
+    assert set(header) - {"__metadata__"} == set(model.state_dict())
+    assert all(v["dtype"] == "F32" for k, v in header.items() if k != "__metadata__")
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("the store must never unpickle")
+
+    monkeypatch.setattr(torch, "load", refuse)
+    monkeypatch.setattr(pickle, "load", refuse)
+    monkeypatch.setattr(pickle, "loads", refuse)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a swallowed AssertionError would show as a "corrupt" warning
+        assert store.load(key) is not None
+
+
+# ---- corrupt entries ------------------------------------------------------------------------------
+
+def _truncate(entry, key):
+    path = entry / WEIGHTS
+    path.write_bytes(path.read_bytes()[:-100])
+
+
+def _flip_byte(entry, key):
+    path = entry / WEIGHTS
+    raw = bytearray(path.read_bytes())
+    raw[-5] ^= 0xFF  # a weight, not the header: only the checksum can tell
+    path.write_bytes(bytes(raw))
+
+
+def _garbage_json(entry, key):
+    (entry / META).write_text("{not json")
+
+
+def _json_for_another_key(entry, key):
+    meta = json.loads((entry / META).read_text())
+    meta["key"] = "f" * 20
+    (entry / META).write_text(json.dumps(meta))
+
+
+def _missing_weights(entry, key):
+    (entry / WEIGHTS).unlink()
+
+
+def _missing_meta(entry, key):
+    (entry / META).unlink()
+
+
+def _other_format(entry, key):
+    meta = json.loads((entry / META).read_text())
+    meta["format"] = STORE_FORMAT + 1
+    (entry / META).write_text(json.dumps(meta))
+
+
+def _consistent_but_wrong_tensors(entry, key):
+    # Checksum updated too (a hand-edited entry): the state dict itself no longer fits the model.
+    from safetensors.torch import save_file
+    from aecore.store import _sha256
+    save_file({"encoder.0.weight": torch.zeros(3, 3)}, str(entry / WEIGHTS))
+    meta = json.loads((entry / META).read_text())
+    meta["weights_sha256"] = _sha256(entry / WEIGHTS)
+    (entry / META).write_text(json.dumps(meta))
+
+
+def _bad_spec(entry, key):
+    meta = json.loads((entry / META).read_text())
+    meta["spec"]["model"]["hidden"] = [0]
+    (entry / META).write_text(json.dumps(meta))
+
+
+@pytest.mark.parametrize("damage", [_truncate, _flip_byte, _garbage_json, _json_for_another_key, _missing_weights,
+                                    _missing_meta, _other_format, _consistent_but_wrong_tensors, _bad_spec])
+def test_corrupt_entry_warns_and_loads_as_missing(damage, saved, store):
+    key = saved[0]
+    damage(store.path(key), key)
+    with pytest.warns(UserWarning, match=f"{key} is corrupt"):
+        assert store.load(key) is None
+
+
+def test_missing_entry_is_none_without_warning(store):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert store.load("0123456789abcdef0123") is None
+
+
+def test_corrupt_entry_is_retrained_by_get_or_train(tiny_npz, store):
+    spec = make_spec("ae", str(tiny_npz), epochs=1, **SMALL_CONFIGS["ae"])
+    first, trained = get_or_train(spec, store)
+    assert trained
+    _flip_byte(store.path(first.key), first.key)
+    with pytest.warns(UserWarning, match="corrupt"):
+        again, trained = get_or_train(spec, store)
+    assert trained and again.key == first.key
+    assert store.load(first.key) is not None  # rewritten whole
+
+
+# ---- leftovers, keys, unwritable roots -------------------------------------------------------------
+
+def test_leftover_temporary_directory_is_not_listed(saved, store):
+    key = saved[0]
+    leftover = store.root / f".tmp-{key}-abc123"
+    leftover.mkdir()
+    (leftover / META).write_text((store.path(key) / META).read_text())
+    (store.root / "not-a-key").mkdir()
+    assert store.keys() == [key]
+    assert [m["key"] for m in store.list()] == [key]
+    assert store.clean_temporary(older_than_s=3600) == 0  # young: maybe a save in progress
+    assert store.clean_temporary(older_than_s=-1) == 1
+    assert not leftover.exists() and store.path(key).is_dir()
+
+
+@pytest.mark.parametrize("key", ["../etc", "ABC", "0123456789abcdef0123" * 2, "0123456789ABCDEF0123", "",
+                                 "0123456789abcdef012/", None, 12345])
+def test_invalid_keys_are_refused(key, store):
+    model = build_model("ae", SMALL_CONFIGS["ae"])
+    for call in (lambda: store.load(key), lambda: store.path(key), lambda: store.delete(key),
+                 lambda: store.save(key, model, {})):
+        with pytest.raises(ConfigError):
+            call()
+    assert not (store.root.parent / "etc").exists()
+
+
+def _unwritable_root(tmp_path):
+    """A store root that cannot be created or written, also when the tests run as root."""
+    if os.geteuid() != 0:
+        locked = tmp_path / "locked"
+        locked.mkdir()
+        locked.chmod(0o500)
+        if not os.access(locked, os.W_OK):
+            return locked / "models"
+    blocker = tmp_path / "file.txt"
+    blocker.write_text("a regular file where a directory should be")
+    return blocker / "models"
+
+
+def test_unwritable_root_raises_store_error(tmp_path, tiny_data):
+    key, result, meta = train_and_describe("ae", tiny_data)
+    store = ModelStore(_unwritable_root(tmp_path))
+    with pytest.raises(StoreError, match="cannot save"):
+        store.save(key, result.model, meta)
+    assert store.load(key) is None and store.keys() == []
+
+
+# ---- get_or_train ---------------------------------------------------------------------------------
+
+def test_get_or_train_trains_once_then_loads(tiny_npz, store, monkeypatch):
+    import aecore.runs as runs
+    calls = []
+    real = runs.train_spec
+    monkeypatch.setattr(runs, "train_spec", lambda *a, **k: calls.append(a[0]) or real(*a, **k))
+    spec = make_spec("ae", str(tiny_npz), epochs=1, **SMALL_CONFIGS["ae"])
+    first, trained = get_or_train(spec, store)
+    assert trained and len(calls) == 1
+    second, trained = get_or_train(spec, store)
+    assert not trained and len(calls) == 1
+    assert second.key == first.key and store.keys() == [first.key]
+    assert second.meta["dataset"]["name"].startswith("custom:")
+    x = torch.rand(4, 784)
+    with torch.no_grad():
+        assert torch.equal(first.model.reconstruct(x), second.model.reconstruct(x))
+    # The meta of a fresh model and of a loaded one describe the same run.
+    assert first.meta == second.meta
