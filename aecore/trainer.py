@@ -25,6 +25,7 @@ from aecore.validation import MAX_EPOCHS, check_choice, check_float, check_int
 
 PROBE_SIZE = 1000  # test digits whose codes are recorded each epoch to replay how the map formed
 EVAL_BATCH = 2048
+DIVERGENCE_FACTOR = 100.0  # a loss this many times the stage's first batch loss counts as diverged
 
 
 @dataclass(frozen=True)
@@ -163,6 +164,7 @@ class Trainer:
         start = time.perf_counter()
         for stage_index, stage in enumerate(stages):
             optimizer = self._optimizer(stage.params)
+            first_loss = None
             for epoch in range(1, stage.epochs + 1):
                 if self._stop.is_set():
                     break
@@ -177,7 +179,8 @@ class Trainer:
                     with torch.autocast(self.device.type, dtype=amp, enabled=amp is not None):
                         parts = stage.loss_fn(xb, yb)
                     loss = parts["loss"]
-                    self._check_finite(loss, stage, epoch, step)
+                    value = self._check_diverged(loss, first_loss, stage, epoch, step)
+                    first_loss = value if first_loss is None else first_loss
                     optimizer.zero_grad(set_to_none=True)
                     loss.backward()
                     optimizer.step()
@@ -226,12 +229,17 @@ class Trainer:
                         total_steps=total_steps, samples_per_s=rate, elapsed_s=elapsed, eta_s=remaining,
                         train=train)
 
-    def _check_finite(self, loss: torch.Tensor, stage: Stage, epoch: int, step: int) -> None:
-        if not torch.isfinite(loss.detach()).item():
+    def _check_diverged(self, loss: torch.Tensor, first: float | None, stage: Stage, epoch: int, step: int) -> float:
+        """Raise DivergenceError on a NaN/inf loss, or one 100× above the stage's first batch
+        (a learning rate that is far too high can blow the loss up without ever reaching NaN)."""
+        value = loss.detach().float().item()
+        exploded = first is not None and value > DIVERGENCE_FACTOR * max(first, 1e-3)
+        if not math.isfinite(value) or exploded:
             raise DivergenceError(
-                f"training diverged: the loss became {loss.item()} in {stage.name}, epoch {epoch}, "
-                f"batch {step + 1}. Lower the learning rate (now {self.cfg.lr:g}; try {self.cfg.lr / 10:g}), "
-                "use Adam instead of SGD, or change the seed/initialisation.")
+                f"Training diverged (the loss became {value:.4g} in {stage.name}, epoch {epoch}, batch {step + 1}): "
+                f"lower the learning rate (now {self.cfg.lr:g}; try {self.cfg.lr / 10:g})"
+                + (", use Adam rather than SGD," if self.cfg.optimizer == "sgd" else "") + " or change the seed.")
+        return value
 
     @torch.no_grad()
     def evaluate(self, loss_fn, x: torch.Tensor, y: torch.Tensor) -> dict[str, float]:

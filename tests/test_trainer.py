@@ -167,6 +167,19 @@ def test_divergence_raises_with_advice_about_the_learning_rate(tiny_data):
     assert "\n" not in message
 
 
+def test_adam_at_lr_10_explodes_without_nan_and_is_still_caught(tiny_data):
+    # Adam's normalised steps keep the loss finite but astronomically large: garbage, not a model.
+    trainer = trainer_for("ae", tiny_data, epochs=3, optimizer="adam", lr=10.0)
+    with pytest.raises(DivergenceError, match="learning rate"):
+        trainer.run()
+
+
+@pytest.mark.parametrize("family", sorted(MODELS))
+def test_default_learning_rate_never_trips_the_guard(family, tiny_data):
+    result = trainer_for(family, tiny_data, epochs=2).run()
+    assert all(math.isfinite(h["train"]["loss"]) for h in result.history)
+
+
 def test_divergence_is_caught_at_the_first_bad_batch(tiny_data):
     losses = []
     trainer = trainer_for("ae", tiny_data, epochs=3, optimizer="sgd", lr=10.0,
