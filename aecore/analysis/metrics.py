@@ -1,0 +1,225 @@
+"""Measuring a trained model: codes, reconstructions, losses, probes and filter pictures.
+
+The functions that take a model also take images of shape (N, 28, 28) or (N, 784), uint8 or float
+in [0, 1], run the model in evaluation mode in batches, and return plain numpy arrays or dicts of
+floats, so the dashboard and the CLI can show them without touching torch. The rest work on what
+those return: codes (linear probe, cosine similarities) and first-layer weights (filter pictures).
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from aecore.analysis._model_io import evaluating, flat_images, map_batches, model_device, to_unit_float
+from aecore.errors import ConfigError
+from aecore.models.base import IMAGE_SIDE, Autoencoder
+
+ACTIVE_UNIT_THRESHOLD = 0.01  # Burda et al. (2016): a unit is active if Cov_x(E[z|x]) exceeds this
+PROBE_MAX_TRAIN = 5000  # the linear probe fits on at most this many codes, to stay interactive
+_EPS = 1e-7  # probabilities are clamped away from 0 and 1 before taking logs
+
+
+def encode_images(model: Autoencoder, images: np.ndarray | torch.Tensor, batch_size: int = 1024) -> np.ndarray:
+    """Codes of the images, float32 of shape (N, D); VAEs give their posterior means."""
+    rows = flat_images(images)
+    with evaluating(model):
+        return map_batches(model.encode, rows, model_device(model), batch_size)
+
+
+def reconstruct_images(
+    model: Autoencoder, images: np.ndarray | torch.Tensor, batch_size: int = 1024
+) -> np.ndarray:
+    """Deterministic reconstructions, float32 of shape (N, 28, 28) with values in [0, 1]."""
+    rows = flat_images(images)
+    with evaluating(model):
+        flat = map_batches(model.reconstruct, rows, model_device(model), batch_size)
+    return flat.reshape(-1, IMAGE_SIDE, IMAGE_SIDE)
+
+
+def reconstruction_metrics(
+    model: Autoencoder, images: np.ndarray | torch.Tensor, batch_size: int = 1024
+) -> dict[str, float]:
+    """Reconstruction error of the model on the images.
+
+    Returns
+    -------
+    dict
+        ``bce``: binary cross-entropy per pixel; ``mse``: squared error per pixel; ``bce_sum``:
+        cross-entropy summed over the pixels of an image, averaged over images (the scale of the
+        classic dA and VAE papers).
+    """
+    rows = flat_images(images)
+    n_images, n_pixels = rows.shape
+    if n_images == 0:
+        raise ValueError("no images to measure")
+    device = model_device(model)
+    bce_total = se_total = 0.0
+    with evaluating(model):
+        for start in range(0, len(rows), batch_size):
+            x = to_unit_float(rows[start:start + batch_size], device)
+            x_hat = model.reconstruct(x)
+            bce_total += F.binary_cross_entropy(x_hat.clamp(_EPS, 1 - _EPS), x, reduction="sum").item()
+            se_total += ((x_hat - x) ** 2).sum().item()
+    return {
+        "bce": bce_total / (n_images * n_pixels),
+        "mse": se_total / (n_images * n_pixels),
+        "bce_sum": bce_total / n_images,
+    }
+
+
+def vae_metrics(model: Autoencoder, images: np.ndarray | torch.Tensor, batch_size: int = 1024) -> dict:
+    """The parts of a VAE's negative ELBO, and how many code dimensions it uses.
+
+    The reconstruction term is evaluated at the posterior mean, so ``elbo_loss`` is a deterministic
+    estimate (slightly optimistic compared with sampling z).
+
+    Returns
+    -------
+    dict
+        ``recon``: Bernoulli cross-entropy summed over pixels, mean per image; ``kl``: KL(q(z|x) ||
+        N(0, I)), mean per image; ``elbo_loss``: recon + kl; ``kl_per_dim``: list of the mean KL of
+        each code dimension; ``mu_variance_per_dim``: list of Var_x(E[z|x]) per dimension;
+        ``active_units``: number of dimensions whose variance exceeds ACTIVE_UNIT_THRESHOLD.
+    """
+    if not model.is_variational:
+        raise ConfigError("ELBO metrics need a variational model")
+    rows = flat_images(images)
+    if len(rows) == 0:
+        raise ValueError("no images to measure")
+    device = model_device(model)
+    recon_total = 0.0
+    kl_totals = torch.zeros(model.code_dim, dtype=torch.float64)
+    means = []
+    with evaluating(model):
+        for start in range(0, len(rows), batch_size):
+            x = to_unit_float(rows[start:start + batch_size], device)
+            mu, logvar = model.encode_dist(x)  # (B, D), (B, D)
+            x_hat = model.decode(mu).clamp(_EPS, 1 - _EPS)
+            recon_total += F.binary_cross_entropy(x_hat, x, reduction="sum").item()
+            kl = 0.5 * (mu.pow(2) + logvar.exp() - 1.0 - logvar)  # (B, D), closed form per dimension
+            kl_totals += kl.sum(dim=0).double().cpu()
+            means.append(mu.double().cpu().numpy())
+    n_images = len(rows)
+    kl_per_dim = (kl_totals / n_images).tolist()
+    mu_variance = np.concatenate(means).var(axis=0)
+    recon = recon_total / n_images
+    kl_mean = float(sum(kl_per_dim))
+    return {
+        "recon": recon,
+        "kl": kl_mean,
+        "elbo_loss": recon + kl_mean,
+        "kl_per_dim": kl_per_dim,
+        "mu_variance_per_dim": mu_variance.tolist(),
+        "active_units": int((mu_variance > ACTIVE_UNIT_THRESHOLD).sum()),
+    }
+
+
+def linear_probe_accuracy(
+    train_feats: np.ndarray,
+    train_labels: np.ndarray,
+    test_feats: np.ndarray,
+    test_labels: np.ndarray,
+    *,
+    max_iter: int = 300,
+    max_train: int = PROBE_MAX_TRAIN,
+    seed: int = 0,
+) -> float:
+    """Test accuracy of a logistic regression fitted on standardised features.
+
+    Parameters
+    ----------
+    train_feats, test_feats : numpy.ndarray
+        Features (codes) of shape (N, D) and (M, D).
+    train_labels, test_labels : numpy.ndarray
+        Integer labels of shape (N,) and (M,).
+    max_iter : int
+        Iteration limit of the L-BFGS solver.
+    max_train : int
+        A random subset of at most this many training rows is used, to keep the probe fast.
+    seed : int
+        Seed of that subset.
+
+    Returns
+    -------
+    float
+        Fraction of test rows classified correctly.
+    """
+    from sklearn.linear_model import LogisticRegression  # sklearn is slow to import; only the probe needs it
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    train_feats, train_labels = np.asarray(train_feats), np.asarray(train_labels)
+    if len(train_feats) > max_train:
+        keep = np.random.default_rng(seed).choice(len(train_feats), size=max_train, replace=False)
+        train_feats, train_labels = train_feats[keep], train_labels[keep]
+    if len(np.unique(train_labels)) < 2:
+        raise ConfigError("the linear probe needs at least two classes in its training labels")
+    probe = make_pipeline(StandardScaler(), LogisticRegression(max_iter=max_iter))
+    probe.fit(train_feats, train_labels)
+    return float(probe.score(np.asarray(test_feats), np.asarray(test_labels)))
+
+
+def cosine_similarity_matrix(a: np.ndarray, b: np.ndarray | None = None) -> np.ndarray:
+    """Cosine similarities between the rows of `a` (N, D) and of `b` (M, D, default `a`), shape (N, M).
+
+    A zero row has similarity 0 with everything (rather than NaN).
+    """
+    a_unit = _unit_rows(a)
+    b_unit = a_unit if b is None else _unit_rows(b)
+    return np.clip(a_unit @ b_unit.T, -1.0, 1.0)
+
+
+def filter_grid(
+    weights: np.ndarray | torch.Tensor, ncols: int | None = None, pad: int = 1, pad_value: float = 0.0
+) -> np.ndarray:
+    """Tile first-layer filters into one picture, as in the deeplearning.net denoising-autoencoder tutorial.
+
+    Parameters
+    ----------
+    weights : numpy.ndarray or torch.Tensor
+        Filters of shape (H, P) where P is a square number of pixels (784 for 28x28).
+    ncols : int, optional
+        Tiles per row; ``ceil(sqrt(H))`` by default, for a roughly square picture.
+    pad : int
+        Pixels of `pad_value` between neighbouring tiles (none around the outside).
+    pad_value : float
+        Grey level of the padding.
+
+    Returns
+    -------
+    numpy.ndarray
+        float32 image of shape (rows * (s + pad) - pad, ncols * (s + pad) - pad) with values in
+        [0, 1], where s is the filter side; each filter is scaled to its own min/max.
+    """
+    if isinstance(weights, torch.Tensor):
+        weights = weights.detach().cpu().numpy()
+    weights = np.asarray(weights, dtype=np.float64)
+    if weights.ndim != 2 or weights.shape[0] == 0:
+        raise ValueError(f"expected filters of shape (H, P), got {weights.shape}")
+    n_filters, n_pixels = weights.shape
+    side = math.isqrt(n_pixels)
+    if side * side != n_pixels:
+        raise ValueError(f"filters of {n_pixels} pixels are not square images")
+    ncols = ncols or math.ceil(math.sqrt(n_filters))
+    nrows = math.ceil(n_filters / ncols)
+    low = weights.min(axis=1, keepdims=True)
+    spread = weights.max(axis=1, keepdims=True) - low
+    # A constant filter has no contrast to show: draw it mid-grey instead of dividing by zero.
+    scaled = np.where(spread > 0, (weights - low) / np.where(spread > 0, spread, 1.0), 0.5)
+    step = side + pad
+    picture = np.full((nrows * step - pad, ncols * step - pad), pad_value, dtype=np.float32)
+    for k, tile in enumerate(scaled.reshape(n_filters, side, side)):
+        row, col = divmod(k, ncols)
+        picture[row * step:row * step + side, col * step:col * step + side] = tile
+    return picture
+
+
+def _unit_rows(matrix: np.ndarray) -> np.ndarray:
+    matrix = np.asarray(matrix, dtype=np.float64)
+    if matrix.ndim != 2:
+        raise ValueError(f"expected a matrix of shape (N, D), got {matrix.shape}")
+    norms = np.linalg.norm(matrix, axis=1, keepdims=True)
+    return matrix / np.where(norms > 0, norms, 1.0)
