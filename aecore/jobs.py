@@ -123,6 +123,14 @@ class JobRegistry:
         with self._lock:
             return self._jobs.get(key)
 
+    def forget(self, key: str) -> None:
+        """Drop a finished job (e.g. after its model was deleted from the store), so the next
+        submission of its spec trains again instead of returning the old result."""
+        with self._lock:
+            job = self._jobs.get(key)
+            if job is not None and job.done:
+                del self._jobs[key]
+
     def jobs(self) -> list[Job]:
         with self._lock:
             return list(self._jobs.values())

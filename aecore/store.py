@@ -82,6 +82,7 @@ class ModelStore:
     def __init__(self, root: str | Path | None = None):
         self.root = Path(root) if root is not None else default_root()
         self._lock = threading.Lock()
+        self._meta_cache: dict[str, tuple[tuple[int, int], dict]] = {}
 
     def path(self, key: str) -> Path:
         return self.root / check_key(key)
@@ -118,14 +119,31 @@ class ModelStore:
         return final
 
     def read_meta(self, key: str) -> dict | None:
-        """The entry's metadata if it parses and names its key, else None."""
+        """The entry's metadata if it parses and names its key, else None.
+
+        Parsed metadata is remembered per file version (mtime, size): a meta.json carries the probe
+        snapshots (~0.5 MB), and the dashboard lists models on every rerun. The returned dict is
+        shared: treat it as read-only.
+        """
+        path = self.path(key) / META
         try:
-            with open(self.path(key) / META) as f:
+            st = os.stat(path)
+        except OSError:
+            return None
+        version = (st.st_mtime_ns, st.st_size)
+        with self._lock:
+            cached = self._meta_cache.get(key)
+        if cached is not None and cached[0] == version:
+            return cached[1]
+        try:
+            with open(path) as f:
                 meta = json.load(f)
         except (OSError, ValueError):
             return None
         if not isinstance(meta, dict) or meta.get("key") != key or meta.get("format") != STORE_FORMAT:
             return None
+        with self._lock:
+            self._meta_cache[key] = (version, meta)
         return meta
 
     def load(self, key: str, device: str | torch.device = "cpu") -> StoredModel | None:

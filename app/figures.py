@@ -153,4 +153,5 @@ def stage_figure(stages: dict[str, list[dict]], part: str = "loss", *, splits: S
     longest = max((len(v) for v in stages.values()), default=0)
     fig.update_xaxes(title="epoch", dtick=1 if longest <= 12 else None)
     fig.update_yaxes(title=y_title or part, tickformat=".0%" if percent else None)
-    return _layout(fig, height, title=title)
+    _layout(fig, height, title=dict(text=title, yref="container", y=0.98, yanchor="top"))
+    return fig.update_layout(margin=dict(t=80))  # the title on top, the legend between it and the plot

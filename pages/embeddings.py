@@ -1,5 +1,165 @@
-"""Placeholder, being written."""
+"""Embeddings: a model's codes of test digits mapped to 2-D with PCA, t-SNE or UMAP. Select digits on
+the map to see them; a digit drawn on the Draw page appears on the same map as a star, next to its
+nearest training digits in code space."""
+import hashlib
+import time
+
+import numpy as np
 import streamlit as st
 
-st.title("embeddings")
-st.info("This page is being built.")
+from aecore.analysis import encode_images
+from aecore.errors import AecoreError
+from aecore.spec import make_spec
+from app import controls, figures, maps, state
+
+POINT_CHOICES = (250, 500, 1000, 2000, 5000, 10000)
+MAX_SHOWN = 100  # selected digits shown as images
+NEIGHBOURS = 8
+MIN_DISTS = [0.0, 0.01, 0.05, 0.1, 0.25, 0.5, 0.8, 0.99]  # UMAP min_dist choices
+
+dataset_name = state.current_dataset()
+data = state.dataset(dataset_name)
+n_test = len(data.x_test)
+
+
+def map_controls() -> dict:
+    """Method, its settings, number of points and seed; each kept in the URL."""
+    points = sorted({n for n in POINT_CHOICES if n < n_test} | {n_test})
+    state.init_from_query("emb_method", "method", "umap", choices=list(maps.METHOD_NAMES))
+    state.init_from_query("emb_n", "points", min(2000, n_test), cast=int, choices=points)
+    state.init_from_query("emb_seed", "seed", 0, cast=int, lo=0, hi=9999)
+    state.init_from_query("emb_perplexity", "perplexity", 30, cast=int, lo=5, hi=100)
+    state.init_from_query("emb_neighbors", "neighbors", 15, cast=int, lo=2, hi=100)
+    state.init_from_query("emb_min_dist", "min_dist", 0.1, cast=float, choices=MIN_DISTS)
+    method = st.radio("Method", list(maps.METHOD_NAMES), key="emb_method", horizontal=True,
+                      format_func=maps.METHOD_NAMES.get)
+    if method == "tsne":
+        st.slider("Perplexity", 5, 100, key="emb_perplexity", step=5,
+                  help="About how many neighbours each point tries to keep close.")
+    elif method == "umap":
+        st.slider("Neighbours", 2, 100, key="emb_neighbors",
+                  help="Small: local detail. Large: the global layout.")
+        st.select_slider("Minimum distance", MIN_DISTS, key="emb_min_dist",
+                         help="How tightly points may pack together in the map.")
+    n = st.select_slider("Test digits", points, key="emb_n", format_func=lambda v: f"{v:,}")
+    seed = st.number_input("Seed", 0, 9999, key="emb_seed", step=1,
+                           help="Picks the digits (when not all are used) and seeds the map.")
+    state.set_query(method=method, points=n, seed=seed)
+    if method == "tsne":
+        state.set_query(perplexity=st.session_state.emb_perplexity)
+    elif method == "umap":
+        state.set_query(neighbors=st.session_state.emb_neighbors, min_dist=st.session_state.emb_min_dist)
+    params = maps.method_params(method, st.session_state.emb_perplexity, st.session_state.emb_neighbors,
+                                st.session_state.emb_min_dist)
+    return {"method": method, "params": params, "n": int(n), "seed": int(seed)}
+
+
+def session_memo(name: str, token, make):
+    """`make()`, remembered in this session until `token` changes, so a rerun of the same map skips
+    rebuilding it (encoding the drawing, placing it, building a figure of thousands of points)."""
+    memo = st.session_state.get(name)
+    if memo is None or memo[0] != token:
+        memo = (token, make())
+        st.session_state[name] = memo
+    return memo[1]
+
+
+def placed_drawing(drawing: np.ndarray, model, proj, map_id: str) -> tuple[np.ndarray, np.ndarray]:
+    """(the drawing's code (1, D), its place on the map (1, 2))."""
+    digest = hashlib.sha1(np.ascontiguousarray(drawing, dtype=np.float32).tobytes()).hexdigest()
+
+    def place():
+        code = encode_images(model, drawing[None])
+        return code, proj.transform(code)
+
+    return session_memo("emb_placed", (map_id, digest), place)
+
+
+def map_figure(points, labels, title: str, method: str, n: int, extra):
+    fig = figures.latent_scatter(points, labels, data.class_names, title=title, height=680,
+                                 marker_size=5 if n > 3000 else 7, extra=extra)
+    fig.update_layout(legend=dict(yanchor="top"))  # beside the plot, below the chart's toolbar
+    if method != "pca":  # t-SNE and UMAP axes have no units: let the map fill the space
+        fig.update_yaxes(scaleanchor=None)
+    return fig
+
+
+st.title("Embeddings")
+if not state.registry().store.keys():  # nothing trained at all: the offer gets the full width
+    controls.model_picker(dataset_name, label="Model", default=make_spec("ae", dataset_name),
+                          why="The map shows a trained model's codes.")
+    st.stop()
+
+left, right = st.columns([1, 3], gap="large")
+with left:
+    picked = controls.model_picker(dataset_name, label="Model", default=make_spec("ae", dataset_name),
+                                   why="The map shows a trained model's codes.")
+    if picked is None:
+        st.stop()
+    model_key, stored = picked
+    settings = map_controls()
+
+method, params, n, seed = settings["method"], settings["params"], settings["n"], settings["seed"]
+started = time.perf_counter()
+bar = right.empty()
+
+
+def report(fraction: float, message: str) -> None:
+    bar.progress(min(max(float(fraction), 0.0), 1.0), text=message)
+
+
+try:
+    idx, codes = maps.test_codes(model_key, dataset_name, n, seed)
+    proj, fitted = maps.projection(model_key, codes, method, params, seed, report)
+except AecoreError as e:
+    right.error(str(e))
+    st.stop()
+bar.empty()
+elapsed = time.perf_counter() - started
+labels = np.asarray(data.y_test)[idx]
+# The map's settings name it: a new map gets a new chart key, so it starts with an empty selection.
+map_id = f"{model_key}-{method}-{'-'.join(str(v) for v in params.values())}-{n}-{seed}"
+drawing = st.session_state.get("drawing")
+extra, drawn_code = None, None
+if drawing is not None:
+    try:
+        drawn_code, drawn_point = placed_drawing(np.asarray(drawing, dtype=np.float32), stored.model, proj,
+                                                   map_id)
+        extra = {"your drawing": drawn_point}
+    except (AecoreError, ValueError) as e:
+        right.error(f"Your drawing could not be placed: {e}")
+
+with right:
+    name = maps.METHOD_NAMES[method]
+    title = f"{name} of {n:,} test digits' {codes.shape[1]}-d codes · {stored.meta.get('label', model_key)}"
+    fig = session_memo("emb_fig", (map_id, None if extra is None else extra["your drawing"].tobytes()),
+                       lambda: map_figure(proj.points, labels, title, method, n, extra))
+    event = st.plotly_chart(fig, width="stretch", on_select="rerun", selection_mode=("box", "lasso"),
+                            key=f"emb-map-{map_id}")
+    st.caption(f"{'Fitted' if fitted else 'From the cache'} in {elapsed:.2f} s. "
+               "Drag a box or lasso around points to see those digits.")
+
+chosen = maps.selected_indices(event, len(idx))
+if chosen:
+    shown = idx[chosen[:MAX_SHOWN]]
+    counts = np.bincount(labels[chosen], minlength=len(data.class_names))
+    summary = " · ".join(f"{data.class_names[c]}: {k}" for c, k in enumerate(counts) if k)
+    st.subheader(f"{len(chosen)} selected digits" + (f" (first {MAX_SHOWN} shown)" if len(chosen) > MAX_SHOWN else ""))
+    st.caption(summary)
+    ncols = min(20, len(shown))
+    st.image(figures.enlarge(figures.tile(data.x_test[shown] / 255.0, ncols=ncols), 2), width=ncols * 64)
+
+if drawn_code is not None:
+    st.subheader("Your drawing and its nearest training digits in code space")
+    try:
+        near, dist = maps.nearest_training(model_key, dataset_name, drawn_code[0], NEIGHBOURS)
+    except AecoreError as e:
+        st.error(str(e))
+    else:
+        cols = st.columns(NEIGHBOURS + 1)
+        cols[0].image(figures.digit_image(drawing), caption="your drawing", width="stretch")
+        for col, i, d in zip(cols[1:], near, dist):
+            col.image(figures.digit_image(data.x_train[i] / 255.0),
+                      caption=f"{data.class_names[data.y_train[i]]} · distance {d:.2f}", width="stretch")
+else:
+    st.caption("Draw a digit on the Draw page and it appears here as a star, with its nearest training digits.")

@@ -1,5 +1,69 @@
-"""Placeholder, being written."""
+"""Stacked pretraining: a stacked denoising autoencoder trained greedily, one layer at a time, then
+fine-tuned on the labels, against the same network trained from random initialisation."""
 import streamlit as st
 
-st.title("stacked")
-st.info("This page is being built.")
+from aecore.errors import AecoreError
+from aecore.spec import make_spec
+from app import controls, exports, figures, state
+
+dataset_name = state.current_dataset()
+
+st.title("Stacked pretraining")
+st.markdown("#### Train one layer at a time as a denoising autoencoder, then fine-tune the whole stack.")
+picked = controls.model_picker(dataset_name, label="Stacked model", default=make_spec("stacked", dataset_name),
+                               param="model", accept=lambda s: s.family == "stacked",
+                               why="This page follows a stacked denoising autoencoder through its training.")
+if picked is None:
+    st.stop()
+key, stored = picked
+cfg = stored.model.cfg
+history = stored.meta.get("history", [])
+stages: dict[str, list[dict]] = {}
+for entry in history:
+    stages.setdefault(entry["stage"], []).append(entry)
+
+widths = " → ".join(map(str, (784, *cfg.hidden, cfg.num_classes)))
+levels = " / ".join(f"{v:g}" for v in cfg.levels)
+st.caption(f"Network {widths} · masking corruption per layer {levels} · {cfg.pretrain_epochs} pretraining "
+           f"epoch(s) per layer · {stored.spec.train.epochs} fine-tuning epochs")
+
+# ---- 1. greedy layer-wise pretraining ------------------------------------------------------------
+st.subheader("1 · Greedy layer-wise pretraining")
+pretrain = [name for name in stages if name.startswith("pretrain")]
+curves, filters = st.columns([3, 2], gap="large")
+with curves:
+    if not pretrain:
+        st.info("This model skipped pretraining (0 epochs per layer): fine-tuning started from random weights.")
+    for k, name in enumerate(pretrain):
+        below = "the pixels" if k == 0 else f"layer {k}'s codes"
+        st.plotly_chart(figures.stage_figure({name: stages[name]}, splits=("val", "train"),
+                                             title=f"{name.capitalize()}: rebuild {below} from a corrupted copy",
+                                             y_title="reconstruction loss", height=340),
+                        width="stretch", key=f"stk-pre-{k}")
+    st.caption("Each layer learns alone, on the codes of the frozen layers below it; no labels yet.")
+with filters:
+    try:
+        found = exports.filter_picture(key, 100)
+    except AecoreError as e:
+        st.error(str(e))
+        found = None
+    if found is not None:
+        st.image(figures.enlarge(found[0], 3), caption=f"Layer 1's first {found[1]} filters (after fine-tuning)",
+                 width="stretch")
+
+# ---- 2. fine-tuning vs random initialisation -----------------------------------------------------
+st.subheader("2 · Fine-tuning on the labels vs training from random initialisation")
+chart, numbers = st.columns([3, 2], gap="large")
+compare = {name: stages[name] for name in ("fine-tune", "random init") if name in stages}
+chart.plotly_chart(figures.stage_figure(compare, "accuracy", title="Validation accuracy per epoch",
+                                        y_title="validation accuracy", percent=True, height=440),
+                   width="stretch", key="stk-finetune")
+with numbers:
+    metrics = stored.meta.get("metrics", {})
+    tuned, scratch = metrics.get("finetune_test_accuracy"), metrics.get("random_init_test_accuracy")
+    if tuned is not None:
+        st.metric("Test accuracy, pretrained + fine-tuned", f"{tuned:.2%}",
+                  None if scratch is None else f"{(tuned - scratch) * 100:+.2f} points vs random init")
+    if scratch is not None:
+        st.metric("Test accuracy, random initialisation", f"{scratch:.2%}")
+    st.caption("Same network, same labels, same number of epochs; only the starting weights differ.")

@@ -52,7 +52,8 @@ def flat_images(images: np.ndarray | torch.Tensor) -> np.ndarray | torch.Tensor:
 
 def to_unit_float(batch: np.ndarray | torch.Tensor, device: torch.device) -> torch.Tensor:
     """A float32 tensor on `device`; uint8 pixels are divided by 255, floats are taken as [0, 1]."""
-    tensor = torch.as_tensor(batch)
+    # Shared dataset arrays are read-only, which torch warns about; a batch-sized copy is cheap.
+    tensor = batch if isinstance(batch, torch.Tensor) else torch.from_numpy(np.array(batch, copy=True))
     if tensor.dtype == torch.uint8:
         return tensor.to(device=device, dtype=torch.float32) / 255.0
     return tensor.to(device=device, dtype=torch.float32)

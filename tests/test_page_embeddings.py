@@ -1,0 +1,132 @@
+"""The Embeddings page under Streamlit's AppTest: it offers training with nothing cached, maps a tiny
+model's codes, serves the same map again from the cache, follows its controls and the URL, and places
+a drawing from the Draw page next to its nearest training digits."""
+from __future__ import annotations
+
+import base64
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from streamlit.testing.v1 import AppTest
+
+import aecore.jobs
+from aecore.data import load_dataset
+from aecore.data import datasets as datasets_module
+from aecore.runs import get_or_train
+from aecore.spec import make_spec
+from app import maps
+
+ENTRY = Path(__file__).resolve().parents[1] / "app" / "Home.py"
+
+
+@pytest.fixture(autouse=True)
+def fresh_app(monkeypatch):
+    monkeypatch.setenv("LATENTLAB_WARMUP", "0")
+    import streamlit as st
+    st.cache_resource.clear()
+    st.cache_data.clear()
+    datasets_module._clear_cache()
+    aecore.jobs._default = None  # the registry's store must follow this test's AECORE_HOME
+    yield
+    for job in aecore.jobs._default.jobs() if aecore.jobs._default else []:
+        job.cancel()
+        job.wait(30)
+    aecore.jobs._default = None
+
+
+@pytest.fixture
+def tiny_ae():
+    stored, _ = get_or_train(make_spec("ae", "mnist-sample", hidden=(32, 8), epochs=1))
+    return stored
+
+
+def open_page(query: dict | None = None, drawing: np.ndarray | None = None) -> AppTest:
+    at = AppTest.from_file(str(ENTRY), default_timeout=60)
+    at.run()
+    for k, v in (query or {}).items():
+        at.query_params[k] = v
+    if drawing is not None:
+        at.session_state["drawing"] = drawing
+    at.switch_page("../pages/embeddings.py").run()
+    assert not at.exception, at.exception
+    return at
+
+
+def map_spec(at: AppTest) -> dict:
+    charts = at.get("plotly_chart")
+    assert len(charts) == 1
+    return json.loads(charts[0].proto.spec)
+
+
+def values(array) -> np.ndarray:
+    """A plotly JSON array: a list, or plotly's typed-array dict {"dtype", "bdata"}."""
+    if isinstance(array, dict):
+        return np.frombuffer(base64.b64decode(array["bdata"]), dtype=array["dtype"])
+    return np.asarray(array)
+
+
+def map_x(at: AppTest) -> np.ndarray:
+    return np.concatenate([values(t["x"]) for t in map_spec(at)["data"] if t.get("name") != "your drawing"])
+
+
+def captions(at: AppTest) -> str:
+    return " ".join(c.value for c in at.caption)
+
+
+def test_without_models_it_offers_to_train_the_default():
+    at = open_page()
+    assert any(b.label.startswith("Train ae 256-32") for b in at.button)
+    assert not at.get("plotly_chart")
+
+
+def test_a_map_is_fitted_once_then_served_from_the_cache(tiny_ae):
+    at = open_page({"method": "pca", "points": "250"})
+    assert at.radio(key="emb_method").value == "pca"
+    assert at.select_slider(key="emb_n").value == 250
+    assert at.number_input(key="emb_seed").value == 0
+    spec = map_spec(at)
+    assert len(map_x(at)) == 250
+    assert spec["layout"]["title"]["text"].startswith("PCA of 250 test digits' 8-d codes")
+    assert "Fitted" in captions(at)
+    at.run()
+    assert "From the cache" in captions(at)
+    assert len(maps.projections()) == 1
+
+
+def test_controls_change_the_map_and_the_url(tiny_ae):
+    at = open_page({"method": "pca", "points": "250"})
+    before = map_x(at)
+    at.number_input(key="emb_seed").set_value(3).run()
+    after = map_x(at)
+    assert at.query_params["seed"] in (["3"], "3")
+    assert len(before) == len(after) == 250 and not np.allclose(np.sort(before), np.sort(after))  # other digits
+    at.radio(key="emb_method").set_value("tsne").run()  # t-SNE reports progress while it fits
+    assert not at.exception
+    assert at.slider(key="emb_perplexity").value == 30
+    assert at.query_params["method"] in (["tsne"], "tsne")
+    assert map_spec(at)["layout"]["title"]["text"].startswith("t-SNE")
+
+
+def test_bad_url_values_fall_back_to_defaults(tiny_ae):
+    at = open_page({"method": "pca", "points": "123456", "seed": "-4", "model": "../../etc"})
+    assert at.select_slider(key="emb_n").value == 1000  # min(2000, test split of 1,000)
+    assert at.number_input(key="emb_seed").value == 0
+
+
+def test_a_drawing_is_placed_with_its_nearest_training_digits(tiny_ae):
+    digit = load_dataset("mnist-sample").x_test[0] / np.float32(255.0)
+    at = open_page({"method": "pca", "points": "250"}, drawing=digit.astype(np.float32))
+    names = [t["name"] for t in map_spec(at)["data"]]
+    assert "your drawing" in names
+    assert any("nearest training digits" in s.value for s in at.subheader)
+    assert len(at.get("image")) == 1 + 8  # the drawing and its 8 neighbours
+
+
+def test_selected_indices_reads_customdata():
+    event = {"selection": {"points": [{"customdata": 4}, {"customdata": [2]}, {"customdata": 4},
+                                      {"x": 1.0}, {"customdata": 99}, {"customdata": True}]}}
+    assert maps.selected_indices(event, 10) == [2, 4]
+    assert maps.selected_indices(None, 10) == []
+    assert maps.selected_indices({"selection": {"points": []}}, 10) == []

@@ -1,0 +1,91 @@
+"""The Filters & codes page under Streamlit's AppTest: it offers both lecture denoising autoencoders
+with nothing cached, shows a trained model's filters, similarity heatmaps and linear probes, follows
+its controls and the URL, and says so briefly for a model without dense filters."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+import aecore.jobs
+from aecore.data import datasets as datasets_module
+from aecore.runs import get_or_train
+from aecore.spec import make_spec
+
+ENTRY = Path(__file__).resolve().parents[1] / "app" / "Home.py"
+
+
+@pytest.fixture(autouse=True)
+def fresh_app(monkeypatch):
+    monkeypatch.setenv("LATENTLAB_WARMUP", "0")
+    import streamlit as st
+    st.cache_resource.clear()
+    st.cache_data.clear()
+    datasets_module._clear_cache()
+    aecore.jobs._default = None  # the registry's store must follow this test's AECORE_HOME
+    yield
+    for job in aecore.jobs._default.jobs() if aecore.jobs._default else []:
+        job.cancel()
+        job.wait(30)
+    aecore.jobs._default = None
+
+
+def open_page(query: dict | None = None) -> AppTest:
+    at = AppTest.from_file(str(ENTRY), default_timeout=60)
+    at.run()
+    for k, v in (query or {}).items():
+        at.query_params[k] = v
+    at.switch_page("../pages/filters.py").run()
+    assert not at.exception, at.exception
+    return at
+
+
+def heatmap_ticks(at: AppTest) -> list[list[str]]:
+    return [json.loads(c.proto.spec)["data"][0]["x"] for c in at.get("plotly_chart")]
+
+
+def test_without_models_both_denoising_autoencoders_are_offered():
+    at = open_page()
+    labels = [b.label for b in at.button]
+    assert any(label.startswith("Train dae 500 masking 0 now") for label in labels)
+    assert any(label.startswith("Train dae 500 masking 0.3 now") for label in labels)
+    assert not at.get("plotly_chart")
+
+
+def test_a_trained_model_shows_filters_similarities_and_probes():
+    get_or_train(make_spec("dae", "mnist-sample", hidden=(64,), level=0.3, epochs=1))
+    at = open_page({"classes": "1,7", "per_class": "2"})
+    assert at.select_slider(key="flt_n").value == 100
+    assert at.multiselect(key="flt_classes").value == [1, 7]
+    assert any("first 64 filters" in (img.proto.imgs[0].caption if img.proto.imgs else "")
+               for img in at.get("image"))
+    code_ticks, pixel_ticks = heatmap_ticks(at)
+    assert code_ticks == pixel_ticks and len(code_ticks) == 4 and code_ticks[0].startswith("1 #")
+    summary = " ".join(m.value for m in at.markdown)
+    assert "same class vs different class" in summary and "codes" in summary
+
+    at.slider(key="flt_per").set_value(3).run()
+    assert len(heatmap_ticks(at)[0]) == 6
+    assert at.query_params["per_class"] in (["3"], "3")
+
+    at.button(key="flt-probe").click().run()
+    assert not at.exception
+    metrics = {m.label: m.value for m in at.metric}
+    codes = next(v for k, v in metrics.items() if k.startswith("Test accuracy on the codes (64"))
+    pixels = metrics["Test accuracy on raw pixels (784 numbers)"]
+    assert codes.endswith("%") and 50 < float(pixels.rstrip("%")) <= 100
+
+
+def test_bad_url_classes_fall_back_to_defaults():
+    get_or_train(make_spec("ae", "mnist-sample", hidden=(16,), epochs=1))
+    at = open_page({"classes": "1,99,../x", "per_class": "50"})
+    assert at.multiselect(key="flt_classes").value == [4, 7, 9]
+    assert at.slider(key="flt_per").value == 3
+
+
+def test_a_convolutional_model_says_it_has_no_filters():
+    get_or_train(make_spec("conv_vae", "mnist-sample", filters=8, dense=16, epochs=1))
+    at = open_page()
+    assert any("no 28×28 filters" in i.value for i in at.info)

@@ -1,0 +1,80 @@
+"""The Stacked pretraining page under Streamlit's AppTest: it offers the lecture's stacked model with
+nothing cached, and for a trained one shows every pretraining stage, the fine-tuning comparison and
+the final test accuracies; models of other families are not offered."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+import aecore.jobs
+from aecore.data import datasets as datasets_module
+from aecore.runs import get_or_train
+from aecore.spec import make_spec
+
+ENTRY = Path(__file__).resolve().parents[1] / "app" / "Home.py"
+TINY = dict(hidden=(32, 16), levels=(0.1, 0.2), epochs=1)
+
+
+@pytest.fixture(autouse=True)
+def fresh_app(monkeypatch):
+    monkeypatch.setenv("LATENTLAB_WARMUP", "0")
+    import streamlit as st
+    st.cache_resource.clear()
+    st.cache_data.clear()
+    datasets_module._clear_cache()
+    aecore.jobs._default = None  # the registry's store must follow this test's AECORE_HOME
+    yield
+    for job in aecore.jobs._default.jobs() if aecore.jobs._default else []:
+        job.cancel()
+        job.wait(30)
+    aecore.jobs._default = None
+
+
+def open_page(query: dict | None = None) -> AppTest:
+    at = AppTest.from_file(str(ENTRY), default_timeout=60)
+    at.run()
+    for k, v in (query or {}).items():
+        at.query_params[k] = v
+    at.switch_page("../pages/stacked.py").run()
+    assert not at.exception, at.exception
+    return at
+
+
+def chart_titles(at: AppTest) -> list[str]:
+    return [json.loads(c.proto.spec)["layout"]["title"]["text"] for c in at.get("plotly_chart")]
+
+
+def test_without_a_stacked_model_it_offers_the_lecture_one():
+    get_or_train(make_spec("ae", "mnist-sample", hidden=(16,), epochs=1))  # not stacked: not offered
+    at = open_page()
+    assert any(b.label.startswith("Train stacked 500-250 now") for b in at.button)
+    assert "pick_model" not in [s.key for s in at.selectbox]
+    assert not at.get("plotly_chart")
+
+
+def test_a_trained_model_shows_each_stage_and_the_accuracies():
+    stored, _ = get_or_train(make_spec("stacked", "mnist-sample", pretrain_epochs=2, **TINY))
+    at = open_page()
+    assert at.selectbox(key="pick_model").value == stored.key
+    titles = chart_titles(at)
+    assert titles[0].startswith("Pretrain layer 1") and titles[1].startswith("Pretrain layer 2")
+    assert titles[2] == "Validation accuracy per epoch"
+    finetune = json.loads(at.get("plotly_chart")[2].proto.spec)["data"]
+    assert [t["name"] for t in finetune] == ["fine-tune", "random init"]
+    metrics = {m.label: m for m in at.metric}
+    tuned = metrics["Test accuracy, pretrained + fine-tuned"]
+    assert tuned.value.endswith("%") and "points vs random init" in tuned.delta
+    assert metrics["Test accuracy, random initialisation"].value.endswith("%")
+    assert any("first 32 filters" in (i.proto.imgs[0].caption if i.proto.imgs else "") for i in at.get("image"))
+
+
+def test_without_pretraining_it_says_so_and_picks_from_the_url():
+    plain, _ = get_or_train(make_spec("stacked", "mnist-sample", pretrain_epochs=0, **TINY))
+    get_or_train(make_spec("stacked", "mnist-sample", pretrain_epochs=1, **TINY))
+    at = open_page({"model": plain.key})
+    assert at.selectbox(key="pick_model").value == plain.key
+    assert any("skipped pretraining" in i.value for i in at.info)
+    assert chart_titles(at) == ["Validation accuracy per epoch"]
