@@ -85,6 +85,16 @@ def test_saving_again_replaces_the_entry(saved, store, tiny_data):
     assert not [p for p in store.root.iterdir() if p.name.startswith((".tmp-", ".trash-"))]
 
 
+def test_metadata_is_parsed_once_per_file_version(saved, store, tiny_data, monkeypatch):
+    key, _, meta = saved
+    first = store.read_meta(key)
+    assert store.read_meta(key) is first  # unchanged file: the parsed dict is reused
+    store.save(key, saved[1].model, {**meta, "label": "changed"})
+    assert store.read_meta(key)["label"] == "changed"  # a new version is read again
+    store.delete(key)
+    assert store.read_meta(key) is None
+
+
 def test_list_and_delete(saved, store, tiny_data):
     key, _, _ = saved
     other_key, result, meta = train_and_describe("vae", tiny_data)
