@@ -89,7 +89,7 @@ def test_metadata_is_parsed_once_per_file_version(saved, store, tiny_data, monke
     key, _, meta = saved
     first = store.read_meta(key)
     assert store.read_meta(key) is first  # unchanged file: the parsed dict is reused
-    store.save(key, saved[1].model, {**meta, "label": "changed"})
+    store.save(key, saved[1], {**meta, "label": "changed"})
     assert store.read_meta(key)["label"] == "changed"  # a new version is read again
     store.delete(key)
     assert store.read_meta(key) is None
