@@ -41,6 +41,8 @@ def live_latent(job):
                     width="stretch", key=f"live-latent-{job.key}")
 
 
+if job is not None and job.done and job.warning:  # e.g. trained but the cache could not save it
+    st.warning(job.warning)
 if job is not None and not job.done:
     training.job_progress(job, key="train", also=live_latent)
 elif job is not None and job.state in ("failed", "cancelled"):

@@ -91,3 +91,35 @@ def test_train_button_starts_a_job_and_the_page_shows_the_result():
     assert not at.exception
     assert any("already trained" in s.value for s in at.success)
     assert {m.label for m in at.metric} >= {"Test loss", "Training time"}
+
+
+def test_a_diverging_run_shows_its_message_and_the_page_goes_on():
+    at = open_page("train.py", {"family": "ae", "opt": "sgd", "lr": "0.1", "epochs": "2"})
+    next(b for b in at.button if b.label == "Train").click().run()
+    job = aecore.jobs._default.jobs()[0]
+    assert job.wait(120) and job.state == "failed"
+    at.run()
+    assert not at.exception
+    assert any("diverged" in e.value and "learning rate" in e.value for e in at.error)
+    at.select_slider(key="w_lr").set_value(1e-3).run()  # the lecture goes on with a sane setting
+    assert not at.exception and not at.error
+
+
+def test_app_runs_with_an_unwritable_cache(tmp_path, monkeypatch):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    monkeypatch.setenv("AECORE_HOME", str(blocker / "home"))  # nothing can be created under a file
+    at = open_page()
+    assert {m.label: m.value for m in at.metric}["Models in the cache"] == "0"
+    at = open_page("train.py", {"family": "ae", "code": "4", "epochs": "1"})
+    next(b for b in at.button if b.label == "Train").click().run()
+    job = aecore.jobs._default.jobs()[0]
+    assert job.wait(120) and job.state == "done" and "kept in memory" in job.warning
+    at.run()
+    assert not at.exception
+    assert any("kept in memory" in w.value for w in at.warning)
+
+
+def test_a_file_path_in_the_url_is_never_used_as_data():
+    at = open_page(query={"data": "/etc/passwd"})
+    assert at.selectbox(key="dataset").value == "mnist-sample"
