@@ -1,5 +1,251 @@
-"""Placeholder, being written."""
+"""Latent grid: walk the 2-D code plane of a VAE (or of any model with a 2-D code). A grid of decoded
+digits sits beside the map of the test digits' codes; a click on the map decodes that spot; below,
+an interpolation between two digits and samples from the prior."""
+import numpy as np
 import streamlit as st
 
-st.title("latent_grid")
-st.info("This page is being built.")
+from aecore.analysis import decode_codes, decode_grid, encode_images, interpolate, latent_grid_points, sample_prior
+from aecore.errors import AecoreError
+from aecore.spec import RunSpec, make_spec
+from app import controls, drawing, figures, state
+
+SPACINGS = {"normal": "Normal quantiles (K&W)", "linear": "Linear", "data": "Fit the codes"}
+METHODS = {"linear": "straight line", "slerp": "slerp (great circle)"}
+CLICK_LAYER_SIDE = 40  # a 40x40 layer of invisible points makes every spot on the map clickable
+N_SAMPLES = 32
+SIDE = 280  # pixels of a digit shown large
+
+dataset_name = state.current_dataset()
+data = state.dataset(dataset_name)
+
+
+def has_2d_code(spec: RunSpec) -> bool:
+    model = spec.model
+    if hasattr(model, "latent"):
+        return model.latent == 2
+    return bool(getattr(model, "hidden", None)) and model.hidden[-1] == 2
+
+
+@st.cache_data(show_spinner="Decoding the grid…", max_entries=32)
+def grid_images(key: str, n: int, spacing: str, span: float, limit: float,
+                box: tuple[float, float, float, float]) -> tuple[np.ndarray, np.ndarray] | None:
+    """(tiled grid image, the grid's codes (n*n, 2)) in display order: x right, y up."""
+    stored = state.stored_model(key)
+    if stored is None:
+        return None
+    if spacing == "data":  # the codes' own box, each axis on its own scale
+        x0, x1, y0, y1 = box
+        codes = latent_grid_points(n, limits=(0.0, 1.0)) * [x1 - x0, y1 - y0] + [x0, y0]
+        images = decode_codes(stored.model, codes.astype(np.float32))
+    else:
+        limits = (-limit, limit) if spacing == "linear" else None
+        codes = latent_grid_points(n, span, limits=limits)
+        images = decode_grid(stored.model, n, span, limits=limits).reshape(-1, 28, 28)
+    return figures.tile(images, ncols=n, pad=0), codes
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def prior_samples(key: str, n: int, seed: int) -> np.ndarray | None:
+    stored = state.stored_model(key)
+    return None if stored is None else sample_prior(stored.model, n, seed)
+
+
+def code_box(codes: np.ndarray) -> tuple[float, float, float, float]:
+    """(x0, x1, y0, y1) holding 98% of the codes on each axis: stray points do not shrink the rest."""
+    lo, hi = np.percentile(codes, 1, axis=0), np.percentile(codes, 99, axis=0)
+    return float(lo[0]), float(hi[0]), float(lo[1]), float(hi[1])
+
+
+def grid_controls(variational: bool) -> tuple[int, str, float, float]:
+    """Grid side, spacing, normal-quantile span and linear range (URL: n, spacing, span, range)."""
+    cols = st.columns([1, 1.4, 1], gap="medium")
+    state.init_from_query("lg_n", "n", 15, cast=int, lo=5, hi=30)
+    n = cols[0].slider("Grid size", 5, 30, key="lg_n", help="n × n decoded digits")
+    state.init_from_query("lg_spacing", "spacing", "normal" if variational else "data", choices=list(SPACINGS))
+    spacing = cols[1].radio("Spacing", list(SPACINGS), key="lg_spacing", format_func=SPACINGS.get, horizontal=True,
+                            help="Normal quantiles: Kingma & Welling's grid, evenly spaced in probability under the "
+                                 "N(0, I) prior. Linear: evenly spaced codes in ±range. Fit the codes: the "
+                                 "box holding 98% of the test codes, for models without a prior.")
+    state.init_from_query("lg_span", "span", 0.95, cast=float, lo=0.8, hi=0.99)
+    state.init_from_query("lg_range", "range", 3.0, cast=float, lo=0.5, hi=8.0)
+    span, limit = st.session_state["lg_span"], st.session_state["lg_range"]
+    if spacing == "normal":
+        span = cols[2].slider("Quantiles covered", 0.8, 0.99, step=0.01, key="lg_span",
+                              help="Each axis runs through the normal quantiles from 1 − q to q.")
+    elif spacing == "linear":
+        limit = cols[2].slider("Range ±", 0.5, 8.0, step=0.5, key="lg_range")
+    state.set_query(n=n, spacing=spacing, span=f"{span:g}", range=f"{limit:g}")
+    return n, spacing, span, limit
+
+
+def interpolation_state(n_test: int) -> tuple[int, int, bool, str, int]:
+    """The interpolation settings, read before their widgets are drawn so the map can show the path."""
+    default_from = int(np.flatnonzero(data.y_test == 1)[0]) if (data.y_test == 1).any() else 0
+    default_to = int(np.flatnonzero(data.y_test == 0)[0]) if (data.y_test == 0).any() else n_test - 1
+    state.init_from_query("lg_from", "from", default_from, cast=int, lo=0, hi=n_test - 1)
+    state.init_from_query("lg_to", "to", default_to, cast=int, lo=0, hi=n_test - 1)
+    state.init_from_query("lg_method", "interp", "linear", choices=list(METHODS))
+    state.init_from_query("lg_steps", "steps", 10, cast=int, lo=8, hi=12)
+    if "drawing" not in st.session_state:
+        st.session_state["lg_use_drawing"] = False
+    s = st.session_state
+    return s["lg_from"], s["lg_to"], bool(s.get("lg_use_drawing")), s["lg_method"], s["lg_steps"]
+
+
+def _test_index(point: dict) -> int | None:
+    c = point.get("customdata")
+    c = c[0] if isinstance(c, (list, tuple)) and c else c
+    return int(c) if isinstance(c, (int, float)) and c >= 0 else None  # the click layer carries -1
+
+
+def picked(event, model_key: str) -> dict | None:
+    """The spot chosen on the map: {z, idx (test digits picked), box}. Kept per session, because the
+    map remounts (and forgets its selection) whenever its figure changes."""
+    sel = event.selection if event is not None else None
+    if sel and (sel.get("points") or sel.get("box") or sel.get("lasso")):
+        points = sel.get("points") or []
+        area = (sel.get("box") or sel.get("lasso") or [None])[0]
+        if area is not None:  # a box or lasso: decode its centre, list the test digits inside
+            z = [float(np.mean(area["x"])), float(np.mean(area["y"]))]
+            idx = [i for i in map(_test_index, points) if i is not None]
+        else:
+            z = [float(points[-1]["x"]), float(points[-1]["y"])]
+            idx = [i for i in [_test_index(points[-1])] if i is not None]
+        st.session_state["lg_pick"] = {"model": model_key, "z": z, "idx": idx, "box": area is not None}
+    pick = st.session_state.get("lg_pick")
+    return pick if pick is not None and pick["model"] == model_key else None
+
+
+def map_figure(codes, grid_codes, path, drawing_code):
+    """The test codes coloured by class, the grid's outline and the interpolation path, over an
+    invisible layer of points so that a click anywhere picks a spot (images return no selection)."""
+    extra = {"your drawing": drawing_code} if drawing_code is not None else None
+    fig = figures.latent_scatter(codes, data.y_test, data.class_names, height=520, marker_size=5, extra=extra)
+    gx0, gy0 = grid_codes.min(axis=0)
+    gx1, gy1 = grid_codes.max(axis=0)
+    fig.add_shape(type="rect", x0=gx0, x1=gx1, y0=gy0, y1=gy1, line=dict(color="#333", width=2, dash="dash"))
+    if path is not None:
+        fig.add_scatter(x=path[:, 0], y=path[:, 1], mode="lines+markers", name="interpolation", showlegend=False,
+                        line=dict(color="black", width=3), marker=dict(size=7, color="black"), hoverinfo="skip")
+    x0, x1, y0, y1 = code_box(codes)
+    x0, x1, y0, y1 = min(x0, gx0), max(x1, gx1), min(y0, gy0), max(y1, gy1)
+    pad = max(0.08 * max(x1 - x0, y1 - y0), 0.1)
+    x0, x1, y0, y1 = x0 - pad, x1 + pad, y0 - pad, y1 + pad
+    gx, gy = np.meshgrid(np.linspace(x0, x1, CLICK_LAYER_SIDE), np.linspace(y0, y1, CLICK_LAYER_SIDE))
+    fig.add_scattergl(x=gx.ravel(), y=gy.ravel(), mode="markers", showlegend=False, name="",
+                      customdata=np.full(gx.size, -1), marker=dict(size=14, color="rgba(0,0,0,0)"),
+                      selected=dict(marker=dict(size=9, color="rgba(0,0,0,0.45)")),  # the picked spot or box shows
+                      hovertemplate="z = (%{x:.2f}, %{y:.2f})<extra></extra>")
+    fig.update_traces(unselected=dict(marker=dict(opacity=0.8)), selector=lambda t: t.name)  # a pick fades nothing
+    fig.update_traces(unselected=dict(textfont=dict(color="black")), selector=dict(name="your drawing"))
+    # The layer goes underneath, so the digits' points stay on top; the drawing's star goes on top of all.
+    layer, *rest = fig.data[-1:] + fig.data[:-1]
+    fig.data = (layer, *sorted(rest, key=lambda t: t.name == "your drawing"))
+    fig.update_xaxes(range=[x0, x1], title="z₁")
+    fig.update_yaxes(range=[y0, y1], title="z₂")
+    # Streamlit selects a clicked point only outside box-select mode; boxes stay in the toolbar.
+    fig.update_layout(dragmode="pan", legend=dict(orientation="v", x=1.02, xanchor="left", y=1, yanchor="top"),
+                      margin=dict(l=10, r=10, t=30, b=10))
+    return fig
+
+
+st.title("Latent grid")
+chosen = controls.model_picker(dataset_name, label="Model with a 2-D code", default=make_spec("vae", dataset_name),
+                               accept=has_2d_code, why="The latent grid walks a model's 2-D code plane.")
+if chosen is None:
+    st.stop()
+key, stored = chosen
+model = stored.model
+variational = model.is_variational
+n, spacing, span, limit = grid_controls(variational)
+
+codes = drawing.test_codes(key, dataset_name)
+if codes is None:
+    st.error("That model could not be loaded.")
+    st.stop()
+my_digit = st.session_state.get("drawing")
+drawing_code = encode_images(model, my_digit[None])[0] if my_digit is not None else None
+i_from, i_to, use_drawing, method, steps = interpolation_state(len(codes))
+start = drawing_code if use_drawing and drawing_code is not None else codes[i_from]
+try:
+    path = interpolate(start, codes[i_to], steps, method)
+    grid = grid_images(key, n, spacing, span, limit, code_box(codes))
+except AecoreError as e:
+    st.error(str(e))
+    st.stop()
+image, grid_codes = grid
+
+
+@st.fragment  # a click on the map reruns only this row
+def plane_row():
+    grid_col, map_col, pick_col = st.columns([4.5, 5.5, 2.2], gap="medium")
+    with grid_col:
+        scale = max(1, -(-600 // image.shape[0]))  # upscale small grids so pixels stay crisp
+        st.image(figures.enlarge(image, scale), width="stretch", output_format="PNG")
+        (gx0, gy0), (gx1, gy1) = grid_codes.min(axis=0), grid_codes.max(axis=0)
+        st.caption(f"{n}×{n} decoded codes: z₁ from {gx0:.2f} (left) to {gx1:.2f} (right), "
+                   f"z₂ from {gy0:.2f} (bottom) to {gy1:.2f} (top). The dashed box on the map.")
+    with map_col:
+        event = st.plotly_chart(map_figure(codes, grid_codes, path, drawing_code), width="stretch",
+                                on_select="rerun", selection_mode=("points", "box", "lasso"), key=f"lg_map_{key}")
+    with pick_col:
+        pick = picked(event, key)
+        if pick is None:
+            st.info("Click the map (or drag a box) to decode that spot.", icon=":material/touch_app:")
+            return
+        z = np.asarray(pick["z"], dtype=np.float32)
+        st.image(figures.digit_image(decode_codes(model, z[None])[0], SIDE), width="stretch", output_format="PNG",
+                 caption=f"decoded z = ({z[0]:.2f}, {z[1]:.2f})" + (" · centre of the box" if pick["box"] else ""))
+        idx = pick["idx"]
+        if idx and not pick["box"]:
+            i = idx[0]
+            st.image(figures.digit_image(data.x_test[i] / 255.0, SIDE // 2), output_format="PNG",
+                     caption=f"test digit #{i} · {data.class_names[data.y_test[i]]}")
+        elif idx:
+            st.image(figures.tile(data.x_test[idx[:24]] / 255.0, ncols=6), width="stretch", output_format="PNG",
+                     caption=f"{len(idx)} test digits in the box" + (" (first 24)" if len(idx) > 24 else ""))
+
+
+plane_row()
+
+st.subheader("Interpolate between two digits")
+cols = st.columns([1, 1, 1.3, 1.2, 1.3], gap="medium")
+cols[0].number_input("From test digit #", 0, len(codes) - 1, key="lg_from", disabled=use_drawing)
+cols[1].number_input("To test digit #", 0, len(codes) - 1, key="lg_to")
+cols[2].radio("Path", list(METHODS), key="lg_method", format_func=METHODS.get, horizontal=True,
+              help="Slerp keeps intermediate codes at a typical distance from the origin "
+                   "instead of cutting through the prior's centre.")
+cols[3].slider("Steps", 8, 12, key="lg_steps")
+cols[4].toggle("Start at my drawing", key="lg_use_drawing", disabled=my_digit is None,
+               help="Draw a digit on the Draw & reconstruct page first." if my_digit is None else None)
+state.set_query(**{"from": i_from, "to": i_to, "interp": method, "steps": steps})
+strip = decode_codes(model, path)
+start_image = my_digit if use_drawing and my_digit is not None else data.x_test[i_from] / 255.0
+start_name = "your drawing" if use_drawing and my_digit is not None else \
+    f"#{i_from} · {data.class_names[data.y_test[i_from]]}"
+left, middle, right = st.columns([1, steps, 1], gap="small", vertical_alignment="center")
+left.image(figures.digit_image(start_image, 112), caption=start_name, width="stretch", output_format="PNG")
+middle.image(figures.enlarge(figures.tile(strip, ncols=steps, pad=2), 4), width="stretch", output_format="PNG",
+             caption=f"decoded along the {METHODS[method]}; the black line on the map")
+right.image(figures.digit_image(data.x_test[i_to] / 255.0, 112), width="stretch", output_format="PNG",
+            caption=f"#{i_to} · {data.class_names[data.y_test[i_to]]}")
+
+st.subheader("Samples from the prior")
+if not variational:
+    st.caption("This model has no prior to sample from: only a VAE learns a distribution over its codes.")
+    st.stop()
+state.init_from_query("lg_seed", "seed", 0, cast=int, lo=0, hi=9999)
+
+
+def _next_seed() -> None:
+    st.session_state["lg_seed"] = (st.session_state["lg_seed"] + 1) % 10000
+
+
+cols = st.columns([1, 1, 4], gap="medium", vertical_alignment="bottom")
+seed = cols[0].number_input("Seed", 0, 9999, key="lg_seed")
+cols[1].button("New samples", on_click=_next_seed, icon=":material/casino:", key="lg_new")
+st.query_params["seed"] = str(seed)
+samples = prior_samples(key, N_SAMPLES, seed)
+if samples is not None:
+    st.image(figures.enlarge(figures.tile(samples, ncols=16), 3), width="stretch", output_format="PNG",
+             caption=f"{N_SAMPLES} codes drawn from N(0, I) and decoded")

@@ -1,0 +1,114 @@
+"""What the Draw & reconstruct and Latent grid pages compute: a user's digit from the canvas or an
+upload, a seeded corruption of it, each model's reconstruction and code, and cached test-set views.
+
+Everything heavy is cached by (model key, settings), never by a model object, so a stroke on the
+canvas costs one small forward pass per model and nothing else.
+"""
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import numpy as np
+import streamlit as st
+import torch
+
+from aecore.analysis import decode_codes, encode_images, mnist_normalize
+from aecore.models import corrupt
+from aecore.spec import RunSpec
+from app import controls, figures, state
+
+NOISE_SEED = 0  # one fixed noise pattern, so reruns after a stroke do not flicker
+GRID_PER_CLASS = 2  # test digits per class in the reconstruction grid
+
+
+# ---- trained models -------------------------------------------------------------------------------
+
+def model_names(rows: list[dict]) -> dict[str, str]:
+    """key -> the model's label, with a short key where two models share a label."""
+    labels = [r["label"] for r in rows]
+    return {r["key"]: r["label"] + (f" · {r['key'][:6]}" if labels.count(r["label"]) > 1 else "") for r in rows}
+
+
+def trained_models(dataset: str, accept: Callable[[RunSpec], bool] = lambda s: True) -> list[dict]:
+    """Metadata of the stored models trained on `dataset` that pass `accept`, newest first (the
+    store keeps parsed metadata per file version, so this is cheap on every stroke)."""
+    return controls.trained_models(dataset, accept)
+
+
+# ---- the user's digit -----------------------------------------------------------------------------
+
+def canvas_digit(result: Any) -> np.ndarray | None:
+    """The canvas as an MNIST-style (28, 28) float32 digit, or None while it is blank."""
+    pixels = None if result is None else result.image_data  # decodes the PNG: read it once
+    if pixels is None:
+        return None
+    return mnist_normalize(pixels)
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def upload_digit(data: bytes) -> np.ndarray | None:
+    """An uploaded image file as an MNIST-style digit (None if it has no ink); raises ImageError."""
+    return mnist_normalize(bytes(data))
+
+
+def corrupt_digit(digit: np.ndarray, kind: str, level: float, seed: int = NOISE_SEED) -> np.ndarray:
+    """Digits (28, 28) or (N, 28, 28) corrupted like a denoising autoencoder's input, with a fixed seed."""
+    generator = torch.Generator().manual_seed(seed)
+    x = torch.from_numpy(np.array(digit, dtype=np.float32).reshape(-1, 784))  # (N, 784), a private copy
+    return corrupt(x, kind, level, generator=generator).reshape(digit.shape).numpy()
+
+
+def respond(key: str, digit: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """(reconstruction (28, 28), code (D,)) of the model stored under `key`, or None if it is gone."""
+    stored = state.stored_model(key)
+    if stored is None:
+        return None
+    code = encode_images(stored.model, digit[None])  # (1, D)
+    return decode_codes(stored.model, code)[0], code[0]
+
+
+def code_figure(key: str, code: np.ndarray):
+    """`figures.code_bars` of `code`, reusing this session's figure for the model: building a plotly
+    figure takes ~20 ms, swapping its bars a fraction of one, and a stroke redraws every model's."""
+    figs = st.session_state.setdefault("_draw_code_figs", {})
+    fig = figs.get(key)
+    if fig is None or len(fig.data[0].y) != len(code):
+        fig = figs[key] = figures.code_bars(code, title=f"code · {len(code)} units", height=200)
+        if len(code) <= 16:
+            fig.update_xaxes(dtick=1)  # a few units: one tick each
+    else:
+        fig.data[0].y = code
+    return fig
+
+
+# ---- test-set views -------------------------------------------------------------------------------
+
+def grid_indices(labels: np.ndarray, per_class: int = GRID_PER_CLASS) -> np.ndarray:
+    """The first `per_class` test images of each class, ordered 0, 1, ..., 9, 0, 1, ..., 9."""
+    classes = np.unique(labels)
+    firsts = [np.flatnonzero(labels == c)[:per_class] for c in classes]
+    rows = [[f[i] for f in firsts if i < len(f)] for i in range(per_class)]
+    return np.array([i for row in rows for i in row], dtype=int)
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def test_reconstructions(key: str, dataset: str, noise: float) -> dict[str, np.ndarray] | None:
+    """Test digits, their masked copies and the model's reconstructions of those, each (N, 28, 28)."""
+    stored = state.stored_model(key)
+    if stored is None:
+        return None
+    data = state.dataset(dataset)
+    idx = grid_indices(data.y_test)
+    clean = data.x_test[idx].astype(np.float32) / 255.0  # a copy: the dataset arrays are shared
+    noisy = corrupt_digit(clean, "masking", noise) if noise > 0 else clean
+    code = encode_images(stored.model, noisy)
+    return {"clean": clean, "noisy": noisy, "recon": decode_codes(stored.model, code)}
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def test_codes(key: str, dataset: str) -> np.ndarray | None:
+    """Codes (posterior means for VAEs) of every test image, float32 (N, D)."""
+    stored = state.stored_model(key)
+    if stored is None:
+        return None
+    return encode_images(stored.model, state.dataset(dataset).x_test)

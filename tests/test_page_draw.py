@@ -1,0 +1,158 @@
+"""The Draw & reconstruct page under Streamlit's AppTest: it renders before anything is trained,
+turns a canvas stroke into a digit for every chosen model, and its controls change what is shown."""
+from __future__ import annotations
+
+import base64
+import importlib.util
+import io
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from streamlit.testing.v1 import AppTest
+
+from aecore.errors import ImageError
+from aecore.runs import get_or_train
+from aecore.spec import make_spec
+
+# Not imported here: the canvas registers its component on import, which works only in a running app.
+pytestmark = pytest.mark.skipif(importlib.util.find_spec("streamlit_drawable_canvas") is None,
+                                reason="streamlit-drawable-canvas is not installed")
+
+HOME = str(Path(__file__).resolve().parents[1] / "app" / "Home.py")
+PAGE = "../pages/draw.py"
+DATA = "mnist-sample"
+
+
+@pytest.fixture
+def fresh_app(monkeypatch):
+    """Empty caches, so each test sees only its own AECORE_HOME (set by conftest)."""
+    import streamlit as st
+    from streamlit.runtime.caching import cache_resource
+
+    import aecore.jobs
+    from aecore.data import datasets
+
+    monkeypatch.setenv("LATENTLAB_WARMUP", "0")
+    cache_resource.clear()
+    st.cache_data.clear()
+    monkeypatch.setattr(aecore.jobs, "_default", None)
+    datasets._clear_cache()
+    yield
+    cache_resource.clear()
+    st.cache_data.clear()
+
+
+def train_small():
+    """A tiny ae and dae on the offline sample, one epoch each (a few seconds)."""
+    ae, _ = get_or_train(make_spec("ae", DATA, hidden=(32, 8), epochs=1))
+    dae, _ = get_or_train(make_spec("dae", DATA, hidden=(32,), level=0.3, epochs=1))
+    return ae.key, dae.key
+
+
+def open_page() -> AppTest:
+    at = AppTest.from_file(HOME, default_timeout=60).run()
+    at.switch_page(PAGE).run()
+    assert not at.exception
+    return at
+
+
+def stroke(at: AppTest, shift: int = 0, canvas: str = "draw_canvas_0") -> None:
+    """Pretend the canvas sent a drawing: a white vertical bar (a "1") on black, as a PNG data URL."""
+    pixels = np.zeros((280, 280, 4), np.uint8)
+    pixels[..., 3] = 255
+    pixels[50:230, 125 + shift:150 + shift, :3] = 255
+    buf = io.BytesIO()
+    Image.fromarray(pixels).save(buf, format="PNG")
+    url = "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
+    at.session_state[canvas] = {"drawing": {"raw": {"objects": [{"type": "path"}]}, "data": url},
+                                "backgroundFit": None}
+    at.run()
+    assert not at.exception
+
+
+def images(at: AppTest) -> dict[str, str]:
+    """Caption -> media URL of every image; the URL is a hash of the picture's bytes."""
+    return {caption: url for img in at.get("image") for caption, url in zip(img.captions, img.value)}
+
+
+def test_renders_and_offers_training_before_any_model(fresh_app):
+    at = open_page()
+    assert at.title[0].value == "Draw & reconstruct"
+    assert at.get("bidi_component"), "the canvas component is on the page"
+    assert any("Draw a digit" in i.value for i in at.info)
+    assert any(b.label.startswith("Train ae") for b in at.button)
+    stroke(at)  # a drawing with nothing trained still shows the normalised digit, and no error
+    assert at.session_state["drawing"].shape == (28, 28)
+    assert not at.error
+
+
+def test_stroke_reconstructs_with_every_chosen_model(fresh_app):
+    ae, dae = train_small()
+    at = open_page()
+    chosen = at.multiselect(key="draw_models")
+    assert chosen.value == [dae], "no lecture model is trained: the newest model"
+    assert at.slider(key="draw_level").value == pytest.approx(0.3)  # a dae is compared: its training noise
+    assert not at.get("plotly_chart"), "no codes before anything is drawn"
+
+    chosen.set_value([ae, dae]).run()
+    stroke(at)
+    digit = at.session_state["drawing"]
+    assert digit.dtype == np.float32 and digit.shape == (28, 28)
+    assert np.isfinite(digit).all() and digit.max() == pytest.approx(1.0)
+    assert len(at.get("plotly_chart")) == 2, "one code chart per model"
+    assert {m.value for m in at.markdown if m.value.startswith("**")} >= {"**ae 32-8**", "**dae 32 masking 0.3**"}
+
+    chosen.set_value([ae]).run()
+    assert len(at.get("plotly_chart")) == 1
+    assert at.query_params["models"] == ae
+
+
+def test_corruption_and_test_grid_controls_change_the_pictures(fresh_app):
+    train_small()
+    at = open_page()
+    stroke(at)
+    shown = images(at)
+    assert "Corrupted: masking (pixels set to 0), 0.3" in shown
+    at.slider(key="draw_level").set_value(0.6).run()
+    assert at.query_params["dlevel"] == "0.6"
+    assert "Corrupted: masking (pixels set to 0), 0.6" in images(at)
+    at.slider(key="draw_level").set_value(0.0).run()
+    assert not any(c.startswith("Corrupted") for c in images(at)), "no corrupted copy without noise"
+
+    grid = images(at)
+    assert {"Test digits", "Masked: 30% of pixels set to 0", "Reconstructions"} <= set(grid)
+    at.slider(key="draw_grid_noise").set_value(0.0).run()
+    assert at.query_params["gnoise"] == "0"
+    after = images(at)
+    assert "Masked: 30% of pixels set to 0" not in after
+    assert after["Test digits"] == grid["Test digits"]
+    assert after["Reconstructions"] != grid["Reconstructions"], "unmasked digits reconstruct differently"
+
+
+def test_clear_forgets_the_drawing(fresh_app):
+    train_small()
+    at = open_page()
+    stroke(at)
+    assert "drawing" in at.session_state
+    at.button(key="draw_clear").click().run()
+    assert "drawing" not in at.session_state
+    assert at.session_state["draw_canvas_n"] == 1
+    assert any("Draw a digit" in i.value for i in at.info)
+
+
+def test_helpers():
+    from app import drawing
+
+    digit = np.zeros((28, 28), np.float32)
+    digit[5:23, 12:16] = 1.0
+    a = drawing.corrupt_digit(digit, "masking", 0.5)
+    assert np.array_equal(a, drawing.corrupt_digit(digit, "masking", 0.5)), "seeded: reruns do not flicker"
+    assert 0 < a.sum() < digit.sum() and digit.sum() == 72.0, "the input is not modified"
+    labels = np.array([3, 1, 0, 1, 0, 3, 2, 2])
+    assert list(labels[drawing.grid_indices(labels)]) == [0, 1, 2, 3, 0, 1, 2, 3]
+    with pytest.raises(ImageError):
+        drawing.upload_digit(b"not an image")

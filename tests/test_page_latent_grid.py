@@ -1,0 +1,132 @@
+"""The Latent grid page under Streamlit's AppTest: it offers its VAE before anything is trained, shows
+the grid, map, interpolation and prior samples for a 2-D model, and keeps its settings in the URL."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from aecore.data import load_dataset
+from aecore.runs import get_or_train
+from aecore.spec import make_spec
+
+HOME = str(Path(__file__).resolve().parents[1] / "app" / "Home.py")
+PAGE = "../pages/latent_grid.py"
+DATA = "mnist-sample"
+
+
+@pytest.fixture
+def fresh_app(monkeypatch):
+    """Empty caches, so each test sees only its own AECORE_HOME (set by conftest)."""
+    import streamlit as st
+    from streamlit.runtime.caching import cache_resource
+
+    import aecore.jobs
+    from aecore.data import datasets
+
+    monkeypatch.setenv("LATENTLAB_WARMUP", "0")
+    cache_resource.clear()
+    st.cache_data.clear()
+    monkeypatch.setattr(aecore.jobs, "_default", None)
+    datasets._clear_cache()
+    yield
+    cache_resource.clear()
+    st.cache_data.clear()
+
+
+def open_page(**query) -> AppTest:
+    at = AppTest.from_file(HOME, default_timeout=60)
+    for name, value in query.items():
+        at.query_params[name] = value
+    at.run()
+    at.switch_page(PAGE).run()
+    assert not at.exception
+    return at
+
+
+def images(at: AppTest) -> dict[str, str]:
+    """Caption -> media URL of every image; the URL is a hash of the picture's bytes."""
+    return {caption: url for img in at.get("image") for caption, url in zip(img.captions, img.value)}
+
+
+def grid_url(at: AppTest) -> str:
+    return at.get("image")[0].value[0]  # the grid comes first on the page
+
+
+def test_offers_its_vae_before_anything_is_trained(fresh_app):
+    get_or_train(make_spec("ae", DATA, hidden=(32, 8), epochs=1))  # an 8-D code: not walkable here
+    at = open_page()
+    assert at.title[0].value == "Latent grid"
+    assert any("vae 400 z2" in i.value for i in at.info)
+    assert any(b.label == "Train vae 400 z2 now" for b in at.button)
+    assert not at.get("image")
+
+
+def test_vae_grid_map_interpolation_and_samples(fresh_app):
+    stored, _ = get_or_train(make_spec("vae", DATA, hidden=(64,), latent=2, epochs=1))
+    at = open_page()
+    assert at.selectbox(key="pick_model").value == stored.key
+    assert at.slider(key="lg_n").value == 15
+    assert at.radio(key="lg_spacing").value == "normal"
+    assert len(at.get("plotly_chart")) == 1, "the map"
+    shown = images(at)
+    assert any(c.startswith("decoded along the straight line") for c in shown)
+    assert "32 codes drawn from N(0, I) and decoded" in shown
+    assert at.query_params["model"] == stored.key
+
+    before = grid_url(at)
+    at.slider(key="lg_n").set_value(8).run()
+    assert at.query_params["n"] == "8"
+    assert grid_url(at) != before
+    assert any(c.startswith("8×8 decoded codes") for c in at.caption.values)
+
+    at.radio(key="lg_spacing").set_value("linear").run()
+    assert at.slider(key="lg_range").value == 3.0
+    assert any("z₁ from -3.00 (left) to 3.00 (right)" in c for c in at.caption.values)
+    assert at.query_params["spacing"] == "linear"
+
+    samples = images(at)["32 codes drawn from N(0, I) and decoded"]
+    at.button(key="lg_new").click().run()
+    assert at.number_input(key="lg_seed").value == 1
+    assert images(at)["32 codes drawn from N(0, I) and decoded"] != samples
+
+    at.radio(key="lg_method").set_value("slerp").run()
+    assert any(c.startswith("decoded along the slerp") for c in images(at))
+    at.number_input(key="lg_to").set_value(5).run()
+    assert f"#5 · {load_dataset(DATA).y_test[5]}" in images(at), "the end of the strip is test digit #5"
+    assert at.query_params["to"] == "5"
+
+
+def test_settings_come_from_the_url_and_bad_values_are_ignored(fresh_app):
+    get_or_train(make_spec("vae", DATA, hidden=(64,), latent=2, epochs=1))
+    at = open_page(n="12", spacing="linear", range="2.5", steps="99", model="../../etc")
+    assert at.slider(key="lg_n").value == 12
+    assert at.radio(key="lg_spacing").value == "linear"
+    assert at.slider(key="lg_range").value == 2.5
+    assert at.slider(key="lg_steps").value == 10, "out of range: the default"
+
+
+def test_a_plain_autoencoder_with_a_2d_code_is_walked_over_its_codes(fresh_app):
+    get_or_train(make_spec("ae", DATA, hidden=(32, 2), epochs=1))
+    at = open_page()
+    assert at.radio(key="lg_spacing").value == "data", "no prior: the grid spans the codes"
+    assert any("no prior to sample from" in c for c in at.caption.values)
+    assert not any(b.label == "New samples" for b in at.button)
+
+
+def test_the_drawing_from_the_draw_page_joins_the_map_and_the_interpolation(fresh_app):
+    get_or_train(make_spec("vae", DATA, hidden=(64,), latent=2, epochs=1))
+    at = open_page()
+    assert at.toggle(key="lg_use_drawing").disabled, "nothing drawn yet"
+    digit = np.zeros((28, 28), np.float32)
+    digit[4:24, 13:16] = 1.0
+    at.session_state["drawing"] = digit
+    at.run()
+    toggle = at.toggle(key="lg_use_drawing")
+    assert not toggle.disabled
+    toggle.set_value(True).run()
+    assert "your drawing" in images(at)
+    assert at.number_input(key="lg_from").disabled
+    assert '"your drawing"' in at.get("plotly_chart")[0].proto.spec, "the drawing is starred on the map"
