@@ -1,0 +1,113 @@
+"""A 784-400-20 VAE trained by aecore's Trainer and by the textbook loop: test loss and wall time.
+
+Both train `make_spec("vae", dataset, hidden=(400,), latent=20)` from the same initial weights for
+the same number of epochs (`--epochs`, default 10): aecore with its `TrainConfig` defaults, the
+textbook loop as in pytorch/examples/vae (DataLoader, batch 128, Adam 1e-3). The test loss per digit
+is BCE summed over pixels + KL. The PyTorch example evaluates it with z sampled from q(z|x); the main
+figure here uses z = μ for both (deterministic), and the sampled-z figure is shown beside it (one draw
+per digit, fixed seed). Wall time is the whole training call: aecore's includes its own validation
+pass and probe codes after each epoch and its final test evaluation, which the textbook loop skips.
+
+    python -m bench.vae_quality --epochs 10
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, replace
+
+import torch
+
+from aecore.models import build_model
+from aecore.runs import train_spec
+from aecore.spec import make_spec
+from aecore.trainer import TrainConfig
+from bench.common import (bench_parser, emit_json, evaluate_loss, image_tensor, load_bench_data, machine, median,
+                          print_machine, print_table, ratio, set_threads, warm_up)
+from bench.textbook import train_textbook
+
+
+@torch.no_grad()
+def sampled_loss(model: torch.nn.Module, x: torch.Tensor, seed: int = 0) -> float:
+    """Test loss with z drawn from q(z|x) (the pytorch/examples/vae evaluation), one draw per digit."""
+    was_training = model.training
+    model.train()  # the VAE samples z only in training mode; nothing in these models updates state
+    torch.manual_seed(seed)
+    total = sum(float(model.loss(x[i:i + 2048])["loss"]) * len(x[i:i + 2048]) for i in range(0, len(x), 2048))
+    model.train(was_training)
+    return total / len(x)
+
+
+def main(argv: list[str] | None = None) -> dict:
+    parser = bench_parser(__doc__.split("\n\n")[0])
+    parser.add_argument("--epochs", type=int, default=10)
+    parser.add_argument("--repeats", type=int, default=1, help="run both this many times, order alternating")
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.epochs = 1
+    set_threads(args.threads)
+    info = machine()
+    print_machine(info)
+
+    data = load_bench_data(args.dataset, args.quick)
+    x_test = image_tensor(data.x_test)
+    spec = make_spec("vae", args.dataset, hidden=(400,), latent=20, epochs=args.epochs)
+    print(f"{spec.label()} on {data.name}: {args.epochs} epochs each, {len(data.x_train):,} train / "
+          f"{len(data.x_test):,} test digits")
+    warm_up(build_model(spec.family, spec.model))
+
+    runs = []
+    for repeat in range(args.repeats):
+        order = ["textbook", "aecore"] if repeat % 2 == 0 else ["aecore", "textbook"]
+        for loop in order:
+            if loop == "aecore":
+                t0 = time.perf_counter()
+                model = train_spec(spec, data, device="cpu").model
+                seconds = time.perf_counter() - t0
+                batch, lr = spec.train.batch_size, spec.train.lr
+            else:
+                torch.manual_seed(spec.train.seed)  # the same initial weights as train_spec
+                model = build_model(spec.family, spec.model)
+                t0 = time.perf_counter()
+                train_textbook(model, data.x_train, epochs=args.epochs, seed=spec.train.seed)
+                seconds = time.perf_counter() - t0
+                batch, lr = 128, 1e-3
+            parts = evaluate_loss(model, x_test)
+            run = {"loop": loop, "repeat": repeat, "batch_size": batch, "lr": lr, "seconds": seconds,
+                   "samples_per_s": args.epochs * len(data.x_train) / seconds,
+                   "test_loss": parts["loss"], "test_recon": parts["recon"], "test_kl": parts["kl"],
+                   "test_loss_sampled_z": sampled_loss(model, x_test)}
+            runs.append(run)
+            print(f"  repeat {repeat + 1}: {loop}: {seconds:.1f} s, test loss {run['test_loss']:.2f}", flush=True)
+
+    summary = {}
+    for loop in ("textbook", "aecore"):
+        mine = [r for r in runs if r["loop"] == loop]
+        summary[loop] = {k: median(r[k] for r in mine) for k in
+                         ("seconds", "samples_per_s", "test_loss", "test_recon", "test_kl", "test_loss_sampled_z")}
+        summary[loop] |= {"batch_size": mine[0]["batch_size"], "lr": mine[0]["lr"]}
+    tb, ae = summary["textbook"], summary["aecore"]
+    rows = [[name, s["batch_size"], f"{s['lr']:g}", s["test_loss"], s["test_recon"], s["test_kl"],
+             s["test_loss_sampled_z"], s["seconds"], ratio(tb["seconds"], s["seconds"])]
+            for name, s in (("textbook (pytorch/examples/vae)", tb), ("aecore Trainer, defaults", ae))]
+    print_table(f"{spec.label()}, {args.epochs} epochs: test loss per digit (BCE summed over pixels + KL), "
+                f"medians of {args.repeats} run(s)",
+                ["loop", "batch", "lr", "loss (z=mu)", "BCE", "KL", "loss (sampled z)", "wall s", "x faster"], rows)
+    print(f"\naecore - textbook test loss (z = mu): {ae['test_loss'] - tb['test_loss']:+.2f} per digit; "
+          f"wall time ratio textbook / aecore: {ratio(tb['seconds'], ae['seconds']):.2f}")
+
+    payload = {
+        "benchmark": "vae_quality", "dataset": data.name, "machine": info, "quick": args.quick,
+        "model": spec.label(), "epochs": args.epochs, "repeats": args.repeats,
+        "evaluation": "test loss per digit = BCE summed over pixels + KL, z = posterior mean (sampled z also given)",
+        "textbook": tb, "aecore": ae,
+        "loss_difference": ae["test_loss"] - tb["test_loss"],
+        "speedup": ratio(tb["seconds"], ae["seconds"]),
+        "train_config_defaults": asdict(TrainConfig()),
+        "runs": runs,
+    }
+    emit_json(payload)
+    return payload
+
+
+if __name__ == "__main__":
+    main()

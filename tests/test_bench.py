@@ -1,0 +1,159 @@
+"""Tests of the benchmarks: each one runs end to end with --quick and ends its output with one JSON
+line carrying its figures; and the measuring helpers they share do what they say."""
+from __future__ import annotations
+
+import io
+import json
+import time
+from contextlib import redirect_stdout
+
+import numpy as np
+import pytest
+
+from bench import maps, pca_baseline, time_to_quality, vae_quality
+from bench.common import Stopwatch, evaluate_loss, fmt, image_tensor, subset
+from bench.textbook import Checkpoint, checkpoint_steps, train_textbook
+
+QUICK = ["--quick", "--dataset", "mnist-sample"]
+EXTRA_ARGS = {time_to_quality: ["--candidate", "256:3e-3"]}
+
+EXPECTED_KEYS = {
+    time_to_quality: {"benchmark", "dataset", "machine", "bar", "textbook", "aecore", "candidates", "speedup",
+                      "cpu_speedup", "target_speedup", "meets_target", "data_pipeline", "runs"},
+    pca_baseline: {"benchmark", "dataset", "machine", "ae_test_mse", "pca_test_mse", "ratio", "target_ratio",
+                   "meets_target", "ae_seconds", "pca_seconds"},
+    vae_quality: {"benchmark", "dataset", "machine", "epochs", "textbook", "aecore", "loss_difference", "speedup",
+                  "runs"},
+    maps: {"benchmark", "dataset", "machine", "tsne", "umap", "cache"},
+}
+MACHINE_KEYS = {"cpus", "torch", "torch_threads", "load_average"}
+
+
+def last_json_line(text: str) -> dict:
+    lines = [line for line in text.splitlines() if line.strip()]
+    assert lines, "the benchmark printed nothing"
+    return json.loads(lines[-1])
+
+
+@pytest.fixture(scope="module")
+def quick_run(tmp_path_factory):
+    """`quick_run(module)` -> (what main returned, its standard output); each benchmark runs once, with
+    its own AECORE_HOME under pytest's temporary folder, so ~/.cache is never touched."""
+    done = {}
+
+    def run(module):
+        if module not in done:
+            with pytest.MonkeyPatch.context() as mp:
+                mp.setenv("AECORE_HOME", str(tmp_path_factory.mktemp("bench-home")))
+                out = io.StringIO()
+                with redirect_stdout(out):
+                    returned = module.main(QUICK + EXTRA_ARGS.get(module, []))
+            done[module] = (returned, out.getvalue())
+        return done[module]
+
+    return run
+
+
+# ---- every benchmark, end to end ---------------------------------------------------------------------
+
+@pytest.mark.parametrize("module", list(EXPECTED_KEYS), ids=lambda m: m.__name__.split(".")[-1])
+def test_quick_run_ends_with_a_json_line_of_its_figures(module, quick_run):
+    returned, out = quick_run(module)
+    figures = last_json_line(out)
+    assert EXPECTED_KEYS[module] <= set(figures)
+    assert figures["benchmark"] == module.__name__.split(".")[-1]
+    assert figures["quick"] is True
+    assert MACHINE_KEYS <= set(figures["machine"])
+    assert len(out.splitlines()) > 3  # a readable table came before the JSON
+    assert set(returned) == set(figures)
+
+
+def test_time_to_quality_reports_the_bar_and_both_loops(quick_run):
+    figures = last_json_line(quick_run(time_to_quality)[1])
+    assert figures["bar"] > 0
+    assert figures["textbook"]["epochs_to_bar"] == 1.0  # the bar is its own final loss
+    assert figures["textbook"]["speedup"] == 1.0
+    assert [(c["batch_size"], c["lr"]) for c in figures["candidates"]] == [(256, 3e-3)]
+    assert {r["loop"] for r in figures["runs"]} == {"textbook", "aecore"}
+    for run in figures["runs"]:
+        epochs = [point[0] for point in run["curve"]]
+        assert epochs == sorted(epochs) and run["samples_per_s"] > 0
+
+
+def test_maps_reports_knn_accuracy_of_both_tsne_maps(quick_run):
+    figures = last_json_line(quick_run(maps)[1])
+    tsne = figures["tsne"]
+    assert tsne["points"] == 300 and tsne["ours_s"] > 0 and tsne["sklearn_s"] > 0
+    for name in ("knn_ours", "knn_sklearn", "knn_codes"):
+        assert 0.0 <= tsne[name] <= 1.0
+    assert figures["cache"]["tsne_s"] < 0.3
+    assert figures["umap"]["cold"] is None  # --quick leaves UMAP's minute of compiling out
+
+
+# ---- the helpers ---------------------------------------------------------------------------------------
+
+def test_stopwatch_leaves_out_paused_time():
+    clock = Stopwatch().start()
+    with clock.paused():
+        time.sleep(0.2)
+    assert clock.elapsed < 0.15
+    assert clock.cpu < 0.15
+
+
+def test_checkpoint_steps_spread_over_the_epoch_and_end_it():
+    assert checkpoint_steps(430, 4) == {108, 215, 322, 430}
+    assert checkpoint_steps(3, 4) == {1, 2, 3}
+    assert checkpoint_steps(10, 0) == set()
+
+
+def test_first_checkpoint_at_or_below_the_bar():
+    points = [Checkpoint(e, e, e, 0, {"loss": loss}) for e, loss in ((0.5, 9.0), (1.0, 7.0), (1.5, 6.0))]
+    assert time_to_quality.first_at_or_below(points, 7.0).epochs == 1.0
+    assert time_to_quality.first_at_or_below(points, 5.0) is None
+
+
+def test_textbook_loop_trains_and_evaluates_at_checkpoints(tiny_data):
+    import torch
+
+    from aecore.models import build_model
+
+    torch.manual_seed(0)
+    model = build_model("ae", {"hidden": (32, 8)})
+    x = image_tensor(tiny_data.x_test)
+    result = train_textbook(model, tiny_data.x_train, epochs=2, evaluate=lambda m: evaluate_loss(m, x),
+                            evals_per_epoch=2)
+    assert [c.epochs for c in result.checkpoints] == [0.5, 1.0, 1.5, 2.0]  # 512 digits: 4 batches an epoch
+    assert result.checkpoints[-1].parts["loss"] < result.checkpoints[0].parts["loss"]
+    assert result.samples == 2 * len(tiny_data.x_train) and result.seconds > 0
+    assert model.training  # evaluation put it back as it found it
+
+
+def test_knn_accuracy_of_separated_and_mixed_classes():
+    rng = np.random.default_rng(0)
+    apart = np.concatenate([rng.normal(0, 0.1, (50, 2)), rng.normal(10, 0.1, (50, 2))])
+    labels = np.repeat([0, 1], 50)
+    assert maps.knn_accuracy(apart, labels) == 1.0
+    # Pairs of identical points with different labels: each point's nearest *other* point is its twin,
+    # so leave-one-out gets every one wrong, whichever of the twins the neighbour search lists first.
+    twins = np.array([[0.0, 0.0], [0.0, 0.0], [5.0, 5.0], [5.0, 5.0]])
+    assert maps.knn_accuracy(twins, np.array([0, 1, 0, 1]), k=1) == 0.0
+
+
+def test_fresh_process_times_its_first_map(tmp_path):
+    codes_file = tmp_path / "codes.npy"
+    np.save(codes_file, np.random.default_rng(0).standard_normal((50, 4)).astype(np.float32))
+    (tmp_path / "numba").mkdir()
+    timing = maps.first_map_in_fresh_process(codes_file, "pca", tmp_path / "numba")
+    assert timing["map_s"] > 0 and timing["process_s"] >= timing["map_s"] + timing["import_s"]
+
+
+def test_subset_takes_seeded_slices(tiny_data):
+    part = subset(tiny_data, 100, 20, 30)
+    assert (len(part.x_train), len(part.x_val), len(part.x_test)) == (100, 20, 30)
+    assert part.fingerprint != tiny_data.fingerprint
+    assert np.array_equal(subset(tiny_data, 100, 20, 30).x_train, part.x_train)
+
+
+def test_table_cells():
+    assert fmt(None) == "-" and fmt(float("nan")) == "-"
+    assert fmt(12345.6) == "12,346" and fmt(0.012345) == "0.0123" and fmt(3) == "3"
