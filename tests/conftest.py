@@ -76,3 +76,21 @@ def tiny_npz(tiny_data, tmp_path_factory) -> Path:
 @pytest.fixture
 def store(tmp_path) -> ModelStore:
     return ModelStore(tmp_path / "store")
+
+
+@pytest.fixture
+def fresh_app(monkeypatch):
+    """A clean dashboard process state for AppTest: empty Streamlit caches, no UMAP warm-up thread,
+    and a job registry whose store follows this test's AECORE_HOME; running jobs are stopped after."""
+    import streamlit as st
+    import aecore.jobs
+    monkeypatch.setenv("LATENTLAB_WARMUP", "0")
+    st.cache_resource.clear()
+    st.cache_data.clear()
+    datasets_module._clear_cache()
+    aecore.jobs._default = None
+    yield
+    for job in aecore.jobs._default.jobs() if aecore.jobs._default else []:
+        job.cancel()
+        job.wait(30)
+    aecore.jobs._default = None

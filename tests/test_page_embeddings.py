@@ -21,19 +21,7 @@ from app import maps
 ENTRY = Path(__file__).resolve().parents[1] / "app" / "Home.py"
 
 
-@pytest.fixture(autouse=True)
-def fresh_app(monkeypatch):
-    monkeypatch.setenv("LATENTLAB_WARMUP", "0")
-    import streamlit as st
-    st.cache_resource.clear()
-    st.cache_data.clear()
-    datasets_module._clear_cache()
-    aecore.jobs._default = None  # the registry's store must follow this test's AECORE_HOME
-    yield
-    for job in aecore.jobs._default.jobs() if aecore.jobs._default else []:
-        job.cancel()
-        job.wait(30)
-    aecore.jobs._default = None
+pytestmark = pytest.mark.usefixtures("fresh_app")  # tests/conftest.py
 
 
 @pytest.fixture
