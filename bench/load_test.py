@@ -121,7 +121,7 @@ class Lecture:
             try:
                 await student.session.connect()
             except (OSError, asyncio.TimeoutError, websockets.WebSocketException) as e:
-                student.session._lost(f"could not connect: {type(e).__name__}: {e}")
+                student.session.mark_lost(f"could not connect: {type(e).__name__}: {e}")
                 return
             await student.open()
 
@@ -283,6 +283,8 @@ def build_report(lecture: Lecture, *, jobs: dict, peak_rss: int, server_alive: b
         "media": {"fetched": sum(s.media_fetched for s in lecture.sessions),
                   "missing": sum(s.media_missing for s in lecture.sessions)},
         "received_mib": round(sum(s.bytes_received for s in lecture.sessions) / 2 ** 20, 1),
+        "messages": {"received": sum(s.messages_received for s in lecture.sessions),
+                     "from_cache": sum(s.cache_hits for s in lecture.sessions)},
         "client_cpu_s": round(resource.getrusage(resource.RUSAGE_SELF).ru_utime
                               + resource.getrusage(resource.RUSAGE_SELF).ru_stime, 1),
         "load_average_before": load_before, "load_average_after": load_after,
@@ -340,7 +342,8 @@ def print_table(report: dict) -> None:
     for n in report["notes"]:
         print(f"  note: {n}")
     print(f"server peak RSS {report['server_peak_rss_mib']} MiB · media fetched {report['media']['fetched']}"
-          f" (missing {report['media']['missing']}) · received {report['received_mib']} MiB"
+          f" (missing {report['media']['missing']}) · received {report['received_mib']} MiB in"
+          f" {report['messages']['received']} messages ({report['messages']['from_cache']} by cache reference)"
           f" · client CPU {report['client_cpu_s']} s\n")
     print(f"{'bar':<34}{'value':>10}{'limit':>8}  ok")
     for name, b in report["bars"].items():

@@ -117,6 +117,7 @@ class Session:
         self.media_missing = 0
         self.bytes_received = 0
         self.messages_received = 0
+        self.cache_hits = 0  # messages the server sent as a reference to one this session had cached
         self.closed_reason: str | None = None  # set when the connection ends without our asking
         self._ws = None
         self._reader: asyncio.Task | None = None
@@ -221,7 +222,7 @@ class Session:
         try:
             await self._ws.send(msg.SerializeToString())
         except websockets.ConnectionClosed as e:
-            self._lost(f"send failed: {e}")
+            self.mark_lost(f"send failed: {e}")
             return self._record(Run(kind, shown_page, 0.0, "closed"))
         timeout_s = timeout_s or self.timeout_s
         deadline = started + timeout_s
@@ -240,7 +241,7 @@ class Session:
         if done is None:
             status = "closed" if not self.alive else "timeout"
             if status == "timeout" and not auto:  # a page that never finishes loading
-                self._problem("timeout", shown_page, f"{kind} rerun did not finish in {timeout_s:.0f} s")
+                self.report_problem("timeout", shown_page, f"{kind} rerun did not finish in {timeout_s:.0f} s")
             return self._record(Run(kind, shown_page, seconds, status))
         if self.fetch_media:
             await self._fetch_media()
@@ -264,28 +265,28 @@ class Session:
                     msg.ParseFromString(data)
                     self._handle(msg)
                 except ProtocolError as e:
-                    self._problem("protocol", self.page_name, str(e))
+                    self.report_problem("protocol", self.page_name, str(e))
                 except Exception as e:  # a message this client cannot parse is a protocol error too
-                    self._problem("protocol", self.page_name, f"{type(e).__name__}: {e}")
+                    self.report_problem("protocol", self.page_name, f"{type(e).__name__}: {e}")
                 self._changed.set()
         except websockets.ConnectionClosed as e:
             if not self._closing:
-                self._lost(f"connection closed by the server ({e})")
+                self.mark_lost(f"connection closed by the server ({e})")
         except Exception as e:
             if not self._closing:
-                self._lost(f"{type(e).__name__}: {e}")
+                self.mark_lost(f"{type(e).__name__}: {e}")
         else:
             if not self._closing:
-                self._lost("connection closed by the server")
+                self.mark_lost("connection closed by the server")
         finally:
             self._changed.set()
 
-    def _lost(self, reason: str) -> None:
+    def mark_lost(self, reason: str) -> None:
         if self.closed_reason is None:
             self.closed_reason = reason
-            self._problem("connection", self.page_name, reason)
+            self.report_problem("connection", self.page_name, reason)
 
-    def _problem(self, kind: str, page: str, text: str) -> None:
+    def report_problem(self, kind: str, page: str, text: str) -> None:
         self.problems.append(Problem(self.number, kind, page, text))
 
     def _handle(self, msg: ForwardMsg) -> None:
@@ -298,6 +299,7 @@ class Session:
             full.CopyFrom(cached)
             full.metadata.CopyFrom(msg.metadata)
             msg, kind = full, cached.WhichOneof("type")
+            self.cache_hits += 1
         elif msg.metadata.cacheable and msg.hash:
             self._cache[msg.hash] = msg
             self._cache.move_to_end(msg.hash)
@@ -332,7 +334,7 @@ class Session:
         elif kind == "script_finished":
             status = msg.script_finished
             if status == COMPILE_ERROR:
-                self._problem("compile_error", self.page_name, "script finished with a compile error")
+                self.report_problem("compile_error", self.page_name, "script finished with a compile error")
             w = self._waiting
             if w is not None and w["run"] is not None and msg.metadata.run.script_run_id == w["run"]:
                 if status == FINISHED_EARLY:  # superseded (st.rerun or a newer request): wait for the next
@@ -343,9 +345,9 @@ class Session:
             event = msg.session_event
             if event.HasField("script_compilation_exception"):
                 e = event.script_compilation_exception
-                self._problem("compile_error", self.page_name, f"{e.type}: {e.message}")
+                self.report_problem("compile_error", self.page_name, f"{e.type}: {e.message}")
         elif kind == "page_not_found":
-            self._problem("page_not_found", self.page_name, msg.page_not_found.page_name)
+            self.report_problem("page_not_found", self.page_name, msg.page_not_found.page_name)
 
     def _handle_delta(self, msg: ForwardMsg) -> None:
         delta = msg.delta
@@ -364,7 +366,7 @@ class Session:
             else:
                 self._run_exceptions += 1
                 where = " / ".join(line.strip() for line in list(e.stack_trace)[-2:])
-                self._problem("exception", self.page_name, f"{text} [{where}]")
+                self.report_problem("exception", self.page_name, f"{text} [{where}]")
         elif kind == "alert" and el.alert.format == ALERT_ERROR:
             self.error_alerts.append(f"{self.page_name}: {el.alert.body}")
         elif kind == "markdown" and el.markdown.body.startswith("Fitted in "):

@@ -138,7 +138,7 @@ class Student:
     async def navigate(self, page: str, query: str = "") -> Run:
         run = await self.session.rerun("nav", page=page, query=query)
         if run.status == "ok" and self.session.title() != PAGE_TITLES[page]:
-            self.session._problem("wrong_page", page, f"asked for {page!r}, the page says {self.session.title()!r}")
+            self.session.report_problem("wrong_page", page, f"asked for {page!r}, the page says {self.session.title()!r}")
         return run
 
     async def set(self, widget: Widget, value, kind: str = "widget") -> Run:
