@@ -101,6 +101,18 @@ def data_pipeline_seconds(images: np.ndarray, batch_size: int) -> dict[str, floa
     return {"dataloader_cpu_s": loader, "index_slices_cpu_s": slices}
 
 
+def gpu_vs_cpu(spec: RunSpec, data, epochs: int = 2) -> dict | None:
+    """Samples/s of aecore's Trainer on the CUDA GPU and on the CPU (same spec, `epochs` each), or
+    None without a GPU. On CUDA the data sits on the device and bfloat16 autocast is on where supported."""
+    if not torch.cuda.is_available():
+        return None
+    spec = replace(spec, train=replace(spec.train, epochs=epochs))
+    train_spec(replace(spec, train=replace(spec.train, epochs=1)), data, device="cuda")  # CUDA's start-up costs
+    rates = {device: train_spec(spec, data, device=device).samples_per_s for device in ("cuda", "cpu")}
+    return {"device": torch.cuda.get_device_name(0), "epochs": epochs, "gpu_samples_per_s": rates["cuda"],
+            "cpu_samples_per_s": rates["cpu"], "ratio": ratio(rates["cuda"], rates["cpu"])}
+
+
 def summarise(run: dict, bar: float) -> dict:
     """One run's figures: throughput to its last checkpoint, and where it first reached the bar."""
     hit = first_at_or_below(run["checkpoints"], bar)
@@ -214,6 +226,13 @@ def main(argv: list[str] | None = None) -> dict:
                  ["index slices alone (aecore's way)", pipeline["index_slices_cpu_s"],
                   pipeline["index_slices_cpu_s"] / epoch_cpu]])
 
+    gpu = gpu_vs_cpu(spec, data, epochs=1 if args.quick else 2)
+    if gpu is None:
+        print("\nno CUDA GPU here: the GPU/CPU comparison is skipped")
+    else:
+        print(f"\n{gpu['device']}: {gpu['gpu_samples_per_s']:,.0f} samples/s vs CPU {gpu['cpu_samples_per_s']:,.0f}"
+              f" samples/s: GPU/CPU = {gpu['ratio']:.1f}x (aecore defaults, {gpu['epochs']} epochs each)")
+
     default = figures[1]
     payload = {
         "benchmark": "time_to_quality", "dataset": data.name, "family": args.family, "model": spec.label(),
@@ -226,6 +245,7 @@ def main(argv: list[str] | None = None) -> dict:
         "meets_target": bool(default["speedup"] >= TARGET_SPEEDUP),
         "meets_target_cpu": bool(default["cpu_speedup"] >= TARGET_SPEEDUP),
         "data_pipeline": pipeline,
+        "gpu": gpu,
         "train_config_defaults": asdict(TrainConfig()),
         "runs": summaries,
     }

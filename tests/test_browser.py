@@ -102,3 +102,65 @@ def test_loss_chart_updates_while_training(tmp_path):
         page.get_by_role("button", name="Stop").click()
         page.wait_for_timeout(1500)
         assert not _exceptions(page)
+
+
+def _upload(page, name: str, data: bytes, mime: str = "image/png") -> None:
+    page.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(
+        files=[{"name": name, "mimeType": mime, "buffer": data}])
+
+
+def _remove_upload(page) -> None:
+    page.locator('[data-testid="stFileUploaderDeleteBtn"] button').first.click()
+    page.wait_for_function("() => !document.querySelector('[data-testid=\"stFileUploaderFile\"]')", timeout=20000)
+    wait_until_idle(page)
+
+
+def test_bad_uploads_get_a_one_line_message_and_a_good_one_is_used(lab_home):
+    """Odd files through the Draw page's upload box, as a student would send them: each is refused
+    with one sentence (no traceback), and the page goes on to take a real photo of a digit."""
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    from tests.test_preprocess import ell_image, png_bytes, png_header_only
+
+    noise = png_bytes(Image.fromarray(np.random.default_rng(0).integers(0, 256, (64, 64), dtype=np.uint8)))
+    bad = {
+        "not-an-image.png": (b"hello, this is not an image", "Could not use that image"),
+        "truncated.png": (noise[: len(noise) // 2], "Could not use that image"),
+        "bomb.png": (png_header_only(20_000, 20_000), "too many pixels"),
+        "blank.png": (png_bytes(Image.new("L", (64, 64), 255)), "No digit found"),
+    }
+    with dashboard(lab_home) as url, browser_page() as page:
+        page.goto(f"{url}/draw")
+        wait_until_idle(page)
+        page.get_by_text("…or upload a photo of a digit").click()
+        for name, (data, message) in bad.items():
+            _upload(page, name, data)
+            page.get_by_text(message).first.wait_for(timeout=20000)
+            wait_until_idle(page)
+            assert not _exceptions(page), (name, _exceptions(page))
+            alerts = page.locator('[data-testid="stAlert"]').all_inner_texts()
+            assert any(message in a and len(a.splitlines()) <= 2 for a in alerts), (name, alerts)
+            _remove_upload(page)
+
+        # Larger than the 10 MiB limit: the upload box itself refuses it, and nothing reaches the server.
+        _upload(page, "huge.png", b"\x89PNG\r\n\x1a\n" + bytes(11 * 2**20))
+        page.get_by_text("10.0MB", exact=False).first.wait_for(timeout=20000)
+        assert not _exceptions(page)
+        page.reload()
+        wait_until_idle(page)
+        page.get_by_text("…or upload a photo of a digit").click()
+
+        buffer = io.BytesIO()
+        ell_image("RGBA").save(buffer, format="PNG")
+        images_before = page.locator('[data-testid="stMain"] [data-testid="stImage"] img').count()
+        _upload(page, "digit.png", buffer.getvalue())
+        page.get_by_text("Using the uploaded image").wait_for(timeout=20000)
+        page.wait_for_function(
+            f"""() => document.querySelectorAll('[data-testid="stMain"] [data-testid="stImage"] img').length
+                      >= {images_before + 2}""", timeout=20000)
+        wait_until_idle(page)
+        assert not _exceptions(page)
+        screenshot(page, "draw-uploaded")

@@ -271,3 +271,42 @@ def test_same_seed_same_history(tiny_data):
                                                      tiny_data, device="cpu").history]
 
     assert losses(3) == losses(3) != losses(4)
+
+
+# ---- devices ----------------------------------------------------------------------------------------
+# The CUDA path is the same code as the CPU one with another device and autocast switched on; the CPU
+# tests above run all of it but the autocast. The GPU check below runs only where CUDA is present.
+
+def test_cpu_training_keeps_every_tensor_on_the_cpu_without_autocast(tiny_data):
+    from aecore.device import autocast_dtype, pick_device
+
+    trainer = trainer_for("ae", tiny_data, epochs=1)
+    assert autocast_dtype(trainer.device) is None  # CPU autocast is slower for these small MLPs
+    assert {trainer.x_train.device.type, trainer.x_test.device.type, trainer._probe_x.device.type} == {"cpu"}
+    assert pick_device("cpu").type == "cpu"
+
+
+def test_asking_for_a_missing_gpu_is_a_clear_error():
+    from aecore.device import pick_device
+    from aecore.errors import ConfigError
+
+    if torch.cuda.is_available():
+        pytest.skip("a CUDA GPU is present")
+    with pytest.raises(ConfigError, match="no CUDA GPU"):
+        pick_device("cuda")
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA GPU on this machine")
+@pytest.mark.parametrize("family", ["ae", "vae", "conv_vae"])
+def test_cuda_training_keeps_the_data_on_the_gpu_with_mixed_precision(family, tiny_data):
+    from aecore.device import autocast_dtype
+
+    torch.manual_seed(0)
+    model = build_model(family, SMALL_CONFIGS[family])
+    trainer = Trainer(model, tiny_data, TrainConfig(epochs=2, seed=0), device="cuda")
+    assert trainer.x_train.is_cuda and trainer.y_train.is_cuda and trainer.x_test.is_cuda
+    assert autocast_dtype(trainer.device) in (torch.bfloat16, None)
+    result = trainer.run()
+    assert next(result.model.parameters()).is_cuda
+    assert all(math.isfinite(h["train"]["loss"]) for h in result.history)
+    assert result.history[-1]["train"]["loss"] < result.history[0]["train"]["loss"] * 1.05

@@ -1,0 +1,235 @@
+"""Interaction: how fast the dashboard answers a user, measured in Debian's Chromium with Playwright.
+
+Three figures, each the median of several tries:
+
+- **startup**: `streamlit run app/Home.py` started -> the Home page's title shown with its script run
+  finished, in a browser that was already open (a fresh server each try, the background UMAP
+  warm-up on as for a user, numba's kernel cache already on disk as after `python -m aecore prepare`);
+- **stroke**: a stroke released on the Draw page -> every image it changes (the normalised input and
+  each model's reconstruction) loaded in the page, timed on the browser's own clock;
+- **rerun**: the Draw page's server work for that stroke, seen from the browser's websocket: the
+  canvas's message sent -> the last message of the rerun received (server time plus loopback).
+
+The models are the lecture's ae, dae and vae trained on `--dataset` (the offline MNIST sample by
+default: the Draw page's work after a stroke does not depend on the dataset's size).
+
+    python -m bench.interaction
+    python -m bench.interaction --strokes 20 --starts 5
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from bench.common import bench_parser, emit_json, machine, median, print_machine, print_table
+from tests.browser import (CHROMIUM, CHROMIUM_ARGS, ROOT, dashboard, draw_stroke, free_port,
+                           missing_browser_reason)
+
+TARGET_STARTUP_S = 4.0
+TARGET_STROKE_S = 0.3
+TARGET_RERUN_S = 0.1
+LECTURE_FAMILIES = ("ae", "dae", "vae")
+IMAGES = '[data-testid="stMain"] [data-testid="stImage"] img'
+
+# Runs in the page before Streamlit's own code: time-stamps the websocket's traffic and mouse releases,
+# and watches, frame by frame, how many images that were not on the page before have finished loading.
+_PAGE_PROBE = """
+(() => {
+  const log = window.__ws = {sent: [], received: []};
+  class LoggedSocket extends window.WebSocket {
+    constructor(...args) {
+      super(...args);
+      this.addEventListener('message', () => log.received.push(performance.now()));
+    }
+    send(data) { log.sent.push(performance.now()); return super.send(data); }
+  }
+  window.WebSocket = LoggedSocket;
+  document.addEventListener('mouseup', () => { window.__mouseUp = performance.now(); }, true);
+  window.__watchImages = (before) => {
+    const marks = window.__marks = [];
+    let last = -1;
+    window.__watching = true;
+    const tick = () => {
+      const fresh = [...document.querySelectorAll('%s')]
+        .filter(img => !before.includes(img.src) && img.complete && img.naturalWidth > 0).length;
+      if (fresh !== last) { marks.push([performance.now(), fresh]); last = fresh; }
+      if (window.__watching) requestAnimationFrame(tick);
+    };
+    tick();
+  };
+})();
+""" % IMAGES
+
+
+def train_lecture_models(home: Path, dataset: str) -> None:
+    for family in LECTURE_FAMILIES:
+        subprocess.run([sys.executable, "-m", "aecore", "train", "--dataset", dataset, "--model", family],
+                       cwd=ROOT, env={**os.environ, "AECORE_HOME": str(home)}, check=True,
+                       capture_output=True, timeout=600)
+
+
+def warm_numba_cache(home: Path) -> None:
+    """Fill the numba kernel cache under `home`, as the first dashboard start on a machine would."""
+    subprocess.run([sys.executable, "-c", "from aecore.analysis.projection import warm_up_umap; warm_up_umap()"],
+                   cwd=ROOT, env={**os.environ, "AECORE_HOME": str(home)}, check=True, capture_output=True,
+                   timeout=600)
+
+
+def wait_for_run_end(page, timeout_ms: int = 60000) -> None:
+    page.wait_for_function(
+        """() => { const w = document.querySelector('[data-testid="stStatusWidget"]');
+                   return !w || !w.innerText.includes('Running'); }""", timeout=timeout_ms)
+
+
+def time_startup(browser, home: Path) -> float:
+    """Seconds from starting `streamlit run app/Home.py` to the Home page rendered in the open browser."""
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    port = free_port()
+    url = f"http://127.0.0.1:{port}/"
+    env = {**os.environ, "AECORE_HOME": str(home)}
+    env.pop("LATENTLAB_WARMUP", None)  # the warm-up thread runs, as for a user
+    with open(home / f"startup-{port}.log", "w") as log:
+        started = time.perf_counter()
+        server = subprocess.Popen(
+            [sys.executable, "-m", "streamlit", "run", "app/Home.py", "--server.headless=true",
+             f"--server.port={port}", "--server.address=127.0.0.1", "--browser.gatherUsageStats=false"],
+            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+        try:
+            while True:
+                try:
+                    page.goto(url, timeout=5000)
+                    break
+                except Exception:
+                    if server.poll() is not None or time.perf_counter() - started > 60:
+                        raise RuntimeError(f"the dashboard did not start; see {log.name}")
+                    time.sleep(0.05)
+            page.wait_for_selector('[data-testid="stMain"] h1', timeout=60000)
+            wait_for_run_end(page)
+            seconds = time.perf_counter() - started
+        finally:
+            server.terminate()
+            try:
+                server.wait(15)
+            except subprocess.TimeoutExpired:
+                server.kill()
+            page.close()
+    return seconds
+
+
+def stroke_at(page, where: float) -> dict:
+    """Draw one stroke at `where` (0..1 across the canvas); returns its browser-clock timings."""
+    before = page.eval_on_selector_all(IMAGES, "imgs => imgs.map(i => i.src)")
+    page.evaluate("() => { window.__ws.sent.length = 0; window.__ws.received.length = 0; }")
+    page.evaluate("before => window.__watchImages(before)", before)
+    canvas = page.locator("canvas").last
+    box = canvas.bounding_box()
+    x, y = box["x"] + box["width"] * where, box["y"] + box["height"] * 0.2
+    page.mouse.move(x, y)
+    page.mouse.down()
+    for k in range(1, 21):
+        page.mouse.move(x + k * 0.5, y + k * box["height"] * 0.03)
+    page.mouse.up()
+    page.wait_for_function("() => window.__marks.length > 0 && window.__marks.at(-1)[1] > 0", timeout=30000)
+    wait_for_run_end(page)
+    page.wait_for_timeout(400)  # late messages and image loads of this rerun
+    marks, up, sent, received = page.evaluate(
+        "() => { window.__watching = false; return [window.__marks, window.__mouseUp, window.__ws.sent, "
+        "window.__ws.received]; }")
+    fresh = marks[-1][1]
+    shown_at = next(t for t, n in marks if n >= fresh)
+    sends = [t for t in sent if t >= up]
+    replies = [t for t in received if sends and t >= sends[0]]
+    return {"images": fresh, "stroke_s": (shown_at - up) / 1000,
+            "rerun_s": (replies[-1] - sends[0]) / 1000 if replies else None, "messages_sent": len(sends)}
+
+
+def time_strokes(browser, url: str, strokes: int) -> list[dict]:
+    page = browser.new_page(viewport={"width": 1400, "height": 1600})
+    page.add_init_script(_PAGE_PROBE)
+    page.goto(f"{url}/draw")
+    page.wait_for_selector("canvas", timeout=60000)
+    wait_for_run_end(page)
+    page.wait_for_timeout(500)
+    results = []
+    positions = [0.2 + 0.6 * i / max(strokes - 1, 1) for i in range(strokes)]  # each stroke adds new ink
+    for i, where in enumerate(positions):
+        if i and i % 4 == 0:  # a fresh canvas now and then, as a user clears it for the next digit
+            page.get_by_role("button", name="Clear").click()
+            page.wait_for_function(f"() => document.querySelectorAll('{IMAGES}').length <= 3", timeout=30000)
+            wait_for_run_end(page)
+            page.wait_for_timeout(300)
+        results.append(stroke_at(page, where) | {"stroke": i + 1})
+    page.close()
+    return results
+
+
+def main(argv: list[str] | None = None) -> dict:
+    parser = bench_parser(__doc__.splitlines()[0])
+    parser.set_defaults(dataset="mnist-sample")
+    parser.add_argument("--starts", type=int, default=3, help="fresh servers timed from start to Home page")
+    parser.add_argument("--strokes", type=int, default=12, help="strokes timed on the Draw page")
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.starts, args.strokes = 1, 3
+    reason = missing_browser_reason()
+    if reason:
+        raise SystemExit(f"cannot run: {reason}")
+    from playwright.sync_api import sync_playwright
+
+    with contextlib.ExitStack() as stack:
+        home = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="latentlab-bench-")))
+        print(f"training the lecture's {', '.join(LECTURE_FAMILIES)} on {args.dataset} and warming numba…", flush=True)
+        train_lecture_models(home, args.dataset)
+        warm_numba_cache(home)
+        info = machine()
+        print_machine(info)
+        pw = stack.enter_context(sync_playwright())
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        stack.callback(browser.close)
+
+        starts = []
+        for i in range(args.starts):
+            starts.append(time_startup(browser, home))
+            print(f"  start {i + 1}: Home rendered {starts[-1]:.2f} s after `streamlit run`", flush=True)
+
+        url = stack.enter_context(dashboard(home, warmup=True))
+        strokes = time_strokes(browser, url, args.strokes)
+        for s in strokes:
+            print(f"  stroke {s['stroke']}: {s['images']} images shown {s['stroke_s'] * 1000:.0f} ms after release; "
+                  f"rerun {s['rerun_s'] * 1000 if s['rerun_s'] is not None else float('nan'):.0f} ms", flush=True)
+
+    later = strokes[1:] or strokes  # the first stroke also loads the models into the server's cache
+    figures_ = {
+        "startup_s": median(starts),
+        "first_stroke_s": strokes[0]["stroke_s"],
+        "stroke_s": median(s["stroke_s"] for s in later),
+        "stroke_max_s": max(s["stroke_s"] for s in later),
+        "rerun_s": median(s["rerun_s"] for s in later if s["rerun_s"] is not None),
+        "rerun_max_s": max(s["rerun_s"] for s in later if s["rerun_s"] is not None),
+    }
+    rows = [
+        ["`streamlit run` -> Home page rendered", f"median of {len(starts)}", figures_["startup_s"],
+         max(starts), TARGET_STARTUP_S, figures_["startup_s"] <= TARGET_STARTUP_S],
+        ["stroke released -> reconstructions shown", f"median of {len(later)}", figures_["stroke_s"],
+         figures_["stroke_max_s"], TARGET_STROKE_S, figures_["stroke_s"] <= TARGET_STROKE_S],
+        ["Draw page rerun after a stroke (server)", f"median of {len(later)}", figures_["rerun_s"],
+         figures_["rerun_max_s"], TARGET_RERUN_S, figures_["rerun_s"] <= TARGET_RERUN_S],
+        ["first stroke (models load)", "1", figures_["first_stroke_s"], None, None, None],
+    ]
+    print_table(f"Interaction in Chromium ({len(LECTURE_FAMILIES)} models on the Draw page, data {args.dataset})",
+                ["what", "of", "seconds", "worst", "target", "ok"], rows)
+    payload = {"benchmark": "interaction", "dataset": args.dataset, "machine": info, "quick": args.quick,
+               "models": list(LECTURE_FAMILIES), **figures_, "startups_s": starts, "strokes": strokes,
+               "targets": {"startup_s": TARGET_STARTUP_S, "stroke_s": TARGET_STROKE_S, "rerun_s": TARGET_RERUN_S},
+               "meets_targets": all(r[-1] for r in rows[:3])}
+    emit_json(payload)
+    return payload
+
+
+if __name__ == "__main__":
+    main()
