@@ -32,7 +32,7 @@ DIVERGENCE_FACTOR = 100.0  # a loss this many times the stage's first batch loss
 class TrainConfig:
     epochs: int = 10  # epochs of the main stage (fine-tuning for `stacked`)
     batch_size: int = 128  # samples per optimisation step
-    lr: float = 2e-3  # learning rate
+    lr: float = 3e-3  # Adam's rate: reaches the textbook loop's 5-epoch test loss 2.5x sooner (bench.time_to_quality)
     optimizer: str = "adam"  # adam | sgd
     momentum: float = 0.0  # SGD momentum (ignored by Adam)
     seed: int = 0  # seeds initialisation, shuffling and corruption; CPU runs are reproducible
@@ -148,7 +148,13 @@ class Trainer:
     def _optimizer(self, params):
         if self.cfg.optimizer == "sgd":
             return torch.optim.SGD(params, lr=self.cfg.lr, momentum=self.cfg.momentum)
-        return torch.optim.Adam(params, lr=self.cfg.lr)
+        # Fused Adam updates each parameter in one kernel: an epoch measured 15-20% faster on the CPU
+        # than the default (foreach), same arithmetic. Where a build cannot fuse, the default is used.
+        params = list(params)
+        try:
+            return torch.optim.Adam(params, lr=self.cfg.lr, fused=True)
+        except (RuntimeError, TypeError):
+            return torch.optim.Adam(params, lr=self.cfg.lr)
 
     def run(self) -> TrainResult:
         cfg, model = self.cfg, self.model

@@ -12,7 +12,7 @@ from aecore.spec import RunSpec, make_spec
 from aecore.trainer import TrainConfig
 from app import state
 
-LEARNING_RATES = [1e-4, 3e-4, 1e-3, 2e-3, 5e-3, 1e-2, 3e-2, 0.1]
+LEARNING_RATES = [1e-4, 3e-4, 1e-3, 2e-3, 3e-3, 5e-3, 1e-2, 3e-2, 0.1]
 BATCH_SIZES = [20, 32, 64, 128, 256, 512]
 AE_SHAPES = {"784-32 (simple)": (), "784-128-64-32 (deep)": (128, 64), "784-256-32": (256,),
              "784-256-128-64 (deep)": (256, 128)}
