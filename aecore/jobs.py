@@ -12,6 +12,9 @@ import threading
 import time
 from typing import Any
 
+import torch
+
+from aecore.device import DEFAULT_THREADS
 from aecore.errors import AecoreError, StoreError
 from aecore.spec import RunSpec
 from aecore.store import ModelStore, StoredModel
@@ -94,6 +97,7 @@ class JobRegistry:
     def __init__(self, store: ModelStore | None = None, max_running: int = 1, device: Any = None):
         self.store = store or ModelStore()
         self.device = device
+        self.threads = DEFAULT_THREADS  # see _run
         self._slots = threading.BoundedSemaphore(max_running)
         self._jobs: dict[str, Job] = {}
         self._lock = threading.Lock()
@@ -141,6 +145,9 @@ class JobRegistry:
             del self._jobs[j.key]
 
     def _run(self, job: Job, data) -> None:
+        # torch's thread count is per thread, and a new thread starts from whatever another thread set
+        # last (the dashboard's small inferences run single-threaded): a job sets its own.
+        torch.set_num_threads(self.threads)
         with self._slots:
             with job._lock:  # against a cancel() arriving at this moment
                 if job._cancel.is_set():

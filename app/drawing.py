@@ -67,20 +67,6 @@ def respond(key: str, digit: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None
     return decode_codes(stored.model, code)[0], code[0]
 
 
-def code_figure(key: str, code: np.ndarray):
-    """`figures.code_bars` of `code`, reusing this session's figure for the model: building a plotly
-    figure takes ~20 ms, swapping its bars a fraction of one, and a stroke redraws every model's."""
-    figs = st.session_state.setdefault("_draw_code_figs", {})
-    fig = figs.get(key)
-    if fig is None or len(fig.data[0].y) != len(code):
-        fig = figs[key] = figures.code_bars(code, title=f"code · {len(code)} units", height=200)
-        if len(code) <= 16:
-            fig.update_xaxes(dtick=1)  # a few units: one tick each
-    else:
-        fig.data[0].y = code
-    return fig
-
-
 # ---- test-set views -------------------------------------------------------------------------------
 
 def grid_indices(labels: np.ndarray, per_class: int = GRID_PER_CLASS) -> np.ndarray:

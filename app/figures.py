@@ -11,6 +11,8 @@ import numpy as np
 import plotly.graph_objects as go
 
 # Ten colours that stay distinct on a projector (Tableau 10), one per class.
+BAR_POSITIVE = (78, 121, 167)  # the first two class colours, as RGB
+BAR_NEGATIVE = (225, 87, 89)
 CLASS_COLORS = ["#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f",
                 "#edc948", "#b07aa1", "#ff9da7", "#9c755f", "#bab0ac"]
 FONT = dict(size=16)
@@ -79,11 +81,32 @@ def latent_scatter(points: np.ndarray, labels: np.ndarray, class_names: Sequence
     return fig
 
 
-def code_bars(code: np.ndarray, title: str = "code", height: int = 220) -> go.Figure:
-    """The code vector as bars (one per unit)."""
-    fig = go.Figure(go.Bar(x=np.arange(len(code)), y=code, marker_color="#4e79a7"))
-    fig.update_xaxes(title="unit")
-    return _layout(fig, height, title=title, showlegend=False)
+def code_bars(code: np.ndarray, width: int = 280, height: int = 96) -> np.ndarray:
+    """The code vector as a bar-chart picture, (height, width, 3) uint8: one bar per unit, blue above
+    the zero line and red below, scaled to the largest |value| (so give that in a caption).
+
+    A picture rather than a plotly chart: the Draw page redraws one per model after every stroke,
+    and three plotly charts measured ~80 ms of each rerun (serialising, and the browser redrawing
+    them on the same cores).
+    """
+    code = np.nan_to_num(np.asarray(code, dtype=np.float32).ravel())
+    picture = np.full((height, width, 3), 255, dtype=np.uint8)
+    if code.size == 0:
+        return picture
+    scale = float(np.abs(code).max()) or 1.0
+    nonnegative = bool((code >= 0).all())
+    zero = height - 1 if nonnegative else height // 2  # the zero line's row
+    reach = zero if nonnegative else height // 2 - 1  # rows a bar of |value| = scale spans
+    edges = np.linspace(0, width, code.size + 1).round().astype(int)
+    for value, left, right in zip(code, edges[:-1], edges[1:]):
+        right = max(left + 1, right - (1 if right - left > 3 else 0))  # a gap between wide bars
+        size = int(round(abs(value) / scale * reach))
+        if value >= 0:
+            picture[zero - size:zero, left:right] = BAR_POSITIVE
+        else:
+            picture[zero + 1:zero + 1 + size, left:right] = BAR_NEGATIVE
+    picture[zero] = (150, 150, 150)
+    return picture
 
 
 def heatmap(matrix: np.ndarray, labels: Sequence[str], title: str, zmin: float = -1, zmax: float = 1,

@@ -145,7 +145,11 @@ def stroke_at(page, where: float) -> dict:
     sends = [t for t in sent if t >= up]
     replies = [t for t in received if sends and t >= sends[0]]
     return {"images": fresh, "stroke_s": (shown_at - up) / 1000,
-            "rerun_s": (replies[-1] - sends[0]) / 1000 if replies else None, "messages_sent": len(sends)}
+            "rerun_s": (replies[-1] - sends[0]) / 1000 if replies else None, "messages_sent": len(sends),
+            # where the stroke's time goes: the canvas sending its picture, then the browser after the
+            # server's last message (fetching and painting the images)
+            "canvas_s": (sends[0] - up) / 1000 if sends else None,
+            "paint_s": (shown_at - replies[-1]) / 1000 if replies else None}
 
 
 def time_strokes(browser, url: str, strokes: int) -> list[dict]:
@@ -159,7 +163,7 @@ def time_strokes(browser, url: str, strokes: int) -> list[dict]:
     positions = [0.2 + 0.6 * i / max(strokes - 1, 1) for i in range(strokes)]  # each stroke adds new ink
     for i, where in enumerate(positions):
         if i and i % 4 == 0:  # a fresh canvas now and then, as a user clears it for the next digit
-            page.get_by_role("button", name="Clear").click()
+            page.get_by_role("button", name="Clear", exact=True).click()
             page.wait_for_function(f"() => document.querySelectorAll('{IMAGES}').length <= 3", timeout=30000)
             wait_for_run_end(page)
             page.wait_for_timeout(300)
@@ -201,7 +205,9 @@ def main(argv: list[str] | None = None) -> dict:
         strokes = time_strokes(browser, url, args.strokes)
         for s in strokes:
             print(f"  stroke {s['stroke']}: {s['images']} images shown {s['stroke_s'] * 1000:.0f} ms after release; "
-                  f"rerun {s['rerun_s'] * 1000 if s['rerun_s'] is not None else float('nan'):.0f} ms", flush=True)
+                  f"rerun {s['rerun_s'] * 1000 if s['rerun_s'] is not None else float('nan'):.0f} ms "
+                  f"(canvas {s['canvas_s'] * 1000:.0f} ms before it, browser {s['paint_s'] * 1000:.0f} ms after)",
+                  flush=True)
 
     later = strokes[1:] or strokes  # the first stroke also loads the models into the server's cache
     figures_ = {

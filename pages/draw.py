@@ -1,5 +1,6 @@
 """Draw & reconstruct: draw a digit (or upload a photo of one) and watch several models rebuild it
 after every stroke, with its code as bars; below, test digits masked by noise and reconstructed."""
+import numpy as np
 import streamlit as st
 
 from aecore.analysis import MAX_IMAGE_BYTES
@@ -128,8 +129,8 @@ def drawing_panel() -> None:
                 continue
             recon, code = out
             st.image(figures.digit_image(recon, CANVAS_SIDE), width="stretch", output_format="PNG")
-            st.plotly_chart(drawing.code_figure(key, code), width="stretch", key=f"draw_code_{key}",
-                            config={"displayModeBar": False})
+            st.image(figures.code_bars(code), width="stretch", output_format="PNG",
+                     caption=f"code · {len(code)} units · largest |value| {np.abs(code).max():.2g}")
 
 
 def grid_controls(rows: list[dict]) -> tuple[str, float]:

@@ -79,6 +79,11 @@ def images(at: AppTest) -> dict[str, str]:
     return {caption: url for img in at.get("image") for caption, url in zip(img.captions, img.value)}
 
 
+def code_captions(at: AppTest) -> list[str]:
+    """The captions of the code pictures, up to the largest value (which depends on the stroke)."""
+    return [caption.split(" · largest")[0] for caption in images(at) if caption.startswith("code · ")]
+
+
 def test_renders_and_offers_training_before_any_model(fresh_app):
     at = open_page()
     assert at.title[0].value == "Draw & reconstruct"
@@ -96,18 +101,18 @@ def test_stroke_reconstructs_with_every_chosen_model(fresh_app):
     chosen = at.multiselect(key="draw_models")
     assert chosen.value == [dae], "no lecture model is trained: the newest model"
     assert at.slider(key="draw_level").value == pytest.approx(0.3)  # a dae is compared: its training noise
-    assert not at.get("plotly_chart"), "no codes before anything is drawn"
+    assert not code_captions(at), "no codes before anything is drawn"
 
     chosen.set_value([ae, dae]).run()
     stroke(at)
     digit = at.session_state["drawing"]
     assert digit.dtype == np.float32 and digit.shape == (28, 28)
     assert np.isfinite(digit).all() and digit.max() == pytest.approx(1.0)
-    assert len(at.get("plotly_chart")) == 2, "one code chart per model"
+    assert code_captions(at) == ["code · 8 units", "code · 32 units"], "one code picture per model"
     assert {m.value for m in at.markdown if m.value.startswith("**")} >= {"**ae 32-8**", "**dae 32 masking 0.3**"}
 
     chosen.set_value([ae]).run()
-    assert len(at.get("plotly_chart")) == 1
+    assert code_captions(at) == ["code · 8 units"]
     assert at.query_params["models"] == ae
 
 
@@ -156,3 +161,18 @@ def test_helpers():
     assert list(labels[drawing.grid_indices(labels)]) == [0, 1, 2, 3, 0, 1, 2, 3]
     with pytest.raises(ImageError):
         drawing.upload_digit(b"not an image")
+
+
+def test_code_bars_picture_scales_to_the_largest_value():
+    from app.figures import BAR_NEGATIVE, BAR_POSITIVE, code_bars
+
+    picture = code_bars(np.array([1.0, -0.5, 0.0, 2.0]), width=40, height=41)
+    assert picture.shape == (41, 40, 3) and picture.dtype == np.uint8
+    column_height = lambda col, colour: int((picture[:, col] == colour).all(axis=1).sum())
+    assert column_height(35, BAR_POSITIVE) == 19  # the largest value fills the 19 rows above the zero line
+    assert column_height(5, BAR_POSITIVE) == 10  # half of it, half of them
+    assert column_height(15, BAR_NEGATIVE) == 5  # a negative value goes down, in the other colour
+    assert column_height(25, BAR_POSITIVE) == column_height(25, BAR_NEGATIVE) == 0
+    nonnegative = code_bars(np.array([0.0, 3.0]), width=20, height=30)
+    assert int((nonnegative[:, 15] == BAR_POSITIVE).all(axis=1).sum()) == 29  # ReLU codes: zero at the bottom
+    assert code_bars(np.array([np.nan, 0.0])).shape == (96, 280, 3)  # no NaN reaches the picture

@@ -13,6 +13,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from aecore.device import SMALL_BATCH, single_threaded
 from aecore.models.base import IMAGE_SIDE, INPUT_DIM
 
 
@@ -71,10 +72,11 @@ def map_batches(
     """
     if batch_size < 1:
         raise ValueError(f"batch_size must be at least 1, got {batch_size}")
-    outputs = [
-        fn(to_unit_float(rows[start:start + batch_size], device)).detach().cpu().numpy()
-        for start in range(0, len(rows), batch_size)
-    ]
+    with single_threaded(len(rows) < SMALL_BATCH):
+        outputs = [
+            fn(to_unit_float(rows[start:start + batch_size], device)).detach().cpu().numpy()
+            for start in range(0, len(rows), batch_size)
+        ]
     if not outputs:
         raise ValueError("no rows to process")
     return np.concatenate(outputs).astype(np.float32, copy=False)
