@@ -33,6 +33,8 @@ def main() -> None:
                      url_path=None if file == "home.py" else file.removesuffix(".py"))
              for file, title, icon in PAGES]
     page = st.navigation(pages)
+    # Digit pictures are a few dozen pixels scaled up in the browser: keep their pixels square and sharp.
+    st.html("<style>[data-testid='stImage'] img { image-rendering: pixelated; }</style>")
     state.start_background_warmup()
     with st.sidebar:
         state.dataset_controls()

@@ -5,6 +5,8 @@ things go and tests can inspect them.
 """
 from __future__ import annotations
 
+import base64
+import io
 from typing import Sequence
 
 import numpy as np
@@ -81,9 +83,10 @@ def latent_scatter(points: np.ndarray, labels: np.ndarray, class_names: Sequence
     return fig
 
 
-def code_bars(code: np.ndarray, width: int = 280, height: int = 96) -> np.ndarray:
-    """The code vector as a bar-chart picture, (height, width, 3) uint8: one bar per unit, blue above
-    the zero line and red below, scaled to the largest |value| (so give that in a caption).
+def code_bars(code: np.ndarray, width: int = 280, height: int = 96, max_bar: int = 36) -> np.ndarray:
+    """The code vector as a bar-chart picture, (height, width, 3) uint8: one bar per unit (at most
+    `max_bar` pixels wide), blue above the zero line in the middle and red below, scaled to the largest
+    |value| (so give that in a caption).
 
     A picture rather than a plotly chart: the Draw page redraws one per model after every stroke,
     and three plotly charts measured ~80 ms of each rerun (serialising, and the browser redrawing
@@ -91,13 +94,14 @@ def code_bars(code: np.ndarray, width: int = 280, height: int = 96) -> np.ndarra
     """
     code = np.nan_to_num(np.asarray(code, dtype=np.float32).ravel())
     picture = np.full((height, width, 3), 255, dtype=np.uint8)
+    zero, reach = height // 2, height // 2 - 1  # the zero line's row; rows a bar of |value| = scale spans
+    picture[zero] = (150, 150, 150)
     if code.size == 0:
         return picture
     scale = float(np.abs(code).max()) or 1.0
-    nonnegative = bool((code >= 0).all())
-    zero = height - 1 if nonnegative else height // 2  # the zero line's row
-    reach = zero if nonnegative else height // 2 - 1  # rows a bar of |value| = scale spans
-    edges = np.linspace(0, width, code.size + 1).round().astype(int)
+    step = min(width / code.size, max_bar)
+    start = (width - step * code.size) / 2  # a few wide bars sit in the middle
+    edges = (start + step * np.arange(code.size + 1)).round().astype(int)
     for value, left, right in zip(code, edges[:-1], edges[1:]):
         right = max(left + 1, right - (1 if right - left > 3 else 0))  # a gap between wide bars
         size = int(round(abs(value) / scale * reach))
@@ -105,7 +109,6 @@ def code_bars(code: np.ndarray, width: int = 280, height: int = 96) -> np.ndarra
             picture[zero - size:zero, left:right] = BAR_POSITIVE
         else:
             picture[zero + 1:zero + 1 + size, left:right] = BAR_NEGATIVE
-    picture[zero] = (150, 150, 150)
     return picture
 
 
@@ -133,6 +136,19 @@ def tile(images: np.ndarray, ncols: int | None = None, pad: int = 2, pad_value: 
 def enlarge(image: np.ndarray, scale: int) -> np.ndarray:
     """Nearest-neighbour upscaling, so pixels stay crisp when the browser shows the image large."""
     return np.kron(np.clip(image, 0, 1), np.ones((scale, scale), dtype=np.float32))
+
+
+def inline_png(image: np.ndarray) -> str:
+    """A small picture (values in [0, 1], or uint8 RGB) as a PNG data URL for `st.image`: it travels in
+    the page update itself, so the browser shows it without fetching it from the server afterwards."""
+    from PIL import Image
+
+    array = np.asarray(image)
+    if array.dtype != np.uint8:
+        array = (np.clip(array, 0, 1) * 255).round().astype(np.uint8)
+    buffer = io.BytesIO()
+    Image.fromarray(array).save(buffer, format="PNG")
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
 def digit_image(image: np.ndarray, size: int = 168) -> np.ndarray:

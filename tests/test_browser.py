@@ -110,8 +110,8 @@ def _upload(page, name: str, data: bytes, mime: str = "image/png") -> None:
 
 
 def _remove_upload(page) -> None:
-    page.locator('[data-testid="stFileUploaderDeleteBtn"] button').first.click()
-    page.wait_for_function("() => !document.querySelector('[data-testid=\"stFileUploaderFile\"]')", timeout=20000)
+    page.locator('[data-testid="stFileChipDeleteBtn"] button').first.click()
+    page.wait_for_function("() => !document.querySelector('[data-testid=\"stFileChip\"]')", timeout=20000)
     wait_until_idle(page)
 
 

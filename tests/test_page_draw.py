@@ -168,11 +168,13 @@ def test_code_bars_picture_scales_to_the_largest_value():
 
     picture = code_bars(np.array([1.0, -0.5, 0.0, 2.0]), width=40, height=41)
     assert picture.shape == (41, 40, 3) and picture.dtype == np.uint8
-    column_height = lambda col, colour: int((picture[:, col] == colour).all(axis=1).sum())
-    assert column_height(35, BAR_POSITIVE) == 19  # the largest value fills the 19 rows above the zero line
-    assert column_height(5, BAR_POSITIVE) == 10  # half of it, half of them
-    assert column_height(15, BAR_NEGATIVE) == 5  # a negative value goes down, in the other colour
-    assert column_height(25, BAR_POSITIVE) == column_height(25, BAR_NEGATIVE) == 0
-    nonnegative = code_bars(np.array([0.0, 3.0]), width=20, height=30)
-    assert int((nonnegative[:, 15] == BAR_POSITIVE).all(axis=1).sum()) == 29  # ReLU codes: zero at the bottom
+    column_height = lambda pic, col, colour: int((pic[:, col] == colour).all(axis=1).sum())
+    assert column_height(picture, 35, BAR_POSITIVE) == 19  # the largest value fills the 19 rows above zero
+    assert column_height(picture, 5, BAR_POSITIVE) == 10  # half of it, half of them
+    assert column_height(picture, 15, BAR_NEGATIVE) == 5  # a negative value goes down, in the other colour
+    assert column_height(picture, 25, BAR_POSITIVE) == column_height(picture, 25, BAR_NEGATIVE) == 0
+
+    two = code_bars(np.array([1.0, 1.0]), width=280, height=41, max_bar=36)  # a 2-d VAE code
+    bar_columns = np.flatnonzero((two == BAR_POSITIVE).all(axis=2).any(axis=0))
+    assert len(bar_columns) <= 72 and abs(bar_columns.mean() - 140) < 2  # narrow bars, centred
     assert code_bars(np.array([np.nan, 0.0])).shape == (96, 280, 3)  # no NaN reaches the picture
