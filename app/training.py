@@ -15,7 +15,8 @@ from aecore.jobs import Job
 from aecore.spec import RunSpec
 from app import figures, state
 
-REFRESH_S = 0.5
+REFRESH_S = 0.5  # the progress bar
+CHARTS_REFRESH_S = 2.0  # the live charts (see job_progress)
 
 
 def submit(spec: RunSpec) -> Job | None:
@@ -46,14 +47,17 @@ def status_line(job: Job) -> str:
 
 def job_progress(job: Job, *, curves: bool = True, key: str = "job",
                  also: Callable[[Job], None] | None = None) -> None:
-    """Progress bar, live loss curves and a Stop button for `job`; reruns the page when it ends.
+    """Progress bar and Stop button, then live loss curves, for `job`; reruns the page when it ends.
 
-    `also(job)` draws more inside the live region (e.g. the latent scatter forming).
+    `also(job)` draws more beside the curves (e.g. the latent scatter forming). The two parts are
+    separate fragments: the bar redraws twice a second, the charts every CHARTS_REFRESH_S, because
+    redrawing plotly charts is what a watching browser spends its CPU on, and on a shared machine
+    that CPU comes out of the training run (bench.dashboard_overhead).
     """
     was_running = not job.done
 
     @st.fragment(run_every=REFRESH_S if was_running else None)
-    def live():
+    def status():
         p = job.latest
         fraction = p["global_step"] / max(p["total_steps"], 1) if p else 0.0
         if job.state in ("queued", "running"):
@@ -68,6 +72,11 @@ def job_progress(job: Job, *, curves: bool = True, key: str = "job",
                        "the partly trained model is not saved.")
         if job.warning:
             st.warning(job.warning)
+        if was_running and job.done:
+            st.rerun()
+
+    @st.fragment(run_every=CHARTS_REFRESH_S if was_running else None)
+    def charts():
         snaps = job.progress()
         if curves and snaps:
             label = job.spec.label()
@@ -80,10 +89,9 @@ def job_progress(job: Job, *, curves: bool = True, key: str = "job",
                                      width="stretch", key=f"{key}-parts-{job.key}")
         if also is not None:
             also(job)
-        if was_running and job.done:
-            st.rerun()
 
-    live()
+    status()
+    charts()
 
 
 def train_offer(spec: RunSpec, *, why: str, key: str) -> None:

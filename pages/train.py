@@ -6,6 +6,7 @@ import streamlit as st
 from aecore.errors import AecoreError
 from app import controls, figures, state, training
 
+LIVE_POINTS = 300  # of the probe digits, while training: each redraw of a big scatter costs the browser
 dataset_name = state.current_dataset()
 data = state.dataset(dataset_name)
 
@@ -34,10 +35,10 @@ def live_latent(job):
     probe = job.probe
     if probe is None or not probe.snapshots:
         return
-    snap = probe.snapshots[-1]
+    snap = probe.snapshots[-1][:LIVE_POINTS]
     title = f"Probe digits' codes after {probe.snapshot_names[-1]}" + \
         (" (PCA-2)" if probe.projection is not None else "")
-    st.plotly_chart(figures.probe_scatter(snap, probe.labels, data.class_names, title),
+    st.plotly_chart(figures.probe_scatter(snap, probe.labels[:LIVE_POINTS], data.class_names, title),
                     width="stretch", key=f"live-latent-{job.key}")
 
 
