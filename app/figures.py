@@ -27,11 +27,12 @@ def _layout(fig: go.Figure, height: int, **kw) -> go.Figure:
 
 
 def loss_figure(runs: Sequence[tuple[str, list[dict]]], parts: Sequence[str] = ("loss",),
-                height: int = 380, title: str = "") -> go.Figure:
+                height: int = 380, title: str = "", max_points: int | None = None) -> go.Figure:
     """Train (line, per progress snapshot) and validation (dashed, per epoch) curves.
 
     `runs` is a list of (label, progress snapshots); one colour per (run, part). The x axis counts
-    epochs over all stages, fractional within an epoch.
+    epochs over all stages, fractional within an epoch. `max_points` thins each train line to about
+    that many points (the last one kept): the live chart is redrawn every few seconds.
     """
     fig = go.Figure()
     series = [(label, snaps, part) for label, snaps in runs for part in parts]
@@ -39,6 +40,8 @@ def loss_figure(runs: Sequence[tuple[str, list[dict]]], parts: Sequence[str] = (
         name = label if len(parts) == 1 else (part if len(runs) == 1 else f"{label} · {part}")
         color = CLASS_COLORS[i % len(CLASS_COLORS)]
         train = [(s["global_step"] / max(s["steps"], 1), s["train"][part]) for s in snaps if part in s["train"]]
+        if max_points and len(train) > max_points:
+            train = train[::-(-len(train) // max_points)] + train[-1:]
         val = [(s["global_step"] / max(s["steps"], 1), s["val"][part]) for s in snaps
                if s["event"] == "epoch" and s.get("val") and part in s["val"]]
         if train:

@@ -17,6 +17,7 @@ from app import figures, state
 
 REFRESH_S = 0.5  # the progress bar
 CHARTS_REFRESH_S = 2.0  # the live charts (see job_progress)
+LIVE_POINTS = 300  # points per live loss line
 
 
 def submit(spec: RunSpec) -> Job | None:
@@ -82,10 +83,11 @@ def job_progress(job: Job, *, curves: bool = True, key: str = "job",
             label = job.spec.label()
             parts = [k for k in snaps[-1]["train"] if k not in ("loss", "accuracy")]
             cols = st.columns(2 if len(parts) > 1 else 1)
-            cols[0].plotly_chart(figures.loss_figure([(label, snaps)], title="loss"),
+            cols[0].plotly_chart(figures.loss_figure([(label, snaps)], title="loss", max_points=LIVE_POINTS),
                                  width="stretch", key=f"{key}-loss-{job.key}")
             if len(parts) > 1:  # e.g. reconstruction vs KL
-                cols[1].plotly_chart(figures.loss_figure([(label, snaps)], parts=parts, title="loss parts"),
+                cols[1].plotly_chart(figures.loss_figure([(label, snaps)], parts=parts, title="loss parts",
+                                                         max_points=LIVE_POINTS),
                                      width="stretch", key=f"{key}-parts-{job.key}")
         if also is not None:
             also(job)

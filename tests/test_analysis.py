@@ -351,6 +351,52 @@ def test_cache_returns_the_same_projection_until_evicted(clusters):
     assert computed == [1]
 
 
+def test_cache_fits_a_map_asked_for_by_two_threads_at_once_only_once(clusters):
+    codes, _ = clusters
+    cache = ProjectionCache()
+    key = ProjectionCache.key("m", "pca", {}, len(codes), 0)
+    calls, started = [], threading.Event()
+
+    def slow_fit():
+        calls.append(1)
+        started.set()
+        time.sleep(0.3)
+        return project_codes(codes, "pca")
+
+    results = []
+    first = threading.Thread(target=lambda: results.append(cache.get_or_compute(key, slow_fit)))
+    first.start()
+    started.wait(5)
+    second = threading.Thread(target=lambda: results.append(cache.get_or_compute(key, slow_fit)))
+    second.start()
+    first.join(10), second.join(10)
+    assert calls == [1] and len(results) == 2 and results[0] is results[1]
+
+
+def test_cache_computes_again_when_the_running_fit_failed(clusters):
+    codes, _ = clusters
+    cache = ProjectionCache()
+    key = ProjectionCache.key("m", "pca", {}, len(codes), 0)
+    started, results = threading.Event(), []
+
+    def failing_fit():
+        started.set()
+        time.sleep(0.2)
+        raise DataError("codes went away")
+
+    def waiter():
+        started.wait(5)
+        results.append(cache.get_or_compute(key, lambda: project_codes(codes, "pca")))
+
+    other = threading.Thread(target=waiter)
+    other.start()
+    with pytest.raises(DataError):
+        cache.get_or_compute(key, failing_fit)
+    other.join(10)
+    assert len(results) == 1 and results[0].points.shape == (len(codes), 2)
+    assert cache.get_or_compute(key, failing_fit) is results[0]  # stored: the failing fit is not called
+
+
 def test_umap_from_two_threads_at_once(clusters, pytestconfig, monkeypatch):
     """UMAP's numba kernels abort the process if run concurrently; the module lock must prevent it.
 

@@ -148,6 +148,7 @@ class ProjectionCache:
         self.maxsize = maxsize
         self._entries: OrderedDict[tuple, Projection] = OrderedDict()
         self._lock = threading.Lock()
+        self._running: dict[tuple, threading.Event] = {}  # keys being computed now -> set when done
 
     @staticmethod
     def key(model_key: Hashable, method: str, params: Mapping[str, Hashable], n_points: int, seed: int) -> tuple:
@@ -158,19 +159,31 @@ class ProjectionCache:
         """The cached projection for `key`, computing and storing it on a miss.
 
         `compute` runs outside the cache's lock, so a slow t-SNE does not block hits on other keys.
-        If two threads miss the same key at once, both compute and both get the first stored result.
+        A thread that misses a key another thread is computing waits for that result instead of
+        fitting the same map again (a lecture hall asks for the same map at once); if that
+        computation fails, the waiting thread computes it itself.
         """
-        with self._lock:
-            if key in self._entries:
-                self._entries.move_to_end(key)
-                return self._entries[key]
-        projection = compute()
-        with self._lock:
-            stored = self._entries.setdefault(key, projection)
-            self._entries.move_to_end(key)
-            while len(self._entries) > self.maxsize:
-                self._entries.popitem(last=False)
-            return stored
+        while True:
+            with self._lock:
+                if key in self._entries:
+                    self._entries.move_to_end(key)
+                    return self._entries[key]
+                running = self._running.get(key)
+                if running is None:
+                    running = self._running[key] = threading.Event()
+                    break
+            running.wait()
+        try:
+            projection = compute()
+            with self._lock:
+                self._entries[key] = projection
+                while len(self._entries) > self.maxsize:
+                    self._entries.popitem(last=False)
+                return projection
+        finally:
+            with self._lock:
+                del self._running[key]
+            running.set()
 
     def project(
         self,

@@ -207,7 +207,7 @@ class Session:
             state.query_string = query
         else:
             state.page_script_hash = self.page_hash
-            state.query_string = self.query_string
+            state.query_string = query or self.query_string  # a first load may come with one
         state.widget_states.widgets.extend(widgets)
         state.fragment_id = fragment_id
         state.is_auto_rerun = auto
