@@ -15,7 +15,7 @@ from aecore.jobs import Job
 from aecore.spec import RunSpec
 from app import figures, state
 
-REFRESH_S = 0.5  # the progress bar
+REFRESH_S = 1.0  # the progress bar (each redraw costs a watching browser on the same cores)
 CHARTS_REFRESH_S = 2.0  # the live charts (see job_progress)
 LIVE_POINTS = 300  # points per live loss line
 
@@ -51,7 +51,7 @@ def job_progress(job: Job, *, curves: bool = True, key: str = "job",
     """Progress bar and Stop button, then live loss curves, for `job`; reruns the page when it ends.
 
     `also(job)` draws more beside the curves (e.g. the latent scatter forming). The two parts are
-    separate fragments: the bar redraws twice a second, the charts every CHARTS_REFRESH_S, because
+    separate fragments: the bar redraws every REFRESH_S, the charts every CHARTS_REFRESH_S, because
     redrawing plotly charts is what a watching browser spends its CPU on, and on a shared machine
     that CPU comes out of the training run (bench.dashboard_overhead).
     """

@@ -1,7 +1,7 @@
 """Training in the dashboard costs nothing extra: a job started from the Train page and watched
 there, against the same spec trained headless in this process.
 
-Two kinds of watcher poll the page while the job runs (its progress bar reruns twice a second, its
+Two kinds of watcher poll the page while the job runs (its progress bar reruns every second, its
 loss curves and latent scatter every two seconds):
 - "page polls": a websocket session speaking Streamlit's protocol (bench.lecture_hall), which
   reruns the live fragments on their intervals as a browser would, so the server does all of a
