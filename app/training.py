@@ -1,8 +1,9 @@
 """Starting training jobs from a page and watching them live.
 
 Jobs run in `aecore`'s process-wide registry, so a page never blocks and a second tab asking for the
-same model joins the running job. The progress panel is a fragment that redraws itself twice a second
-while the job runs, then reruns the page once so the page can show the trained model.
+same model joins the running job. The progress panel is two fragments that redraw themselves while
+the job runs (the bar every second, the charts every two), then rerun the page once so the page can
+show the trained model.
 """
 from __future__ import annotations
 
