@@ -23,7 +23,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file
+from safetensors.torch import save as safetensors_bytes
 
 from aecore.errors import AecoreError, StoreError
 from aecore.models import Autoencoder, build_model
@@ -95,14 +96,17 @@ class ModelStore:
             self.root.mkdir(parents=True, exist_ok=True)
             tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{key}-", dir=self.root))
             try:
-                save_file(state, str(tmp / WEIGHTS))
+                # The bytes are written here, not by safetensors' save_file, which was seen to report
+                # no error when the device is full: Python's file I/O raises ENOSPC.
+                with open(tmp / WEIGHTS, "wb") as f:
+                    f.write(safetensors_bytes(state))
+                    f.flush()
+                    os.fsync(f.fileno())
                 full_meta = {**meta, "key": key, "format": STORE_FORMAT, "created": time.time(),
                              "versions": library_versions(), "weights_sha256": _sha256(tmp / WEIGHTS)}
                 with open(tmp / META, "w") as f:
                     json.dump(full_meta, f)
                     f.flush()
-                    os.fsync(f.fileno())
-                with open(tmp / WEIGHTS, "rb+") as f:
                     os.fsync(f.fileno())
                 with self._lock:
                     if final.exists():  # replacing: move the old entry out of the way first

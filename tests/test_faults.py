@@ -80,3 +80,31 @@ def test_unwritable_cache_still_trains_and_says_why(tmp_path, monkeypatch):
     assert trained and stored.model is not None
     x = torch.rand(4, 784)
     assert stored.model.decode(stored.model.encode(x)).shape == (4, 784)
+
+
+@pytest.fixture
+def tiny_disk(tmp_path):
+    """A 64 KiB tmpfs: a real full disk (mounting needs root, as in CI; skipped with the reason otherwise)."""
+    mount_point = tmp_path / "tiny-disk"
+    mount_point.mkdir()
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(mount_point)],
+                          capture_output=True, text=True)
+    if done.returncode != 0:
+        pytest.skip(f"cannot mount a small tmpfs here: {done.stderr.strip() or 'not root'}")
+    try:
+        yield mount_point
+    finally:
+        subprocess.run(["umount", "-l", str(mount_point)], capture_output=True)
+
+
+def test_full_disk_keeps_the_model_in_memory_and_leaves_no_entry(tiny_disk):
+    store = ModelStore(tiny_disk / "models")
+    spec = make_spec("ae", "mnist-sample", hidden=(256, 32), epochs=1)  # ~0.8 MB of weights: does not fit
+    with pytest.warns(UserWarning, match="No space left on device.*kept in memory"):
+        stored, trained = get_or_train(spec, store)
+    assert trained and stored.model is not None
+    assert stored.model.encode(torch.rand(2, 784)).shape == (2, 32)
+    assert store.keys() == [] and list((tiny_disk / "models").iterdir()) == []  # no entry, no half-written one
+    with pytest.warns(UserWarning, match="kept in memory"):  # nothing cached: trains again, loads no junk
+        _, trained_again = get_or_train(spec, store)
+    assert trained_again
