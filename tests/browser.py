@@ -39,16 +39,31 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def start_server(home: Path, port: int, env: dict) -> tuple[subprocess.Popen, Path]:
+    """Start `streamlit run app/Home.py` on 127.0.0.1:`port`; (the process, its log file)."""
+    log_path = home / f"streamlit-{port}.log"
+    with open(log_path, "w") as log:  # the server keeps its own copy of the file descriptor
+        server = subprocess.Popen(
+            [sys.executable, "-m", "streamlit", "run", "app/Home.py", "--server.headless=true",
+             f"--server.port={port}", "--server.address=127.0.0.1", "--browser.gatherUsageStats=false"],
+            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    return server, log_path
+
+
+def stop_server(server: subprocess.Popen) -> None:
+    server.terminate()
+    try:
+        server.wait(15)
+    except subprocess.TimeoutExpired:
+        server.kill()
+
+
 @contextlib.contextmanager
 def dashboard(home: Path, *, warmup: bool = False, timeout_s: float = 90):
     """Run `streamlit run app/Home.py` on 127.0.0.1 with AECORE_HOME=home; yields the base URL."""
     port = free_port()
     env = {**os.environ, "AECORE_HOME": str(home), "LATENTLAB_WARMUP": "1" if warmup else "0"}
-    log = open(home / f"streamlit-{port}.log", "w")
-    server = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "app/Home.py", "--server.headless=true",
-         f"--server.port={port}", "--server.address=127.0.0.1", "--browser.gatherUsageStats=false"],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    server, log = start_server(home, port, env)
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + timeout_s
@@ -58,16 +73,11 @@ def dashboard(home: Path, *, warmup: bool = False, timeout_s: float = 90):
                 break
             except OSError:
                 if server.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"dashboard did not start; see {log.name}")
+                    raise RuntimeError(f"dashboard did not start; see {log}")
                 time.sleep(0.3)
         yield url
     finally:
-        server.terminate()
-        try:
-            server.wait(15)
-        except subprocess.TimeoutExpired:
-            server.kill()
-        log.close()
+        stop_server(server)
 
 
 @contextlib.contextmanager

@@ -13,6 +13,7 @@ import pytest
 from bench import maps, pca_baseline, time_to_quality, vae_quality
 from bench.common import Stopwatch, evaluate_loss, fmt, image_tensor, subset
 from bench.textbook import Checkpoint, checkpoint_steps, train_textbook
+from tests.browser import missing_browser_reason
 
 QUICK = ["--quick", "--dataset", "mnist-sample"]
 EXTRA_ARGS = {time_to_quality: ["--candidate", "256:3e-3"]}
@@ -157,3 +158,23 @@ def test_subset_takes_seeded_slices(tiny_data):
 def test_table_cells():
     assert fmt(None) == "-" and fmt(float("nan")) == "-"
     assert fmt(12345.6) == "12,346" and fmt(0.012345) == "0.0123" and fmt(3) == "3"
+
+
+# ---- the benchmarks that drive Chromium --------------------------------------------------------------
+
+@pytest.mark.browser
+@pytest.mark.skipif(missing_browser_reason() is not None, reason=missing_browser_reason() or "")
+def test_interaction_and_dashboard_overhead_run_in_chromium(quick_run):
+    from bench import dashboard_overhead, interaction
+
+    figures, out = quick_run(interaction)
+    assert last_json_line(out)["benchmark"] == "interaction"
+    assert 0 < figures["startup_s"] < 60 and 0 < figures["stroke_s"] < 10 and 0 < figures["rerun_s"] < 10
+    assert all(s["images"] >= 2 for s in figures["strokes"]), "each stroke shows the input and a reconstruction"
+    umap_map = figures["umap_maps"]["0s"]
+    assert umap_map["first_map_fit"].startswith("Fitted in") and 0 < umap_map["cached_map_server_s"] < 10
+
+    overhead, out = quick_run(dashboard_overhead)
+    assert last_json_line(out)["benchmark"] == "dashboard_overhead"
+    assert overhead["same_epochs"] and len(overhead["pairs"]) == 1
+    assert {"headless", "page polls", "Chromium"} <= set(overhead["pairs"][0])

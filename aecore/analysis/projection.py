@@ -25,15 +25,15 @@ from aecore.errors import ConfigError, DataError
 
 METHODS = ("pca", "tsne", "umap")
 # UMAP's layout epochs: its own default is 500 below 10,000 points and 200 above. 200 for every size
-# measured 2.5x faster for 5,000 codes (the layout is nearly all of a fit's time once the neighbours
+# measured 2.3x faster for 5,000 codes (the layout is nearly all of a fit's time once the neighbours
 # are exact), with the same neighbourhoods (bench.maps reports 10-NN accuracy of the map).
 UMAP_EPOCHS = 200
 SMALL_UMAP = 4096  # below this many points UMAP computes exact neighbour distances itself
 MIN_POINTS = 5  # fewer codes than this make no meaningful map (and break UMAP's spectral init)
 # t-SNE settings, chosen with bench.maps on 10,000 codes of the default ae (Fashion-MNIST, 2 cores):
 # half of openTSNE's default iterations (250 + 500), FFT gradients with two interpolation points per
-# interval instead of one, and exact neighbours, took 5.4 s instead of 35 s, with 10-NN label accuracy
-# in the map 0.825 against 0.828 for openTSNE's defaults and for scikit-learn's TSNE().
+# interval instead of one, and exact neighbours, took 5.4-6.2 s instead of 35 s, with 10-NN label
+# accuracy in the map 0.825 against 0.828 for openTSNE's defaults and for scikit-learn's TSNE().
 TSNE_EARLY_ITERS = 125
 TSNE_ITERS = 250
 TSNE_INTS_IN_INTERVAL = 2  # FFT grid intervals per unit of the embedding: fewer boxes as the map spreads
