@@ -6,7 +6,7 @@ import streamlit as st
 from aecore.errors import AecoreError
 from app import controls, figures, state, training
 
-LIVE_POINTS = 300  # of the probe digits, while training: each redraw of a big scatter costs the browser
+LIVE_POINTS = 300  # about this many probe digits while training: each redraw of a big scatter costs the browser
 dataset_name = state.current_dataset()
 data = state.dataset(dataset_name)
 
@@ -35,10 +35,11 @@ def live_latent(job):
     probe = job.probe
     if probe is None or not probe.snapshots:
         return
-    snap = probe.snapshots[-1][:LIVE_POINTS]
+    every = slice(None, None, max(1, len(probe.labels) // LIVE_POINTS))  # evenly through the probe set
+    snap = probe.snapshots[-1][every]
     title = f"Probe digits' codes after {probe.snapshot_names[-1]}" + \
         (" (PCA-2)" if probe.projection is not None else "")
-    st.plotly_chart(figures.probe_scatter(snap, probe.labels[:LIVE_POINTS], data.class_names, title),
+    st.plotly_chart(figures.probe_scatter(snap, probe.labels[every], data.class_names, title),
                     width="stretch", key=f"live-latent-{job.key}")
 
 
