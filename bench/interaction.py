@@ -30,8 +30,8 @@ import time
 from pathlib import Path
 
 from bench.common import bench_parser, emit_json, machine, median, print_machine, print_table
-from tests.browser import (CHROMIUM, CHROMIUM_ARGS, ROOT, dashboard, free_port, missing_browser_reason,
-                           start_server, stop_server)
+from bench.lecture_hall.server import ROOT, start_server, stop_server
+from tests.browser import CHROMIUM, CHROMIUM_ARGS, dashboard, missing_browser_reason
 
 TARGET_STARTUP_S = 4.0
 TARGET_STROKE_S = 0.3
@@ -95,12 +95,8 @@ def wait_for_run_end(page, timeout_ms: int = 60000) -> None:
 def time_startup(browser, home: Path) -> float:
     """Seconds from starting `streamlit run app/Home.py` to the Home page rendered in the open browser."""
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
-    port = free_port()
-    url = f"http://127.0.0.1:{port}/"
-    env = {**os.environ, "AECORE_HOME": str(home)}
-    env.pop("LATENTLAB_WARMUP", None)  # the warm-up thread runs, as for a user
     started = time.perf_counter()
-    server, log = start_server(home, port, env)
+    server, url, log = start_server(home, warmup=True)  # the background warm-up runs, as for a user
     try:
         while True:
             try:

@@ -1,19 +1,16 @@
 """Helpers for the end-to-end tests: start the dashboard as a user would and drive Debian's Chromium.
 
 The server is started with the README's command (`streamlit run app/Home.py`) plus loopback-only
-flags on a free port. Chromium comes from Debian (`/usr/bin/chromium`), never from `playwright install`.
+flags on a free port, by the same code as the load test's (`bench.lecture_hall.server`). Chromium comes from Debian (`/usr/bin/chromium`), never from `playwright install`.
 """
 from __future__ import annotations
 
 import contextlib
 import os
 import shutil
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from pathlib import Path
+
+from bench.lecture_hall.server import dashboard as lecture_hall_dashboard
 
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = os.environ.get("LATENTLAB_CHROMIUM", "/usr/bin/chromium")
@@ -33,51 +30,11 @@ def missing_browser_reason() -> str | None:
     return None
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def start_server(home: Path, port: int, env: dict) -> tuple[subprocess.Popen, Path]:
-    """Start `streamlit run app/Home.py` on 127.0.0.1:`port`; (the process, its log file)."""
-    log_path = home / f"streamlit-{port}.log"
-    with open(log_path, "w") as log:  # the server keeps its own copy of the file descriptor
-        server = subprocess.Popen(
-            [sys.executable, "-m", "streamlit", "run", "app/Home.py", "--server.headless=true",
-             f"--server.port={port}", "--server.address=127.0.0.1", "--browser.gatherUsageStats=false"],
-            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-    return server, log_path
-
-
-def stop_server(server: subprocess.Popen) -> None:
-    server.terminate()
-    try:
-        server.wait(15)
-    except subprocess.TimeoutExpired:
-        server.kill()
-
-
 @contextlib.contextmanager
 def dashboard(home: Path, *, warmup: bool = False, timeout_s: float = 90):
     """Run `streamlit run app/Home.py` on 127.0.0.1 with AECORE_HOME=home; yields the base URL."""
-    port = free_port()
-    env = {**os.environ, "AECORE_HOME": str(home), "LATENTLAB_WARMUP": "1" if warmup else "0"}
-    server, log = start_server(home, port, env)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + timeout_s
-        while True:
-            try:
-                urllib.request.urlopen(f"{url}/_stcore/health", timeout=2)
-                break
-            except OSError:
-                if server.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"dashboard did not start; see {log}")
-                time.sleep(0.3)
+    with lecture_hall_dashboard(home, warmup=warmup, timeout_s=timeout_s) as (url, _):
         yield url
-    finally:
-        stop_server(server)
 
 
 @contextlib.contextmanager

@@ -62,24 +62,42 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-@contextlib.contextmanager
-def dashboard(home: Path, log_path: Path, *, warmup: bool = True, numba_cache: Path | None = None,
-              options: tuple[str, ...] = (), timeout_s: float = 120) -> Iterator[tuple[str, subprocess.Popen]]:
-    """Run `streamlit run app/Home.py` on 127.0.0.1 with AECORE_HOME=home; yields (base URL, process).
-
-    `options` are extra Streamlit config options as "section.name=value", for what-if runs.
-    """
+def start_server(home: Path, log_path: Path | None = None, *, warmup: bool = True,
+                 numba_cache: Path | None = None,
+                 options: tuple[str, ...] = ()) -> tuple[subprocess.Popen, str, Path]:
+    """Start `streamlit run app/Home.py` on a free 127.0.0.1 port with AECORE_HOME=home, without
+    waiting for it; (the process, its base URL, its log file). Its output goes to `log_path` (default: a log file
+    in `home` named after the port). `options` are extra Streamlit config options as
+    "section.name=value", for what-if runs."""
     port = free_port()
     env = {**os.environ, "AECORE_HOME": str(home), "LATENTLAB_WARMUP": "1" if warmup else "0"}
     if numba_cache is not None:
         env.setdefault("NUMBA_CACHE_DIR", str(numba_cache))
-    log = open(log_path, "w")
-    server = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "app/Home.py", "--server.headless=true",
-         f"--server.port={port}", "--server.address=127.0.0.1", "--browser.gatherUsageStats=false",
-         *(f"--{option}" for option in options)],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
+    log_path = log_path or home / f"streamlit-{port}.log"
+    with open(log_path, "w") as log:  # the server keeps its own copy of the file descriptor
+        server = subprocess.Popen(
+            [sys.executable, "-m", "streamlit", "run", "app/Home.py", "--server.headless=true",
+             f"--server.port={port}", "--server.address=127.0.0.1", "--browser.gatherUsageStats=false",
+             *(f"--{option}" for option in options)],
+            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    return server, f"http://127.0.0.1:{port}", log_path
+
+
+def stop_server(server: subprocess.Popen) -> None:
+    if server.poll() is None:
+        server.terminate()
+        try:
+            server.wait(15)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
+
+
+@contextlib.contextmanager
+def dashboard(home: Path, log_path: Path | None = None, *, warmup: bool = True, numba_cache: Path | None = None,
+              options: tuple[str, ...] = (), timeout_s: float = 120) -> Iterator[tuple[str, subprocess.Popen]]:
+    """`start_server`, then wait until the server answers its health check; yields (base URL, process)."""
+    server, url, log_path = start_server(home, log_path, warmup=warmup, numba_cache=numba_cache, options=options)
     try:
         deadline = time.monotonic() + timeout_s
         while True:
@@ -92,14 +110,7 @@ def dashboard(home: Path, log_path: Path, *, warmup: bool = True, numba_cache: P
                 time.sleep(0.3)
         yield url, server
     finally:
-        if server.poll() is None:
-            server.terminate()
-            try:
-                server.wait(15)
-            except subprocess.TimeoutExpired:
-                server.kill()
-                server.wait()
-        log.close()
+        stop_server(server)
 
 
 def log_tracebacks(log_path: Path) -> list[str]:
