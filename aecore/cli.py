@@ -14,7 +14,7 @@ from dataclasses import MISSING, fields
 from typing import Any, get_type_hints
 
 from aecore.errors import AecoreError
-from aecore.models import DESCRIPTIONS, MODELS
+from aecore.models import MODELS
 
 EXIT_USAGE = 2
 
@@ -107,7 +107,7 @@ class _ProgressLine:
 def _cmd_train(args) -> int:
     from aecore.runs import describe_run, resolve, train_spec
     from aecore.spec import make_spec
-    from aecore.store import ModelStore, StoredModel
+    from aecore.store import ModelStore
     settings = {k: getattr(args, k) for k in _setting_fields() if getattr(args, k, None) is not None}
     if args.epochs is not None:
         settings["epochs"] = args.epochs

@@ -97,7 +97,6 @@ class JobRegistry:
     def __init__(self, store: ModelStore | None = None, max_running: int = 1, device: Any = None):
         self.store = store or ModelStore()
         self.device = device
-        self.threads = DEFAULT_THREADS  # see _run
         self._slots = threading.BoundedSemaphore(max_running)
         self._jobs: dict[str, Job] = {}
         self._lock = threading.Lock()
@@ -147,7 +146,7 @@ class JobRegistry:
     def _run(self, job: Job, data) -> None:
         # torch's thread count is per thread, and a new thread starts from whatever another thread set
         # last (the dashboard's small inferences run single-threaded): a job sets its own.
-        torch.set_num_threads(self.threads)
+        torch.set_num_threads(DEFAULT_THREADS)
         with self._slots:
             with job._lock:  # against a cancel() arriving at this moment
                 if job._cancel.is_set():

@@ -15,7 +15,7 @@ import torch
 from aecore.analysis import decode_codes, encode_images, mnist_normalize
 from aecore.models import corrupt
 from aecore.spec import RunSpec
-from app import controls, figures, state
+from app import controls, state
 
 NOISE_SEED = 0  # one fixed noise pattern, so reruns after a stroke do not flicker
 GRID_PER_CLASS = 2  # test digits per class in the reconstruction grid

@@ -15,7 +15,7 @@ import streamlit as st
 from PIL import Image
 
 from aecore.analysis import filter_grid, reconstruct_images
-from aecore.store import META, WEIGHTS
+from aecore.store import WEIGHTS
 from app import figures, maps, state
 
 def stored_metas() -> list[dict]:

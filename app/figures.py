@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 import io
+import math
 from typing import Sequence
 
 import numpy as np
@@ -41,7 +42,7 @@ def loss_figure(runs: Sequence[tuple[str, list[dict]]], parts: Sequence[str] = (
         color = CLASS_COLORS[i % len(CLASS_COLORS)]
         train = [(s["global_step"] / max(s["steps"], 1), s["train"][part]) for s in snaps if part in s["train"]]
         if max_points and len(train) > max_points:
-            train = train[::-(-len(train) // max_points)] + train[-1:]
+            train = train[::math.ceil(len(train) / max_points)] + train[-1:]
         val = [(s["global_step"] / max(s["steps"], 1), s["val"][part]) for s in snaps
                if s["event"] == "epoch" and s.get("val") and part in s["val"]]
         if train:

@@ -18,7 +18,7 @@ from app import figures, state
 
 REFRESH_S = 1.0  # the progress bar (each redraw costs a watching browser on the same cores)
 CHARTS_REFRESH_S = 2.0  # the live charts (see job_progress)
-LIVE_POINTS = 300  # points per live loss line
+LIVE_POINTS = 300  # points per live chart (loss line, latent scatter): each redraw costs the browser
 
 
 def submit(spec: RunSpec) -> Job | None:

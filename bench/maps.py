@@ -29,7 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
-from aecore.analysis import ProjectionCache, encode_images, project_codes, warm_up_umap
+from aecore.analysis import ProjectionCache, encode_images, warm_up_umap
 from aecore.analysis.projection import TSNE_EARLY_ITERS, TSNE_INTS_IN_INTERVAL, TSNE_ITERS, TSNE_JOBS
 from aecore.runs import get_or_train
 from aecore.spec import make_spec

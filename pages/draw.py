@@ -101,11 +101,11 @@ def drawing_panel() -> None:
         noisy = None
     else:
         st.session_state["drawing"] = digit  # the Latent grid and Embeddings pages use it too
-        input_col.image(figures.inline_png(digit), width="stretch", output_format="PNG",
+        input_col.image(figures.inline_png(digit), width="stretch",
                         caption="What the models see: 28×28, MNIST-normalised")
         noisy = drawing.corrupt_digit(digit, kind, level) if level > 0 else digit
         if level > 0:
-            noisy_col.image(figures.inline_png(noisy), width="stretch", output_format="PNG",
+            noisy_col.image(figures.inline_png(noisy), width="stretch",
                             caption=f"Corrupted: {NOISE_NAMES[kind]}, {level:g}")
 
     if not rows:
@@ -128,8 +128,8 @@ def drawing_panel() -> None:
                 st.error("This model could not be loaded.")
                 continue
             recon, code = out
-            st.image(figures.inline_png(recon), width="stretch", output_format="PNG")
-            st.image(figures.inline_png(figures.code_bars(code)), width="stretch", output_format="PNG",
+            st.image(figures.inline_png(recon), width="stretch")
+            st.image(figures.inline_png(figures.code_bars(code)), width="stretch",
                      caption=f"code · {len(code)} units · largest |value| {np.abs(code).max():.2g}")
 
 

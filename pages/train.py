@@ -6,7 +6,6 @@ import streamlit as st
 from aecore.errors import AecoreError
 from app import controls, figures, state, training
 
-LIVE_POINTS = 300  # about this many probe digits while training: each redraw of a big scatter costs the browser
 dataset_name = state.current_dataset()
 data = state.dataset(dataset_name)
 
@@ -35,7 +34,8 @@ def live_latent(job):
     probe = job.probe
     if probe is None or not probe.snapshots:
         return
-    every = slice(None, None, max(1, len(probe.labels) // LIVE_POINTS))  # evenly through the probe set
+    # about LIVE_POINTS of the probe digits, evenly through the set (it is in class order)
+    every = slice(None, None, max(1, len(probe.labels) // training.LIVE_POINTS))
     snap = probe.snapshots[-1][every]
     title = f"Probe digits' codes after {probe.snapshot_names[-1]}" + \
         (" (PCA-2)" if probe.projection is not None else "")

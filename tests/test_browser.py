@@ -97,7 +97,7 @@ def test_loss_chart_updates_while_training(tmp_path):
                                f"return p && p.data && p.data.reduce((n, t) => n + (t.x ? t.x.length : 0), 0) > {first}; }}",
                                timeout=30000)
         second = points()
-        page.wait_for_function("() => document.querySelectorAll('.js-plotly-plot').length >= 2", timeout=30000)
+        page.wait_for_function("() => document.querySelectorAll('.js-plotly-plot').length >= 2", timeout=90000)
         screenshot(page, "train-live")
         assert second > first, f"the loss chart did not grow while training ({first} -> {second} points)"
         # the live latent scatter shows a thinned probe set, but every digit class in it

@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import importlib.util
 import io
-
 from pathlib import Path
 
 import numpy as np
@@ -25,25 +24,6 @@ pytestmark = pytest.mark.skipif(importlib.util.find_spec("streamlit_drawable_can
 HOME = str(Path(__file__).resolve().parents[1] / "app" / "Home.py")
 PAGE = "../pages/draw.py"
 DATA = "mnist-sample"
-
-
-@pytest.fixture
-def fresh_app(monkeypatch):
-    """Empty caches, so each test sees only its own AECORE_HOME (set by conftest)."""
-    import streamlit as st
-    from streamlit.runtime.caching import cache_resource
-
-    import aecore.jobs
-    from aecore.data import datasets
-
-    monkeypatch.setenv("LATENTLAB_WARMUP", "0")
-    cache_resource.clear()
-    st.cache_data.clear()
-    monkeypatch.setattr(aecore.jobs, "_default", None)
-    datasets._clear_cache()
-    yield
-    cache_resource.clear()
-    st.cache_data.clear()
 
 
 def train_small():

@@ -11,9 +11,7 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
-import aecore.jobs
 from aecore.data import load_dataset
-from aecore.data import datasets as datasets_module
 from aecore.runs import get_or_train
 from aecore.spec import make_spec
 from app import maps

@@ -9,7 +9,7 @@ from streamlit.testing.v1 import AppTest
 
 import aecore.jobs
 from aecore.runs import get_or_train
-from aecore.spec import lecture_specs, make_spec
+from aecore.spec import lecture_specs
 
 ENTRY = Path(__file__).resolve().parents[1] / "app" / "Home.py"
 

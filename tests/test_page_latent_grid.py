@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-import pytest
 from streamlit.testing.v1 import AppTest
 
 from aecore.data import load_dataset
@@ -15,25 +14,6 @@ from aecore.spec import make_spec
 HOME = str(Path(__file__).resolve().parents[1] / "app" / "Home.py")
 PAGE = "../pages/latent_grid.py"
 DATA = "mnist-sample"
-
-
-@pytest.fixture
-def fresh_app(monkeypatch):
-    """Empty caches, so each test sees only its own AECORE_HOME (set by conftest)."""
-    import streamlit as st
-    from streamlit.runtime.caching import cache_resource
-
-    import aecore.jobs
-    from aecore.data import datasets
-
-    monkeypatch.setenv("LATENTLAB_WARMUP", "0")
-    cache_resource.clear()
-    st.cache_data.clear()
-    monkeypatch.setattr(aecore.jobs, "_default", None)
-    datasets._clear_cache()
-    yield
-    cache_resource.clear()
-    st.cache_data.clear()
 
 
 def open_page(**query) -> AppTest:

@@ -11,8 +11,6 @@ import pytest
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
-import aecore.jobs
-from aecore.data import datasets as datasets_module
 from aecore.runs import get_or_train
 from aecore.spec import make_spec
 from app import exports, state

@@ -9,8 +9,6 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-import aecore.jobs
-from aecore.data import datasets as datasets_module
 from aecore.runs import get_or_train
 from aecore.spec import make_spec
 

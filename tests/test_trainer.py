@@ -310,3 +310,21 @@ def test_cuda_training_keeps_the_data_on_the_gpu_with_mixed_precision(family, ti
     assert next(result.model.parameters()).is_cuda
     assert all(math.isfinite(h["train"]["loss"]) for h in result.history)
     assert result.history[-1]["train"]["loss"] < result.history[0]["train"]["loss"] * 1.05
+
+
+def test_small_batches_run_single_threaded_and_the_thread_count_comes_back():
+    from aecore.device import single_threaded
+
+    original = torch.get_num_threads()  # conftest runs the tests on one thread
+    torch.set_num_threads(2)
+    try:
+        with single_threaded():
+            assert torch.get_num_threads() == 1
+        assert torch.get_num_threads() == 2
+        with single_threaded(enabled=False):
+            assert torch.get_num_threads() == 2
+        with pytest.raises(ValueError), single_threaded():
+            raise ValueError("a failing forward pass")
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(original)
