@@ -16,6 +16,10 @@ import plotly.graph_objects as go
 # Ten colours that stay distinct on a projector (Tableau 10), one per class.
 BAR_POSITIVE = (78, 121, 167)  # the first two class colours, as RGB
 BAR_NEGATIVE = (225, 87, 89)
+# Up to this many points a scatter is drawn as SVG, above it with WebGL. Every new chart is a fresh
+# mount (Streamlit keys a chart by its spec), and a WebGL context costs a fixed ~0.3 s in a software-
+# rendered Chromium: SVG is faster up to about 1,000 points, WebGL beyond (bench.map_redraw).
+SVG_MAX_POINTS = 1000
 CLASS_COLORS = ["#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f",
                 "#edc948", "#b07aa1", "#ff9da7", "#9c755f", "#bab0ac"]
 FONT = dict(size=16)
@@ -66,13 +70,14 @@ def latent_scatter(points: np.ndarray, labels: np.ndarray, class_names: Sequence
     """
     fig = go.Figure()
     idx = np.arange(len(points))
+    add_points = fig.add_scatter if len(points) <= SVG_MAX_POINTS else fig.add_scattergl
     for c, name in enumerate(class_names):
         m = labels == c
         if not m.any():
             continue
-        fig.add_scattergl(x=points[m, 0], y=points[m, 1], mode="markers", name=str(name),
-                          customdata=idx[m], marker=dict(size=marker_size, color=CLASS_COLORS[c % 10], opacity=0.8),
-                          hovertemplate=f"{name} · #%{{customdata}}<extra></extra>")
+        add_points(x=points[m, 0], y=points[m, 1], mode="markers", name=str(name),
+                   customdata=idx[m], marker=dict(size=marker_size, color=CLASS_COLORS[c % 10], opacity=0.8),
+                   hovertemplate=f"{name} · #%{{customdata}}<extra></extra>")
     for name, pts in (extra or {}).items():
         pts = np.atleast_2d(pts)
         fig.add_scatter(x=pts[:, 0], y=pts[:, 1], mode="markers+text", name=name, text=[name] * len(pts),

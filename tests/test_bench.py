@@ -178,3 +178,14 @@ def test_interaction_and_dashboard_overhead_run_in_chromium(quick_run):
     assert last_json_line(out)["benchmark"] == "dashboard_overhead"
     assert overhead["same_epochs"] and len(overhead["pairs"]) == 1
     assert {"headless", "page polls", "Chromium"} <= set(overhead["pairs"][0])
+
+
+@pytest.mark.browser
+@pytest.mark.skipif(missing_browser_reason() is not None, reason=missing_browser_reason() or "")
+def test_map_redraw_times_each_way_of_drawing(quick_run):
+    from bench import map_redraw
+
+    figures, out = quick_run(map_redraw)
+    assert last_json_line(out)["benchmark"] == "map_redraw"
+    assert set(figures["seconds"]) == {"picture-1000", "svg-20", "webgl-20"}
+    assert all(len(times) == 2 and all(0 < t < 30 for t in times) for times in figures["seconds"].values())

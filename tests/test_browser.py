@@ -108,6 +108,30 @@ def test_loss_chart_updates_while_training(tmp_path):
         assert not _exceptions(page)
 
 
+def test_a_box_dragged_on_the_map_shows_those_digits(lab_home):
+    """1,000 points are drawn as SVG (figures.SVG_MAX_POINTS): the box selection still reaches the page."""
+    with dashboard(lab_home) as url, browser_page() as page:
+        page.goto(f"{url}/embeddings?data=mnist-sample&method=pca&points=1000")
+        wait_until_idle(page)
+        page.wait_for_function("() => { const p = document.querySelector('.js-plotly-plot'); "
+                               "return p && p._fullData && p._fullData.length >= 10; }", timeout=60000)
+        kinds = page.evaluate("() => [...new Set(document.querySelector('.js-plotly-plot')._fullData.map(t => t.type))]")
+        assert kinds == ["scatter"], kinds
+        box = page.locator(".js-plotly-plot .nsewdrag").first.bounding_box()
+        page.mouse.move(box["x"] + box["width"] * 0.1, box["y"] + box["height"] * 0.1)
+        page.mouse.down()
+        for k in range(1, 11):
+            page.mouse.move(box["x"] + box["width"] * (0.1 + 0.08 * k), box["y"] + box["height"] * (0.1 + 0.08 * k))
+        page.mouse.up()
+        page.get_by_text("selected digits").first.wait_for(timeout=30000)
+        wait_until_idle(page)
+        heading = page.get_by_text("selected digits").first.inner_text()
+        assert int(heading.split()[0]) > 0, heading
+        assert page.locator('[data-testid="stMain"] [data-testid="stImage"] img').count() >= 1
+        assert not _exceptions(page)
+        screenshot(page, "embeddings-selection")
+
+
 def _upload(page, name: str, data: bytes, mime: str = "image/png") -> None:
     page.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(
         files=[{"name": name, "mimeType": mime, "buffer": data}])

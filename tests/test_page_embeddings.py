@@ -116,3 +116,20 @@ def test_selected_indices_reads_customdata():
     assert maps.selected_indices(event, 10) == [2, 4]
     assert maps.selected_indices(None, 10) == []
     assert maps.selected_indices({"selection": {"points": []}}, 10) == []
+
+
+def test_small_maps_are_svg_and_large_ones_webgl():
+    """A new chart is a fresh mount; below SVG_MAX_POINTS SVG mounts faster than a WebGL context."""
+    from app.figures import SVG_MAX_POINTS, latent_scatter
+
+    def kinds(n):
+        rng = np.random.default_rng(0)
+        fig = latent_scatter(rng.normal(size=(n, 2)), np.arange(n) % 10, [str(c) for c in range(10)],
+                             extra={"your drawing": np.zeros(2)})
+        return {t.name: t.type for t in fig.data}
+
+    small, large = kinds(SVG_MAX_POINTS), kinds(SVG_MAX_POINTS + 1)
+    assert {small[str(c)] for c in range(10)} == {"scatter"}
+    assert {large[str(c)] for c in range(10)} == {"scattergl"}
+    assert small["your drawing"] == large["your drawing"] == "scatter"  # the star stays on top, in SVG
+    assert sum(len(t.x) for t in latent_scatter(np.zeros((30, 2)), np.arange(30) % 3, ["a", "b", "c"]).data) == 30

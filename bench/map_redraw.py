@@ -1,0 +1,121 @@
+"""Map redraw: what showing a map again costs in this Chromium, by how the map is drawn.
+
+The dashboard answers a cached map in a fast rerun; the rest of "shows again" is the browser. Streamlit
+keys a plotly chart by its spec, so every different map is a fresh chart: a new plotly plot and, for
+WebGL traces, a new WebGL context, which headless Chromium without a GPU renders in software. This
+benchmark switches a bare page (`bench/map_redraw_page.py`) between two maps and times click ->
+map drawn, for the dashboard's own map figure drawn as WebGL or SVG at a few sizes, and for a plain
+picture of the same points: the floor each way of drawing sets, whatever the dashboard does.
+
+    python -m bench.map_redraw
+    python -m bench.map_redraw --switches 10
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+import subprocess
+import sys
+import time
+
+from bench.common import bench_parser, emit_json, machine, median, print_machine, print_table
+from bench.lecture_hall.server import ROOT, free_port
+from tests.browser import CHROMIUM, CHROMIUM_ARGS, missing_browser_reason
+
+PAGE = ROOT / "bench" / "map_redraw_page.py"
+TARGET_S = 0.3
+WAYS = [("picture", 5000), ("svg", 20), ("webgl", 20), ("svg", 1000), ("webgl", 1000),
+        ("svg", 5000), ("webgl", 5000)]
+
+# The map named `which` is on the page and drawn: its plotly title or picture caption, and all points.
+DRAWN = """([which, points]) => {
+  const shown = [...document.querySelectorAll('[data-testid="stCaptionContainer"]')]
+                .some(c => c.innerText === 'shown ' + which);
+  if (!shown) return false;
+  const p = document.querySelector('.js-plotly-plot');
+  if (!p) { const img = document.querySelector('[data-testid="stImage"] img'); return !!img && img.complete; }
+  return !!p._fullLayout && p._fullLayout.title.text.includes('>' + which + '<')
+         && p._fullData.reduce((n, t) => n + t._length, 0) >= points;
+}"""
+
+
+@contextlib.contextmanager
+def bare_page():
+    port = free_port()
+    server = subprocess.Popen([sys.executable, "-m", "streamlit", "run", str(PAGE), "--server.headless=true",
+                               f"--server.port={port}", "--server.address=127.0.0.1",
+                               "--browser.gatherUsageStats=false", "--runner.postScriptGC=false"],
+                              cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)},
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.terminate()
+        server.wait(10)
+
+
+def time_switches(browser, url: str, draw: str, points: int, switches: int) -> list[float]:
+    """Seconds from clicking the other map's radio button to that map drawn, `switches` times."""
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    try:
+        for _ in range(120):
+            try:
+                page.goto(f"{url}/?draw={draw}&points={points}", timeout=5000)
+                break
+            except Exception:
+                time.sleep(0.25)
+        page.wait_for_function(DRAWN, arg=["A", points], timeout=60000)
+        times = []
+        for i in range(switches + 1):
+            which = "B" if i % 2 == 0 else "A"
+            page.wait_for_timeout(400)
+            started = time.perf_counter()
+            page.get_by_text(which, exact=True).click()
+            page.wait_for_function(DRAWN, arg=[which, points], timeout=60000, polling="raf")
+            page.evaluate("() => new Promise(done => requestAnimationFrame(() => requestAnimationFrame(done)))")
+            if i:  # the first switch also builds map B on the server
+                times.append(time.perf_counter() - started)
+        return times
+    finally:
+        page.close()
+
+
+def main(argv: list[str] | None = None) -> dict:
+    parser = bench_parser(__doc__.splitlines()[0])
+    parser.add_argument("--switches", type=int, default=6, help="timed switches per way of drawing")
+    args = parser.parse_args(argv)
+    ways = WAYS
+    if args.quick:
+        args.switches, ways = 2, [("picture", 1000), ("svg", 20), ("webgl", 20)]
+    reason = missing_browser_reason()
+    if reason:
+        raise SystemExit(f"cannot run: {reason}")
+    from playwright.sync_api import sync_playwright
+
+    info = machine()
+    print_machine(info)
+    results = {}
+    with bare_page() as url, sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            for rnd in range(2):  # two rounds, interleaved, so a busy moment does not land on one way only
+                for draw, points in ways:
+                    results.setdefault(f"{draw}-{points}", []).extend(
+                        time_switches(browser, url, draw, points, max(1, args.switches // 2)))
+        finally:
+            browser.close()
+    rows = []
+    for draw, points in ways:
+        times = results[f"{draw}-{points}"]
+        rows.append([draw, f"{points:,}", len(times), median(times), max(times), median(times) <= TARGET_S])
+        print(f"  {draw} {points:,} points: {', '.join(f'{t:.2f}' for t in times)} s", flush=True)
+    print_table("Click -> the other map drawn, a bare Streamlit page in headless Chromium",
+                ["drawn as", "points", "switches", "median s", "worst s", f"<= {TARGET_S} s"], rows)
+    payload = {"benchmark": "map_redraw", "machine": info, "quick": args.quick, "target_s": TARGET_S,
+               "seconds": results, "median_s": {k: median(v) for k, v in results.items()}}
+    emit_json(payload)
+    return payload
+
+
+if __name__ == "__main__":
+    main()
