@@ -129,6 +129,27 @@ def test_textbook_loop_trains_and_evaluates_at_checkpoints(tiny_data):
     assert model.training  # evaluation put it back as it found it
 
 
+def test_sampled_vae_loss_averages_its_draws():
+    import torch
+
+    from aecore.models import build_model
+    from aecore.spec import make_spec
+
+    spec = make_spec("vae", "mnist-sample", hidden=(32,), latent=4)
+    torch.manual_seed(0)
+    model = build_model(spec.family, spec.model).eval()
+    x = torch.rand(64, 784)
+    one, two = (vae_quality.sampled_loss(model, x, draws=1, seed=s) for s in (7, 8))
+    assert one != two, "different seeds draw different z"
+    torch.manual_seed(7)
+    model.train()
+    first, second = (float(model.loss(x)["loss"]) for _ in range(2))
+    model.eval()
+    assert vae_quality.sampled_loss(model, x, draws=2, seed=7) == pytest.approx((first + second) / 2, rel=1e-5)
+    assert not model.training, "the model's mode is put back"
+    assert vae_quality.sampled_loss(model, x, draws=1, seed=7) == pytest.approx(one, rel=1e-6)
+
+
 def test_knn_accuracy_of_separated_and_mixed_classes():
     rng = np.random.default_rng(0)
     apart = np.concatenate([rng.normal(0, 0.1, (50, 2)), rng.normal(10, 0.1, (50, 2))])
