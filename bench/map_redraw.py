@@ -12,17 +12,15 @@ picture of the same points: the floor each way of drawing sets, whatever the das
 """
 from __future__ import annotations
 
-import contextlib
-import os
-import subprocess
-import sys
+import tempfile
 import time
+from pathlib import Path
 
 from bench.common import bench_parser, emit_json, machine, median, print_machine, print_table
-from bench.lecture_hall.server import ROOT, free_port
+from bench.lecture_hall.server import dashboard
 from tests.browser import CHROMIUM, CHROMIUM_ARGS, missing_browser_reason
 
-PAGE = ROOT / "bench" / "map_redraw_page.py"
+PAGE = "bench/map_redraw_page.py"
 TARGET_S = 0.3
 WAYS = [("picture", 5000), ("svg", 20), ("webgl", 20), ("svg", 1000), ("webgl", 1000),
         ("svg", 5000), ("webgl", 5000)]
@@ -39,31 +37,11 @@ DRAWN = """([which, points]) => {
 }"""
 
 
-@contextlib.contextmanager
-def bare_page():
-    port = free_port()
-    server = subprocess.Popen([sys.executable, "-m", "streamlit", "run", str(PAGE), "--server.headless=true",
-                               f"--server.port={port}", "--server.address=127.0.0.1",
-                               "--browser.gatherUsageStats=false", "--runner.postScriptGC=false"],
-                              cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)},
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.terminate()
-        server.wait(10)
-
-
 def time_switches(browser, url: str, draw: str, points: int, switches: int) -> list[float]:
     """Seconds from clicking the other map's radio button to that map drawn, `switches` times."""
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
     try:
-        for _ in range(120):
-            try:
-                page.goto(f"{url}/?draw={draw}&points={points}", timeout=5000)
-                break
-            except Exception:
-                time.sleep(0.25)
+        page.goto(f"{url}/?draw={draw}&points={points}")
         page.wait_for_function(DRAWN, arg=["A", points], timeout=60000)
         times = []
         for i in range(switches + 1):
@@ -95,7 +73,9 @@ def main(argv: list[str] | None = None) -> dict:
     info = machine()
     print_machine(info)
     results = {}
-    with bare_page() as url, sync_playwright() as pw:
+    with tempfile.TemporaryDirectory(prefix="latentlab-redraw-") as home, \
+            dashboard(Path(home), warmup=False, script=PAGE, options=("runner.postScriptGC=false",)) as (url, _), \
+            sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
             for rnd in range(2):  # two rounds, interleaved, so a busy moment does not land on one way only

@@ -63,12 +63,12 @@ def free_port() -> int:
 
 
 def start_server(home: Path, log_path: Path | None = None, *, warmup: bool = True,
-                 numba_cache: Path | None = None,
-                 options: tuple[str, ...] = ()) -> tuple[subprocess.Popen, str, Path]:
-    """Start `streamlit run app/Home.py` on a free 127.0.0.1 port with AECORE_HOME=home, without
-    waiting for it; (the process, its base URL, its log file). Its output goes to `log_path` (default: a log file
-    in `home` named after the port). `options` are extra Streamlit config options as
-    "section.name=value", for what-if runs."""
+                 numba_cache: Path | None = None, options: tuple[str, ...] = (),
+                 script: str = "app/Home.py") -> tuple[subprocess.Popen, str, Path]:
+    """Start `streamlit run <script>` (the dashboard unless told otherwise; relative to the repository)
+    on a free 127.0.0.1 port with AECORE_HOME=home, without waiting for it; (the process, its base
+    URL, its log file). Its output goes to `log_path` (default: a log file in `home` named after the
+    port). `options` are extra Streamlit config options as "section.name=value", for what-if runs."""
     port = free_port()
     env = {**os.environ, "AECORE_HOME": str(home), "LATENTLAB_WARMUP": "1" if warmup else "0"}
     if numba_cache is not None:
@@ -76,7 +76,7 @@ def start_server(home: Path, log_path: Path | None = None, *, warmup: bool = Tru
     log_path = log_path or home / f"streamlit-{port}.log"
     with open(log_path, "w") as log:  # the server keeps its own copy of the file descriptor
         server = subprocess.Popen(
-            [sys.executable, "-m", "streamlit", "run", "app/Home.py", "--server.headless=true",
+            [sys.executable, "-m", "streamlit", "run", script, "--server.headless=true",
              f"--server.port={port}", "--server.address=127.0.0.1", "--browser.gatherUsageStats=false",
              *(f"--{option}" for option in options)],
             cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
@@ -95,9 +95,11 @@ def stop_server(server: subprocess.Popen) -> None:
 
 @contextlib.contextmanager
 def dashboard(home: Path, log_path: Path | None = None, *, warmup: bool = True, numba_cache: Path | None = None,
-              options: tuple[str, ...] = (), timeout_s: float = 120) -> Iterator[tuple[str, subprocess.Popen]]:
+              options: tuple[str, ...] = (), timeout_s: float = 120,
+              script: str = "app/Home.py") -> Iterator[tuple[str, subprocess.Popen]]:
     """`start_server`, then wait until the server answers its health check; yields (base URL, process)."""
-    server, url, log_path = start_server(home, log_path, warmup=warmup, numba_cache=numba_cache, options=options)
+    server, url, log_path = start_server(home, log_path, warmup=warmup, numba_cache=numba_cache, options=options,
+                                         script=script)
     try:
         deadline = time.monotonic() + timeout_s
         while True:
