@@ -96,8 +96,8 @@ class ModelStore:
             self.root.mkdir(parents=True, exist_ok=True)
             tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{key}-", dir=self.root))
             try:
-                # The bytes are written here, not by safetensors' save_file, which was seen to report
-                # no error when the device is full: Python's file I/O raises ENOSPC.
+                # The bytes are written here, not by safetensors' save_file: on a full device that raises
+                # its own SafetensorError, not an OSError, while Python's file I/O raises ENOSPC.
                 with open(tmp / WEIGHTS, "wb") as f:
                     f.write(safetensors_bytes(state))
                     f.flush()

@@ -17,7 +17,7 @@ import plotly.graph_objects as go
 BAR_POSITIVE = (78, 121, 167)  # the first two class colours, as RGB
 BAR_NEGATIVE = (225, 87, 89)
 # Up to this many points a scatter is drawn as SVG, above it with WebGL. Every new chart is a fresh
-# mount (Streamlit keys a chart by its spec), and a WebGL context costs a fixed ~0.3 s in a software-
+# mount (Streamlit keys a chart by its spec), and a WebGL context costs a fixed 0.2-0.3 s in a software-
 # rendered Chromium: SVG is faster up to about 1,000 points, WebGL beyond (bench.map_redraw).
 SVG_MAX_POINTS = 1000
 CLASS_COLORS = ["#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f",

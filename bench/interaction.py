@@ -133,7 +133,7 @@ def time_first_map(browser, home: Path, pause_s: float = 0.0, dataset: str = MAP
                        return shown && p && p._fullLayout && p.data
                               && p.data.reduce((n, t) => n + count(t.x), 0) >= {points}; }}""",
             timeout=timeout_ms)
-        # the points are WebGL (scattergl), drawn on the next animation frame
+        # WebGL points (maps above figures.SVG_MAX_POINTS) are drawn on the next animation frame
         page.evaluate("() => new Promise(done => requestAnimationFrame(() => requestAnimationFrame(done)))")
 
     with dashboard(home, warmup=True) as url:

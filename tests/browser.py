@@ -1,7 +1,8 @@
 """Helpers for the end-to-end tests: start the dashboard as a user would and drive Debian's Chromium.
 
 The server is started with the README's command (`streamlit run app/Home.py`) plus loopback-only
-flags on a free port, by the same code as the load test's (`bench.lecture_hall.server`). Chromium comes from Debian (`/usr/bin/chromium`), never from `playwright install`.
+flags on a free port, by the same code as the load test's (`bench.lecture_hall.server`). Chromium
+comes from Debian (`/usr/bin/chromium`), never from `playwright install`.
 """
 from __future__ import annotations
 
