@@ -13,8 +13,8 @@ import time
 from dataclasses import MISSING, fields
 from typing import Any, get_type_hints
 
+from aecore.configs import CONFIGS, FAMILIES, TrainConfig
 from aecore.errors import AecoreError
-from aecore.models import MODELS
 
 EXIT_USAGE = 2
 
@@ -26,9 +26,8 @@ class _Parser(argparse.ArgumentParser):
 
 def _setting_fields() -> dict[str, tuple[type, Any]]:
     """Every model and training setting name -> (type hint, an example default)."""
-    from aecore.trainer import TrainConfig
     out: dict[str, tuple[type, Any]] = {}
-    for cls in [TrainConfig, *(m.config_class for m in MODELS.values())]:
+    for cls in [TrainConfig, *CONFIGS.values()]:
         hints = get_type_hints(cls)
         for f in fields(cls):
             out.setdefault(f.name, (hints[f.name], f.default if f.default is not MISSING else None))
@@ -63,7 +62,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="python -m aecore", description="Latent Lab's modeling core.")
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
     t = sub.add_parser("train", help="train one model (or load it from the store)")
-    t.add_argument("--model", default="ae", help=f"family: {', '.join(MODELS)}")
+    t.add_argument("--model", default="ae", help=f"family: {', '.join(FAMILIES)}")
     t.add_argument("--dataset", default="auto", help="mnist, mnist-sample, fashion-mnist, auto, or a path")
     t.add_argument("--epochs", type=int, default=None)
     t.add_argument("--device", default=None, help="auto (default), cpu, cuda or mps")

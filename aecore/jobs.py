@@ -10,16 +10,15 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import torch
-
-from aecore.device import DEFAULT_THREADS
 from aecore.errors import AecoreError, StoreError
 from aecore.spec import RunSpec
 from aecore.store import ModelStore, StoredModel
 from aecore.runs import describe_run, resolve, train_spec
-from aecore.trainer import Trainer
+
+if TYPE_CHECKING:  # torch and the trainer are imported by the job's thread, not by whoever lists the jobs
+    from aecore.trainer import Trainer
 
 log = logging.getLogger(__name__)
 
@@ -146,6 +145,10 @@ class JobRegistry:
     def _run(self, job: Job, data) -> None:
         # torch's thread count is per thread, and a new thread starts from whatever another thread set
         # last (the dashboard's small inferences run single-threaded): a job sets its own.
+        import torch
+
+        from aecore.device import DEFAULT_THREADS
+
         torch.set_num_threads(DEFAULT_THREADS)
         with self._slots:
             with job._lock:  # against a cancel() arriving at this moment

@@ -7,16 +7,15 @@ from __future__ import annotations
 
 import time
 import warnings
-from typing import Callable
-
-import torch
+from typing import TYPE_CHECKING, Callable
 
 from aecore.data import Dataset, load_dataset
-from aecore.models import build_model
 from aecore.spec import RunSpec
 from aecore.errors import StoreError
 from aecore.store import ModelStore, StoredModel
-from aecore.trainer import Trainer, TrainResult
+
+if TYPE_CHECKING:  # torch, the models and the trainer are imported when a model is trained:
+    from aecore.trainer import Trainer, TrainResult  # resolving a spec to its store key needs none of them
 
 
 def resolve(spec: RunSpec, *, download: bool = False, progress=None) -> tuple[RunSpec, Dataset]:
@@ -28,6 +27,11 @@ def resolve(spec: RunSpec, *, download: bool = False, progress=None) -> tuple[Ru
 def train_spec(spec: RunSpec, data: Dataset, *, device=None, callbacks=None,
                on_trainer: Callable[[Trainer], None] | None = None) -> TrainResult:
     """Train a fresh model for `spec` on `data`. Initialisation is seeded by `spec.train.seed`."""
+    import torch
+
+    from aecore.models import build_model
+    from aecore.trainer import Trainer
+
     torch.manual_seed(spec.train.seed)
     model = build_model(spec.family, spec.model)
     trainer = Trainer(model, data, spec.train, device=device, callbacks=callbacks)

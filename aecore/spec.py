@@ -13,8 +13,7 @@ from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
 
 from aecore.errors import ConfigError
-from aecore.models import make_config, model_class
-from aecore.trainer import TrainConfig
+from aecore.configs import TrainConfig, config_class, make_config
 
 STORE_FORMAT = 1  # bump when saved weights or metadata change meaning; old entries then miss
 KEY_LENGTH = 20
@@ -23,7 +22,7 @@ KEY_PATTERN = re.compile(rf"^[0-9a-f]{{{KEY_LENGTH}}}$")
 
 @dataclass(frozen=True)
 class RunSpec:
-    family: str = "ae"  # a name in aecore.models.MODELS
+    family: str = "ae"  # a name in aecore.configs.FAMILIES
     model: Any = None  # that family's config dataclass; None means its defaults
     train: TrainConfig = field(default_factory=TrainConfig)
     dataset: str = "auto"  # "mnist", "mnist-sample", "fashion-mnist", "auto" or a path
@@ -94,7 +93,7 @@ def make_spec(family: str = "ae", dataset: str = "auto", **settings: Any) -> Run
     >>> make_spec("dae", level=0.3, epochs=5).train.epochs
     5
     """
-    model_fields = {f.name for f in fields(model_class(family).config_class)}
+    model_fields = {f.name for f in fields(config_class(family))}
     train_fields = {f.name for f in fields(TrainConfig)}
     unknown = sorted(set(settings) - model_fields - train_fields)
     if unknown:

@@ -21,14 +21,15 @@ import uuid
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-
-import torch
-from safetensors.torch import load_file
-from safetensors.torch import save as safetensors_bytes
+from typing import TYPE_CHECKING
 
 from aecore.errors import AecoreError, StoreError
-from aecore.models import Autoencoder, build_model
 from aecore.spec import STORE_FORMAT, RunSpec, check_key
+
+if TYPE_CHECKING:  # torch, safetensors and the models are imported where weights are read or written:
+    import torch  # listing the store and reading its metadata never needs them
+
+    from aecore.models import Autoencoder
 
 WEIGHTS = "weights.safetensors"
 META = "meta.json"
@@ -72,7 +73,7 @@ def _fsync_dir(path: Path) -> None:
 
 
 def library_versions() -> dict[str, str]:
-    import numpy, safetensors
+    import numpy, safetensors, torch
     return {"python": platform.python_version(), "torch": torch.__version__, "numpy": numpy.__version__,
             "safetensors": safetensors.__version__}
 
@@ -90,6 +91,8 @@ class ModelStore:
 
     def save(self, key: str, model: Autoencoder, meta: dict) -> Path:
         """Write an entry atomically; raises StoreError if the directory is not writable or full."""
+        from safetensors.torch import save as safetensors_bytes
+
         final = self.path(key)
         state = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
         try:
@@ -152,6 +155,10 @@ class ModelStore:
 
     def load(self, key: str, device: str | torch.device = "cpu") -> StoredModel | None:
         """The stored model, or None if missing. A corrupt entry warns and counts as missing."""
+        from safetensors.torch import load_file
+
+        from aecore.models import build_model
+
         entry = self.path(key)
         if not entry.is_dir():
             return None

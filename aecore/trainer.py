@@ -21,29 +21,11 @@ import torch
 from aecore.device import autocast_dtype, pick_device
 from aecore.errors import DivergenceError
 from aecore.models import Autoencoder, Stage
-from aecore.validation import MAX_EPOCHS, check_choice, check_float, check_int
+from aecore.configs import TrainConfig
 
 PROBE_SIZE = 1000  # test digits whose codes are recorded each epoch to replay how the map formed
 EVAL_BATCH = 2048
 DIVERGENCE_FACTOR = 100.0  # a loss this many times the stage's first batch loss counts as diverged
-
-
-@dataclass(frozen=True)
-class TrainConfig:
-    epochs: int = 10  # epochs of the main stage (fine-tuning for `stacked`)
-    batch_size: int = 128  # samples per optimisation step
-    lr: float = 3e-3  # Adam's rate: reaches the textbook loop's 5-epoch test loss 2.5x sooner (bench.time_to_quality)
-    optimizer: str = "adam"  # adam | sgd
-    momentum: float = 0.0  # SGD momentum (ignored by Adam)
-    seed: int = 0  # seeds initialisation, shuffling and corruption; CPU runs are reproducible
-
-    def __post_init__(self):
-        check_int("epochs", self.epochs, 1, MAX_EPOCHS)
-        check_int("batch size", self.batch_size, 1, 65536)
-        check_float("learning rate", self.lr, 0.0, 100.0, lo_open=True)
-        check_choice("optimizer", self.optimizer, ("adam", "sgd"))
-        check_float("momentum", self.momentum, 0.0, 0.999)
-        check_int("seed", self.seed, 0, 2**31 - 1)
 
 
 @dataclass

@@ -35,10 +35,12 @@ def main() -> None:
     page = st.navigation(pages)
     # Digit pictures are a few dozen pixels scaled up in the browser: keep their pixels square and sharp.
     st.html("<style>[data-testid='stImage'] img { image-rendering: pixelated; }</style>")
-    state.start_background_warmup()
     with st.sidebar:
         state.dataset_controls()
-    page.run()
+    try:
+        page.run()
+    finally:  # after the page, so that the first page a server shows does not share the GIL with it
+        state.start_background_warmup()
 
 
 main()

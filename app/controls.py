@@ -7,9 +7,8 @@ from typing import Any, Callable, Sequence
 
 import streamlit as st
 
-from aecore.models import DESCRIPTIONS, MODELS
+from aecore.configs import DESCRIPTIONS, FAMILIES, TrainConfig, config_class
 from aecore.spec import RunSpec, make_spec
-from aecore.trainer import TrainConfig
 from app import state
 
 LEARNING_RATES = [1e-4, 3e-4, 1e-3, 2e-3, 3e-3, 5e-3, 1e-2, 3e-2, 0.1]
@@ -19,7 +18,7 @@ AE_SHAPES = {"784-32 (simple)": (), "784-128-64-32 (deep)": (128, 64), "784-256-
 
 
 def defaults(family: str) -> dict[str, Any]:
-    cfg = MODELS[family].config_class()
+    cfg = config_class(family)()
     return {f.name: getattr(cfg, f.name) for f in fields(cfg)}
 
 
@@ -108,7 +107,7 @@ def training_controls() -> dict[str, Any]:
     }
 
 
-def family_picker(label: str = "Model family", families: Sequence[str] = tuple(MODELS)) -> str:
+def family_picker(label: str = "Model family", families: Sequence[str] = FAMILIES) -> str:
     return _q("select", label, "family", families[0], cast=str, options=list(families),
               fmt=lambda f: f"{f} — {DESCRIPTIONS[f]}")
 

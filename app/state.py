@@ -68,17 +68,30 @@ def find_model(spec: RunSpec) -> tuple[str, StoredModel | None, Job | None]:
     return key, stored_model(key), job
 
 
+def model_status(spec: RunSpec) -> tuple[str, str, Job | None]:
+    """(key, status, job) without loading the model, for lists of models such as the Home page's:
+    "ready" when the store holds the model or its job has finished, else the job's state or
+    "not trained". Loading would read every model's weights and import torch."""
+    key = model_key(spec)
+    job = registry().get(key)
+    if (job is not None and job.state == "done") or registry().store.read_meta(key) is not None:
+        return key, "ready", job
+    return key, job.state if job is not None else "not trained", job
+
+
 _warm_started = threading.Event()
 
 
 def start_background_warmup() -> None:
-    """Compile UMAP's numba code in a background thread once per server, so the first map is fast."""
+    """Once per server, in a background thread: import torch and the analysis code (the Home page
+    needs neither) and compile UMAP's numba code, so the next page and the first map are fast."""
     if _warm_started.is_set() or os.environ.get("LATENTLAB_WARMUP", "1") == "0":
         return
     _warm_started.set()
 
     def warm():
         try:
+            import aecore.analysis  # noqa: F401 (torch and the models: what every other page imports first)
             from aecore.analysis.projection import warm_up_umap
             warm_up_umap()
         except Exception:  # a failed warm-up only costs speed later

@@ -5,7 +5,7 @@ import streamlit as st
 
 from aecore.analysis import MAX_IMAGE_BYTES
 from aecore.errors import AecoreError
-from aecore.models.dae import CORRUPTIONS
+from aecore.configs import CORRUPTIONS
 from aecore.spec import lecture_specs, make_spec
 from app import drawing, figures, state, training
 

@@ -3,6 +3,7 @@ the latent space form live, overlay runs, and replay the latent space epoch by e
 import numpy as np
 import streamlit as st
 
+from aecore.device import pick_device
 from aecore.errors import AecoreError
 from app import controls, figures, state, training
 
@@ -25,6 +26,9 @@ with info_col:
     if stored is not None:
         st.success(f"**{spec.label()}** is already trained on this data (cached as `{key[:8]}`): "
                    "shown below without waiting.")
+    elif job is None or job.done:
+        st.caption(f"Trains on this server's {str(pick_device()).upper()} as a background job: "
+                   "leave the page and come back, it keeps going.")
 if start:
     job = training.submit(spec)
     st.rerun()

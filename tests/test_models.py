@@ -10,9 +10,10 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from aecore.configs import ACTIVATION_NAMES, CONFIGS, CORRUPTIONS
 from aecore.errors import ConfigError
 from aecore.models import DESCRIPTIONS, INPUT_DIM, MODELS, build_model, corrupt, make_config
-from aecore.models.dae import CORRUPTIONS
+from aecore.models.ae import ACTIVATIONS
 from aecore.spec import RunSpec, check_key, lecture_specs, make_spec
 from aecore.trainer import Trainer, TrainConfig
 
@@ -43,7 +44,9 @@ def batch(data, n: int = 16) -> torch.Tensor:
 
 
 def test_every_family_has_a_small_config_and_a_description():
-    assert set(SMALL_CONFIGS) == set(MODELS) == set(DESCRIPTIONS) == set(LOSS_PARTS)
+    assert set(SMALL_CONFIGS) == set(MODELS) == set(DESCRIPTIONS) == set(LOSS_PARTS) == set(CONFIGS)
+    assert all(MODELS[f].config_class is CONFIGS[f] for f in MODELS)
+    assert set(ACTIVATIONS) == set(ACTIVATION_NAMES)  # the settings accept what the models can do
 
 
 # ---- every family: shapes, loss dict, learning ----------------------------------------------------

@@ -2,6 +2,9 @@
 their controls are present, and changing a control changes the spec that would be trained."""
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -43,8 +46,31 @@ def test_home_counts_a_cached_model():
     assert any("4 to train" in b.label for b in at.button)
 
 
+# Run in a fresh interpreter: which modules the Home page imports, with one lecture model cached.
+_HOME_IMPORTS = """
+import sys
+from streamlit.testing.v1 import AppTest
+at = AppTest.from_file(sys.argv[1], default_timeout=60)
+at.run()
+assert not at.exception, at.exception
+assert "ready" in list(at.dataframe[0].value["status"]), at.dataframe[0].value
+print(sorted(m for m in ("torch", "safetensors", "umap", "openTSNE", "sklearn") if m in sys.modules))
+"""
+
+
+def test_home_opens_without_importing_torch():
+    # The first page of a lecture: torch alone takes 1-1.5 s to import on two cores (bench.interaction).
+    get_or_train(lecture_specs("mnist-sample")[0])
+    env = {**os.environ, "LATENTLAB_WARMUP": "0"}  # the warm-up thread imports them on purpose
+    done = subprocess.run([sys.executable, "-c", _HOME_IMPORTS, str(ENTRY)], env=env, capture_output=True,
+                          text=True, timeout=120, cwd=ENTRY.parents[1])
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip().splitlines()[-1] == "[]"
+
+
 def test_train_controls_follow_the_family():
     at = open_page("train.py")
+    assert any("Trains on this server's CPU" in c.value for c in at.caption)
     assert {s.label for s in at.slider} >= {"Code size", "Epochs"}
     at.selectbox(key="w_family").select("dae").run()
     assert {"Hidden units", "Corruption level"} <= {s.label for s in at.slider}

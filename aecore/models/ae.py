@@ -6,14 +6,12 @@ learns only its biases, as in the classic denoising autoencoder.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import torch
 from torch import nn
 import torch.nn.functional as F
 
+from aecore.configs import AEConfig
 from aecore.models.base import INPUT_DIM, Autoencoder, reconstruction_loss
-from aecore.validation import check_choice, check_widths, set_field
 
 ACTIVATIONS = {
     "relu": F.relu,
@@ -21,22 +19,6 @@ ACTIVATIONS = {
     "sigmoid": torch.sigmoid,
     "tanh": torch.tanh,
 }
-
-
-@dataclass(frozen=True)
-class AEConfig:
-    hidden: tuple[int, ...] = (256, 32)  # encoder widths 784 -> ... -> code; the last one is the code size
-    activation: str = "relu"  # hidden activation: relu | leaky_relu | sigmoid | tanh
-    code_activation: str = "linear"  # activation of the code layer: linear or any of the above
-    tied: bool = False  # decoder uses the encoder's Wᵀ (own biases only)
-    recon_loss: str = "bce"  # bce (summed over pixels) | mse (summed over pixels)
-
-    def __post_init__(self):
-        set_field(self, "hidden", check_widths("hidden", self.hidden))
-        check_choice("activation", self.activation, ACTIVATIONS)
-        check_choice("code_activation", self.code_activation, ("linear", *ACTIVATIONS))
-        set_field(self, "tied", bool(self.tied))
-        check_choice("recon_loss", self.recon_loss, ("bce", "mse"))
 
 
 class AE(Autoencoder):

@@ -6,24 +6,10 @@ E‖vᵀJ‖² = ‖J‖²_F, one extra backward pass per batch.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import torch
 
-from aecore.models.ae import AE, AEConfig
-from aecore.validation import check_float
-
-
-@dataclass(frozen=True)
-class ContractiveConfig(AEConfig):
-    hidden: tuple[int, ...] = (128,)
-    activation: str = "sigmoid"
-    code_activation: str = "sigmoid"
-    contraction_weight: float = 0.1  # λ, weight of the Jacobian penalty
-
-    def __post_init__(self):
-        super().__post_init__()
-        check_float("contraction weight", self.contraction_weight, 0.0, 1000.0)
+from aecore.configs import ContractiveConfig
+from aecore.models.ae import AE
 
 
 class ContractiveAE(AE):

@@ -8,29 +8,13 @@ dominate the cost; all shapes are derived from the config.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from torch import nn
 
+from aecore.configs import ConvVAEConfig
 from aecore.models.base import IMAGE_SIDE
 from aecore.models.vae import VariationalAutoencoder
-from aecore.validation import check_float, check_int
 
 HALF = IMAGE_SIDE // 2  # 14: the one strided convolution halves the image
-
-
-@dataclass(frozen=True)
-class ConvVAEConfig:
-    filters: int = 64  # channels of the 14×14 feature maps
-    dense: int = 128  # width of the dense layer between the feature maps and the latent heads
-    latent: int = 2  # size of z
-    beta: float = 1.0  # weight of the KL term
-
-    def __post_init__(self):
-        check_int("filters", self.filters, 1, 256)
-        check_int("dense size", self.dense, 1, 4096)
-        check_int("latent size", self.latent, 1, 1024)
-        check_float("beta", self.beta, 0.0, 100.0)
 
 
 class ConvVAE(VariationalAutoencoder):

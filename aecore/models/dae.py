@@ -7,14 +7,10 @@ tied=True, corruption="masking", level=0.3)` with SGD, lr 0.1, batch 20.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import torch
 
-from aecore.models.ae import AE, AEConfig
-from aecore.validation import check_choice, check_float
-
-CORRUPTIONS = ("masking", "gaussian", "salt_pepper")
+from aecore.configs import DAEConfig
+from aecore.models.ae import AE
 
 
 def corrupt(x: torch.Tensor, kind: str, level: float, generator: torch.Generator | None = None) -> torch.Tensor:
@@ -31,21 +27,6 @@ def corrupt(x: torch.Tensor, kind: str, level: float, generator: torch.Generator
         salt = torch.rand(x.shape, generator=generator, device=x.device, dtype=x.dtype) < 0.5
         return torch.where(hit, salt.to(x.dtype), x)
     raise ValueError(f"unknown corruption {kind!r}")
-
-
-@dataclass(frozen=True)
-class DAEConfig(AEConfig):
-    hidden: tuple[int, ...] = (500,)
-    activation: str = "sigmoid"
-    code_activation: str = "sigmoid"
-    tied: bool = True
-    corruption: str = "masking"  # masking | gaussian | salt_pepper
-    level: float = 0.3  # masking/salt-and-pepper probability, or Gaussian σ; 0 = plain autoencoder
-
-    def __post_init__(self):
-        super().__post_init__()
-        check_choice("corruption", self.corruption, CORRUPTIONS)
-        check_float("corruption level", self.level, 0.0, 1.0)
 
 
 class DAE(AE):

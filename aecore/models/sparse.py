@@ -6,33 +6,10 @@ codes in (0, 1), so the code activation is sigmoid). Works overcomplete (code wi
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import torch
 
-from aecore.models.ae import AE, AEConfig
-from aecore.validation import check_choice, check_float
-from aecore.errors import ConfigError
-
-
-@dataclass(frozen=True)
-class SparseConfig(AEConfig):
-    hidden: tuple[int, ...] = (256,)
-    activation: str = "sigmoid"
-    code_activation: str = "sigmoid"
-    sparsity: str = "kl"  # kl (target mean activation) | l1 (activity penalty)
-    sparsity_target: float = 0.05  # ρ, the wanted mean activation of each code unit (kl only)
-    sparsity_weight: float = 1.0  # weight of the penalty against the summed reconstruction loss
-
-    def __post_init__(self):
-        super().__post_init__()
-        check_choice("sparsity", self.sparsity, ("kl", "l1"))
-        check_float("sparsity target", self.sparsity_target, 0.0, 1.0, lo_open=True)
-        if self.sparsity_target >= 1:
-            raise ConfigError("sparsity target must be below 1")
-        check_float("sparsity weight", self.sparsity_weight, 0.0, 1000.0)
-        if self.sparsity == "kl" and self.code_activation != "sigmoid":
-            raise ConfigError("the KL sparsity penalty needs code_activation='sigmoid' (codes in 0..1)")
+from aecore.configs import SparseConfig
+from aecore.models.ae import AE
 
 
 class SparseAE(AE):

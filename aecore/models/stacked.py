@@ -8,33 +8,13 @@ reported. Each of these is a `Stage`, so the trainer logs every stage's loss cur
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import torch
 from torch import nn
 import torch.nn.functional as F
 
-from aecore.errors import ConfigError
+from aecore.configs import StackedConfig
 from aecore.models.base import INPUT_DIM, Autoencoder, Stage, reconstruction_loss
 from aecore.models.dae import corrupt
-from aecore.validation import check_float, check_int, check_widths, set_field, MAX_EPOCHS
-
-
-@dataclass(frozen=True)
-class StackedConfig:
-    hidden: tuple[int, ...] = (500, 250)  # width of each pretrained layer; the last is the code
-    levels: tuple[float, ...] = (0.1, 0.2)  # masking corruption of each layer's dA, one per layer
-    pretrain_epochs: int = 5  # epochs of greedy pretraining per layer
-    num_classes: int = 10  # outputs of the softmax head used for fine-tuning
-
-    def __post_init__(self):
-        set_field(self, "hidden", check_widths("hidden", self.hidden))
-        levels = self.levels if isinstance(self.levels, (list, tuple)) else (self.levels,)
-        if len(levels) != len(self.hidden):
-            raise ConfigError(f"need one corruption level per layer: {len(self.hidden)} layers, {len(levels)} levels")
-        set_field(self, "levels", tuple(check_float("corruption level", v, 0.0, 1.0) for v in levels))
-        check_int("pretrain epochs", self.pretrain_epochs, 0, MAX_EPOCHS)
-        check_int("number of classes", self.num_classes, 2, 1000)
 
 
 class _Network(nn.Module):

@@ -6,25 +6,11 @@ and reconstructions are deterministic. The default 2-D latent is the one that ca
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import torch
 from torch import nn
 
+from aecore.configs import VAEConfig
 from aecore.models.base import INPUT_DIM, Autoencoder, reconstruction_loss
-from aecore.validation import check_float, check_int, check_widths, set_field, MAX_LAYER_WIDTH
-
-
-@dataclass(frozen=True)
-class VAEConfig:
-    hidden: tuple[int, ...] = (400,)  # encoder widths before the latent heads; the decoder mirrors them
-    latent: int = 2  # size of z; 2 gives a latent plane you can walk
-    beta: float = 1.0  # weight of the KL term (β-VAE when > 1)
-
-    def __post_init__(self):
-        set_field(self, "hidden", check_widths("hidden", self.hidden))
-        set_field(self, "latent", check_int("latent size", self.latent, 1, MAX_LAYER_WIDTH))
-        check_float("beta", self.beta, 0.0, 100.0)
 
 
 def kl_per_dim(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
