@@ -80,6 +80,9 @@ def model_status(spec: RunSpec) -> tuple[str, str, Job | None]:
 
 
 _warm_started = threading.Event()
+# The warm-up waits this long after the first page's script: importing torch holds the GIL for long
+# stretches, and the browser is still fetching that page's element scripts from this server.
+WARMUP_DELAY_S = 1.0
 
 
 def start_background_warmup() -> None:
@@ -97,7 +100,9 @@ def start_background_warmup() -> None:
         except Exception:  # a failed warm-up only costs speed later
             pass
 
-    threading.Thread(target=warm, name="umap-warmup", daemon=True).start()
+    timer = threading.Timer(WARMUP_DELAY_S, warm)
+    timer.name, timer.daemon = "warmup", True
+    timer.start()
 
 
 # ---- datasets -------------------------------------------------------------------------------------

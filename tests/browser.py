@@ -49,13 +49,19 @@ def browser_page(width: int = 1400, height: int = 1600):
             browser.close()
 
 
+def wait_for_run_end(page, timeout_ms: int = 60000) -> None:
+    """Wait until the page's script run has finished. Streamlit marks its app element with the run's
+    state; its status widget says "Running" only once a run has taken a while, so an absent widget
+    does not mean the run is over."""
+    page.wait_for_function(
+        """() => document.querySelector('[data-testid="stApp"]')
+                   ?.getAttribute('data-test-script-state') === 'notRunning'""", timeout=timeout_ms)
+
+
 def wait_until_idle(page, timeout_ms: int = 60000) -> None:
     """Wait until the app is rendered and no script run is in progress."""
-    page.wait_for_selector('[data-testid="stApp"]', timeout=timeout_ms)
     page.wait_for_selector('[data-testid="stMain"] h1', timeout=timeout_ms)  # every page has a title
-    page.wait_for_function(
-        """() => { const w = document.querySelector('[data-testid="stStatusWidget"]');
-                   return !w || !w.innerText.includes('Running'); }""", timeout=timeout_ms)
+    wait_for_run_end(page, timeout_ms)
     page.wait_for_timeout(300)
 
 
