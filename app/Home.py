@@ -37,6 +37,7 @@ def main() -> None:
     st.html("<style>[data-testid='stImage'] img { image-rendering: pixelated; }</style>")
     with st.sidebar:
         state.dataset_controls()
+    state.record_page(page.url_path)
     try:
         page.run()
     finally:  # after the page, so that the first page a server shows does not share the GIL with it

@@ -132,6 +132,21 @@ def current_dataset() -> str:
     return st.session_state.get("dataset") or default_dataset_name()
 
 
+# ---- pages ----------------------------------------------------------------------------------------
+
+def record_page(name: str) -> None:
+    """Called by the entry script before each run of a page: which page this session runs now."""
+    st.session_state["_page_before"] = st.session_state.get("_page_now")
+    st.session_state["_page_now"] = name
+
+
+def stayed_on_page() -> bool:
+    """True when this session's previous run was of the same page: its elements are still in the
+    browser. False when the user has just come to the page (or reloaded it)."""
+    before = st.session_state.get("_page_before")
+    return before is not None and before == st.session_state.get("_page_now")
+
+
 # ---- URL query string -----------------------------------------------------------------------------
 
 def init_from_query(key: str, param: str, default: Any, *, cast: Callable[[str], Any] = str,

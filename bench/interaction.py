@@ -12,7 +12,9 @@ The figures, each the median of several tries:
   canvas's message sent -> the last message of the rerun received (server time plus loopback);
 - **first UMAP map**: a fresh server (warm-up on, numba cache on disk) -> Home rendered -> at once the
   Embeddings page asked for with UMAP of 5,000 Fashion-MNIST test codes -> the map drawn in the page;
-  then the page reloaded, the map coming from the server's cache.
+- **that map again**: PCA picked, then UMAP again (the page kept the UMAP chart, hidden) -> the map
+  drawn; and after going to Home and back by the sidebar, when the map comes from the server's cache
+  into a new chart.
 
 The models are the lecture's ae, dae and vae trained on `--dataset` (the offline MNIST sample by
 default: the Draw page's work after a stroke does not depend on the dataset's size).
@@ -119,10 +121,13 @@ def time_first_map(browser, home: Path, pause_s: float = 0.0, dataset: str = MAP
     page = browser.new_page(viewport={"width": 1400, "height": 1200})
     page.add_init_script(_PAGE_PROBE)
 
-    def map_drawn(points: int, caption: str, timeout_ms: int = 120000) -> None:
+    def map_drawn(points: int, caption: str, method: str, timeout_ms: int = 120000) -> None:
+        # The page keeps maps shown before, hidden: the map is the visible chart titled with `method`.
         # plotly sends numpy arrays as base64 typed arrays ({dtype, bdata}); count their elements too
         page.wait_for_function(
-            f"""() => {{ const p = document.querySelector('.js-plotly-plot');
+            f"""() => {{ const p = [...document.querySelectorAll('.js-plotly-plot')]
+                                 .find(p => p.offsetParent !== null && p._fullLayout
+                                            && p._fullLayout.title.text.startsWith('{method}'));
                        const size = {{f4: 4, f8: 8, i4: 4, i2: 2, i1: 1, u1: 1}};
                        const count = x => !x ? 0 : x.bdata ? atob(x.bdata).length / (size[x.dtype] || 8) : x.length;
                        const shown = [...document.querySelectorAll('[data-testid="stCaptionContainer"]')]
@@ -140,22 +145,32 @@ def time_first_map(browser, home: Path, pause_s: float = 0.0, dataset: str = MAP
         page.wait_for_timeout(pause_s * 1000)
         asked = time.perf_counter()
         page.goto(f"{url}/embeddings?data={dataset}&method=umap&points={points}")
-        map_drawn(points, "Fitted in")
+        map_drawn(points, "Fitted in", "UMAP")
         first = time.perf_counter() - asked
         fitted = page.get_by_text("Fitted in").first.inner_text().split(" s.")[0] + " s"
         page.get_by_text("PCA", exact=True).click()
-        map_drawn(points, "Fitted in")
+        map_drawn(points, "Fitted in", "PCA")
         wait_for_run_end(page)
         page.evaluate("() => { window.__ws.sent.length = 0; window.__ws.received.length = 0; }")
         asked = time.perf_counter()
         page.get_by_text("UMAP", exact=True).click()
-        map_drawn(points, "From the cache in")
+        map_drawn(points, "From the cache in", "UMAP")
         again = time.perf_counter() - asked
         # the server's part: the click's message sent -> the rerun's last message received
         sent, received = page.evaluate("() => [window.__ws.sent, window.__ws.received]")
         server = (received[-1] - sent[0]) / 1000 if sent and received else None
+        # Away to Home and back by the sidebar: the page's charts are gone, so the map is a new chart
+        nav = page.locator('[data-testid="stSidebarNav"] a')
+        nav.filter(has_text="Home").click()
+        page.wait_for_selector('[data-testid="stMain"] h1:has-text("Latent Lab")', timeout=60000)
+        wait_for_run_end(page)
+        asked = time.perf_counter()
+        nav.filter(has_text="Embeddings").click()
+        map_drawn(points, "From the cache in", "UMAP")
+        revisit = time.perf_counter() - asked
     page.close()
-    return {"first_map_s": first, "first_map_fit": fitted, "cached_map_s": again, "cached_map_server_s": server}
+    return {"first_map_s": first, "first_map_fit": fitted, "cached_map_s": again, "cached_map_server_s": server,
+            "revisit_map_s": revisit}
 
 
 def stroke_at(page, where: float) -> dict:
@@ -249,7 +264,8 @@ def main(argv: list[str] | None = None) -> dict:
             maps_[f"{pause:g}s"] = m
             print(f"  first UMAP map of {map_points:,} codes, asked {pause:g} s after Home: drawn "
                   f"{m['first_map_s']:.2f} s after asking ({m['first_map_fit']}); after PCA and back to UMAP, "
-                  f"from the cache: {m['cached_map_s']:.2f} s (the server's rerun {m['cached_map_server_s']:.2f} s of it)",
+                  f"from the cache: {m['cached_map_s']:.2f} s (the server's rerun {m['cached_map_server_s']:.2f} s of it); "
+                  f"away to Home and back: {m['revisit_map_s']:.2f} s",
                   flush=True)
 
         url = stack.enter_context(dashboard(home, warmup=True))
@@ -278,10 +294,12 @@ def main(argv: list[str] | None = None) -> dict:
          figures_["rerun_max_s"], TARGET_RERUN_S, figures_["rerun_s"] <= TARGET_RERUN_S],
         *[[f"first UMAP map ({map_points:,} codes), asked {pause} after Home", "1", m["first_map_s"], None,
            TARGET_FIRST_MAP_S, m["first_map_s"] <= TARGET_FIRST_MAP_S] for pause, m in maps_.items()],
-        ["that map again, from the cache", "2", max(m["cached_map_s"] for m in maps_.values()), None,
+        ["that map again (PCA, then back to UMAP)", "2", max(m["cached_map_s"] for m in maps_.values()), None,
          TARGET_CACHED_MAP_S, max(m["cached_map_s"] for m in maps_.values()) <= TARGET_CACHED_MAP_S],
         ["  of which the server's rerun", "2", max(m["cached_map_server_s"] for m in maps_.values()), None,
          TARGET_CACHED_MAP_S, max(m["cached_map_server_s"] for m in maps_.values()) <= TARGET_CACHED_MAP_S],
+        ["that map again after another page (a new chart)", "2", max(m["revisit_map_s"] for m in maps_.values()),
+         None, TARGET_CACHED_MAP_S, max(m["revisit_map_s"] for m in maps_.values()) <= TARGET_CACHED_MAP_S],
         ["first stroke (models load)", "1", figures_["first_stroke_s"], None, None, None],
     ]
     print_table(f"Interaction in Chromium ({len(LECTURE_FAMILIES)} models on the Draw page, data {args.dataset})",

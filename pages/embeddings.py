@@ -56,7 +56,7 @@ def map_controls() -> dict:
 
 def session_memo(name: str, token, make):
     """`make()`, remembered in this session until `token` changes, so a rerun of the same map skips
-    rebuilding it (encoding the drawing, placing it, building a figure of thousands of points)."""
+    encoding the drawing and placing it again."""
     memo = st.session_state.get(name)
     if memo is None or memo[0] != token:
         memo = (token, make())
@@ -64,15 +64,26 @@ def session_memo(name: str, token, make):
     return memo[1]
 
 
-def placed_drawing(drawing: np.ndarray, model, proj, map_id: str) -> tuple[np.ndarray, np.ndarray]:
+def placed_drawing(drawing: np.ndarray, digest: str, model, proj, map_id: str) -> tuple[np.ndarray, np.ndarray]:
     """(the drawing's code (1, D), its place on the map (1, 2))."""
-    digest = hashlib.sha1(np.ascontiguousarray(drawing, dtype=np.float32).tobytes()).hexdigest()
-
     def place():
         code = encode_images(model, drawing[None])
         return code, proj.transform(code)
 
     return session_memo("emb_placed", (map_id, digest), place)
+
+
+def kept_maps(base: tuple) -> dict[str, tuple[str, object]]:
+    """The maps kept on the page, method -> (map id, figure), for `base` (the model, the digits and the
+    drawing). Streamlit remounts a chart whose figure is new, and in Chromium without a GPU a new WebGL
+    chart takes 0.4-0.5 s to appear (bench.map_redraw); the last map of each method stays on the page,
+    hidden while another is shown, so switching back shows a chart that is already there. Emptied when
+    the user comes to the page (its charts are gone) or changes the model, digits or drawing."""
+    kept = st.session_state.get("emb_kept")
+    if kept is None or kept["base"] != base or not state.stayed_on_page():
+        kept = {"base": base, "maps": {}}
+        st.session_state["emb_kept"] = kept
+    return kept["maps"]
 
 
 def map_figure(points, labels, title: str, method: str, n: int, extra):
@@ -121,10 +132,13 @@ labels = np.asarray(data.y_test)[idx]
 map_id = f"{model_key}-{method}-{'-'.join(str(v) for v in params.values())}-{n}-{seed}"
 drawing = st.session_state.get("drawing")
 extra, drawn_code = None, None
+drawing_digest = None if drawing is None else \
+    hashlib.sha1(np.ascontiguousarray(drawing, dtype=np.float32).tobytes()).hexdigest()
+kept = kept_maps((model_key, dataset_name, n, seed, drawing_digest))
 if drawing is not None:
     try:
-        drawn_code, drawn_point = placed_drawing(np.asarray(drawing, dtype=np.float32), stored.model, proj,
-                                                   map_id)
+        drawn_code, drawn_point = placed_drawing(np.asarray(drawing, dtype=np.float32), drawing_digest,
+                                                 stored.model, proj, map_id)
         extra = {"your drawing": drawn_point}
     except (AecoreError, ValueError) as e:
         right.error(f"Your drawing could not be placed: {e}")
@@ -132,10 +146,20 @@ if drawing is not None:
 with right:
     name = maps.METHOD_NAMES[method]
     title = f"{name} of {n:,} test digits' {codes.shape[1]}-d codes · {stored.meta.get('label', model_key)}"
-    fig = session_memo("emb_fig", (map_id, None if extra is None else extra["your drawing"].tobytes()),
-                       lambda: map_figure(proj.points, labels, title, method, n, extra))
-    event = st.plotly_chart(fig, width="stretch", on_select="rerun", selection_mode=("box", "lasso"),
-                            key=f"emb-map-{map_id}")
+    if kept.get(method, (None,))[0] != map_id:
+        kept[method] = (map_id, map_figure(proj.points, labels, title, method, n, extra))
+    # The other kept maps are hidden by their containers' CSS class (st-key-<key>); the containers are
+    # always there, in one order, so each chart keeps its place in the page and is never remounted.
+    st.html("<style>" + "".join(f".st-key-emb-kept-{m} {{ display: none; }}" for m in maps.METHOD_NAMES
+                                if m != method) + "</style>")
+    event = None
+    for m in maps.METHOD_NAMES:
+        with st.container(key=f"emb-kept-{m}"):
+            if m in kept:
+                kept_id, kept_fig = kept[m]
+                shown = st.plotly_chart(kept_fig, width="stretch", on_select="rerun", selection_mode=("box", "lasso"),
+                                        key=f"emb-map-{kept_id}")
+                event = shown if m == method else event
     st.caption(f"{'Fitted' if fitted else 'From the cache'} in {elapsed:.2f} s. "
                "Drag a box or lasso around points to see those digits.")
 

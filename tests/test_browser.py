@@ -132,6 +132,32 @@ def test_a_box_dragged_on_the_map_shows_those_digits(lab_home):
         screenshot(page, "embeddings-selection")
 
 
+_SHOWN_MAP = """() => [...document.querySelectorAll('.js-plotly-plot')]
+                        .filter(p => p.offsetParent !== null && p._fullLayout)
+                        .map(p => [p._fullLayout.title.text.replace(/<[^>]*>/g, '').split(' ')[0], !!p.__marked])"""
+
+
+def test_switching_back_to_a_map_shows_the_chart_already_on_the_page(lab_home):
+    """Embeddings keeps the last map of each method mounted, hidden: PCA -> t-SNE -> PCA shows the same
+    plotly chart again instead of a new one (a new WebGL chart costs 0.4-0.5 s in this Chromium)."""
+    with dashboard(lab_home) as url, browser_page() as page:
+        page.goto(f"{url}/embeddings?data=mnist-sample&method=pca&points=250")
+        wait_until_idle(page)
+        page.wait_for_function("() => document.querySelector('.js-plotly-plot')?._fullLayout", timeout=60000)
+        assert page.evaluate(_SHOWN_MAP) == [["PCA", False]]
+        page.evaluate("() => { document.querySelector('.js-plotly-plot').__marked = true; }")
+        page.get_by_test_id("stRadioGroup").get_by_text("t-SNE", exact=True).click()
+        page.wait_for_function(f"() => JSON.stringify(({_SHOWN_MAP})()) === '[[\"t-SNE\",false]]'",
+                               timeout=60000)
+        wait_until_idle(page)
+        page.get_by_test_id("stRadioGroup").get_by_text("PCA", exact=True).click()
+        page.wait_for_function(f"() => ({_SHOWN_MAP})()[0]?.[0] === 'PCA'", timeout=30000)
+        wait_until_idle(page)
+        assert page.evaluate(_SHOWN_MAP) == [["PCA", True]]  # the very element shown first, and only it
+        assert page.locator(".js-plotly-plot").count() == 2  # t-SNE's, hidden
+        assert not _exceptions(page)
+
+
 def _upload(page, name: str, data: bytes, mime: str = "image/png") -> None:
     page.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(
         files=[{"name": name, "mimeType": mime, "buffer": data}])

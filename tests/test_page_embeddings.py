@@ -41,9 +41,12 @@ def open_page(query: dict | None = None, drawing: np.ndarray | None = None) -> A
 
 
 def map_spec(at: AppTest) -> dict:
-    charts = at.get("plotly_chart")
-    assert len(charts) == 1
-    return json.loads(charts[0].proto.spec)
+    """The map shown: the one of the chosen method (the page keeps the others, hidden)."""
+    name = maps.METHOD_NAMES[at.radio(key="emb_method").value]
+    specs = [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
+    shown = [s for s in specs if s["layout"]["title"]["text"].startswith(name)]
+    assert len(shown) == 1, [s["layout"]["title"]["text"] for s in specs]
+    return shown[0]
 
 
 def values(array) -> np.ndarray:
@@ -133,3 +136,20 @@ def test_small_maps_are_svg_and_large_ones_webgl():
     assert {large[str(c)] for c in range(10)} == {"scattergl"}
     assert small["your drawing"] == large["your drawing"] == "scatter"  # the star stays on top, in SVG
     assert sum(len(t.x) for t in latent_scatter(np.zeros((30, 2)), np.arange(30) % 3, ["a", "b", "c"]).data) == 30
+
+
+def test_maps_already_shown_stay_on_the_page_until_the_user_leaves(tiny_ae):
+    at = open_page({"method": "pca", "points": "250"})
+    pca = at.get("plotly_chart")[0].proto
+    at.radio(key="emb_method").set_value("tsne").run()
+    at.radio(key="emb_method").set_value("pca").run()
+    charts = [c.proto for c in at.get("plotly_chart")]
+    assert len(charts) == 2  # PCA shown, t-SNE kept hidden
+    again = next(c for c in charts if json.loads(c.spec)["layout"]["title"]["text"].startswith("PCA"))
+    assert (again.id, again.spec) == (pca.id, pca.spec)  # the same chart: the browser keeps it mounted
+    styles = " ".join(h.proto.body for h in at.get("html"))
+    assert ".st-key-emb-kept-tsne { display: none; }" in styles
+    assert ".st-key-emb-kept-pca { display: none; }" not in styles
+    at.switch_page("../pages/draw.py").run()
+    at.switch_page("../pages/embeddings.py").run()
+    assert len(at.get("plotly_chart")) == 1  # coming back: only the map asked for
