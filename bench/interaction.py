@@ -127,7 +127,7 @@ def time_first_map(browser, home: Path, pause_s: float = 0.0, dataset: str = MAP
         page.wait_for_function(
             f"""() => {{ const p = [...document.querySelectorAll('.js-plotly-plot')]
                                  .find(p => p.offsetParent !== null && p._fullLayout
-                                            && p._fullLayout.title.text.startsWith('{method}'));
+                                            && p._fullLayout.title.text.replace(/<[^>]*>/g, '').startsWith('{method}'));
                        const size = {{f4: 4, f8: 8, i4: 4, i2: 2, i1: 1, u1: 1}};
                        const count = x => !x ? 0 : x.bdata ? atob(x.bdata).length / (size[x.dtype] || 8) : x.length;
                        const shown = [...document.querySelectorAll('[data-testid="stCaptionContainer"]')]
