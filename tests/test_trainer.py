@@ -275,15 +275,35 @@ def test_same_seed_same_history(tiny_data):
 
 # ---- devices ----------------------------------------------------------------------------------------
 # The CUDA path is the same code as the CPU one with another device and autocast switched on; the CPU
-# tests above run all of it but the autocast. The GPU check below runs only where CUDA is present.
+# tests above run all of it but the autocast, unless the CPU has bfloat16 in hardware (then autocast is
+# on there too). The GPU check below runs only where CUDA is present.
 
-def test_cpu_training_keeps_every_tensor_on_the_cpu_without_autocast(tiny_data):
-    from aecore.device import autocast_dtype, pick_device
+def test_cpu_training_keeps_every_tensor_on_the_cpu_with_autocast_only_on_native_bf16(tiny_data):
+    from aecore.device import CPU_BF16, autocast_dtype, pick_device
 
     trainer = trainer_for("ae", tiny_data, epochs=1)
-    assert autocast_dtype(trainer.device) is None  # CPU autocast is slower for these small MLPs
+    # Emulated bfloat16 is slower than float32 for these small MLPs; in hardware it is faster.
+    assert autocast_dtype(trainer.device) is (torch.bfloat16 if CPU_BF16 else None)
     assert {trainer.x_train.device.type, trainer.x_test.device.type, trainer._probe_x.device.type} == {"cpu"}
     assert pick_device("cpu").type == "cpu"
+
+
+@pytest.mark.parametrize("bf16", [False, True])
+@pytest.mark.parametrize("family", ["ae", "vae"])
+def test_cpu_training_in_float32_and_in_bfloat16_autocast_learns(tiny_data, monkeypatch, family, bf16):
+    """Both CPU paths, whatever this CPU has: bfloat16 autocast is forced on or off (emulated
+    bfloat16 is slow, but the same code). Weights, losses and codes stay float32 either way."""
+    import aecore.device
+
+    monkeypatch.setattr(aecore.device, "CPU_BF16", bf16)
+    trainer = trainer_for(family, tiny_data, epochs=3, lr=3e-3)
+    result = trainer.run()
+    losses = [h["train"]["loss"] for h in result.history]  # one entry per epoch
+    assert all(math.isfinite(v) for v in losses) and losses[-1] < losses[0], losses
+    assert {p.dtype for p in result.model.parameters()} == {torch.float32}
+    with torch.no_grad():
+        x = torch.as_tensor(tiny_data.x_test[:8], dtype=torch.float32).reshape(8, -1) / 255
+        assert result.model.encode(x).dtype == torch.float32
 
 
 def test_asking_for_a_missing_gpu_is_a_clear_error():
