@@ -28,6 +28,7 @@ from aecore.data import (
     write_idx,
 )
 from aecore.data import datasets as datasets_module
+from aecore.data.datasets import DECODED_CACHE
 from aecore.errors import DataError
 
 SYSTEM_FASHION = Path("/usr/share/datasets/fashion-mnist")
@@ -382,6 +383,25 @@ class TestNamed:
         with pytest.raises(DataError, match="missing or damaged"):
             load_dataset("mnist")
         assert folder.is_dir()
+
+    def test_decoded_idx_files_are_kept_and_follow_their_source(self, isolated_home, monkeypatch):
+        folder = _write_idx_set(isolated_home / "data" / "fashion-mnist")
+        first = load_dataset("fashion-mnist", val_size=10)
+        assert (folder / DECODED_CACHE).is_file()
+        datasets_module._clear_cache()
+
+        def no_parsing(*args, **kwargs):
+            raise AssertionError("the IDX files were parsed again")
+
+        with monkeypatch.context() as m:
+            m.setattr(datasets_module, "read_idx", no_parsing)
+            again = load_dataset("fashion-mnist", val_size=10)
+        assert again.fingerprint == first.fingerprint
+        np.testing.assert_array_equal(again.x_train, first.x_train)
+        write_idx(folder / "t10k-labels-idx1-ubyte.gz", (_labels(20) + 1) % 10)  # the source changes
+        datasets_module._clear_cache()
+        changed = load_dataset("fashion-mnist", val_size=10)
+        np.testing.assert_array_equal(changed.y_test, (first.y_test + 1) % 10)
 
     @pytest.mark.skipif(not SYSTEM_FASHION.is_dir(),
                         reason="Debian package dataset-fashion-mnist is not installed "
