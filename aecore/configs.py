@@ -175,15 +175,23 @@ def config_class(family: str) -> type:
 
 def make_config(family: str, values: dict[str, Any] | Any | None = None):
     """Build (and so validate) the config of `family` from a dict of its fields; unknown keys are an error."""
-    cls = config_class(family)
+    return _build(config_class(family), values, family)
+
+
+def make_train_config(values: dict[str, Any] | TrainConfig | None = None) -> TrainConfig:
+    """Build (and so validate) the training config from a dict of its fields; unknown keys are an error."""
+    return _build(TrainConfig, values, "training")
+
+
+def _build(cls: type, values: dict[str, Any] | Any | None, what: str):
     if isinstance(values, cls):
         return values
     values = dict(values or {})
     known = {f.name for f in fields(cls)}
     unknown = sorted(set(values) - known)
     if unknown:
-        raise ConfigError(f"{family} has no setting {', '.join(unknown)}; settings are {', '.join(sorted(known))}")
+        raise ConfigError(f"{what} has no setting {', '.join(unknown)}; settings are {', '.join(sorted(known))}")
     try:
         return cls(**values)
     except TypeError as e:  # e.g. a list where a number belongs
-        raise ConfigError(f"bad {family} settings: {e}") from None
+        raise ConfigError(f"bad {what} settings: {e}") from None

@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
 
 from aecore.errors import ConfigError
-from aecore.configs import TrainConfig, config_class, make_config
+from aecore.configs import TrainConfig, config_class, make_config, make_train_config
 
 STORE_FORMAT = 1  # bump when saved weights or metadata change meaning; old entries then miss
 KEY_LENGTH = 20
@@ -71,20 +71,6 @@ class RunSpec:
         if getattr(m, "beta", 1.0) != 1.0:
             bits.append(f"β={m.beta:g}")
         return " ".join(bits)
-
-
-def make_train_config(values: dict | TrainConfig | None) -> TrainConfig:
-    if isinstance(values, TrainConfig):
-        return values
-    values = dict(values or {})
-    known = {f.name for f in fields(TrainConfig)}
-    unknown = sorted(set(values) - known)
-    if unknown:
-        raise ConfigError(f"unknown training setting {', '.join(unknown)}; settings are {', '.join(sorted(known))}")
-    try:
-        return TrainConfig(**values)
-    except TypeError as e:
-        raise ConfigError(f"bad training settings: {e}") from None
 
 
 def make_spec(family: str = "ae", dataset: str = "auto", **settings: Any) -> RunSpec:
