@@ -46,8 +46,9 @@ CPU_BF16 = _cpu_has_native_bf16()
 def autocast_dtype(device: torch.device) -> torch.dtype | None:
     """Mixed precision where it is safe and faster: bfloat16 (no loss scaling needed) on CUDA GPUs
     that support it and on CPUs with bfloat16 in hardware (AVX512-BF16, AMX), where 10 epochs of the
-    784-400-20 VAE took 1.3-1.7x less time than in float32 with the same test loss within the spread
-    of seeds. None elsewhere: emulated bfloat16 is slower than float32 for these small MLPs."""
+    784-400-20 VAE took 1.3-1.7x less time than in float32 (interleaved runs on a busy 2-core machine)
+    with the same test loss within the spread of seeds. None elsewhere: emulated bfloat16 is slower
+    than float32 for these small MLPs."""
     if device.type == "cuda" and torch.cuda.is_bf16_supported():
         return torch.bfloat16
     if device.type == "cpu" and CPU_BF16:

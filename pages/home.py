@@ -28,7 +28,7 @@ with left:
     rows = []
     for spec in specs:
         key, status, job = state.model_status(spec)
-        rows.append({"model": spec.label(), "status": status, "key": key})
+        rows.append({"model": spec.label(), "status": status, "key": key, "job": job})
     # A Markdown table: st.dataframe and st.table would import pandas on the server (~0.7 s here) and
     # the data grid's script in the browser (another ~0.7 s) for five rows of text.
     st.markdown("| model | status | key |\n|---|---|---|\n" +
@@ -42,8 +42,7 @@ with left:
             st.rerun()
     else:
         st.success("Every lecture model is trained and cached: pages open without waiting.")
-    for spec in missing:
-        _, _, job = state.model_status(spec)
+    for job in (r["job"] for r in rows if r["status"] != "ready"):
         if job is not None and not job.done:
             training.job_progress(job, curves=False, key=f"home-{job.key}")
 with right:
