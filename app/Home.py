@@ -38,6 +38,7 @@ def main() -> None:
     with st.sidebar:
         state.dataset_controls()
     state.record_page(page.url_path)
+    state.start_map_worker()  # its imports take seconds: let them run on another core while pages render
     try:
         page.run()
     finally:  # after the page, so that the first page a server shows does not share the GIL with it

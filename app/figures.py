@@ -92,6 +92,17 @@ def latent_scatter(points: np.ndarray, labels: np.ndarray, class_names: Sequence
     return fig
 
 
+def map_frame(title: str, message: str, height: int = 560) -> go.Figure:
+    """An empty map, shown where a map will appear while it is computed: `message` in the middle."""
+    fig = go.Figure()
+    fig.add_annotation(text=message, x=0.5, y=0.5, xref="paper", yref="paper", showarrow=False,
+                       font=dict(size=16, color="#777"))
+    hidden = dict(showgrid=False, zeroline=False, showticklabels=False)
+    fig.update_xaxes(**hidden)
+    fig.update_yaxes(**hidden)
+    return _layout(fig, height, title=title)
+
+
 def code_bars(code: np.ndarray, width: int = 280, height: int = 96, max_bar: int = 36) -> np.ndarray:
     """The code vector as a bar-chart picture, (height, width, 3) uint8: one bar per unit (at most
     `max_bar` pixels wide), blue above the zero line in the middle and red below, scaled to the largest

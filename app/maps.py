@@ -3,7 +3,8 @@
 Everything here is keyed by the model's store key (never by a model object) and cached for the whole
 server: test-split codes with `st.cache_data`, the training split's codes as one read-only array
 per model, and fitted maps in one process-wide `ProjectionCache`, so a map that one session fitted
-shows at once in every other.
+shows at once in every other. t-SNE and UMAP maps are fitted in the map worker process
+(`aecore.analysis.map_worker`), so a fit never holds this server's GIL and its imports never load here.
 """
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import numpy as np
 import streamlit as st
 
 from aecore.analysis import Projection, ProjectionCache, encode_images, linear_probe_accuracy, project_codes
+from aecore.analysis.map_worker import WORKER_METHODS, shared_worker
 from aecore.analysis.metrics import PROBE_MAX_TRAIN
 from aecore.errors import StoreError
 from app import state
@@ -65,6 +67,12 @@ def method_params(method: str, perplexity: float, n_neighbors: int, min_dist: fl
     return {}
 
 
+def is_cached(key: str, n_points: int, method: str, params: dict, seed: int) -> bool:
+    """Whether `projection` would find this map already fitted (arguments as there)."""
+    cache = projections()
+    return cache.key(key, method, params, n_points, seed) in cache
+
+
 def projection(key: str, codes: np.ndarray, method: str, params: dict, seed: int,
                progress: Callable[[float, str], object]) -> tuple[Projection, bool]:
     """(the map of `codes`, whether it was fitted now). `progress` is called only when fitting.
@@ -76,6 +84,8 @@ def projection(key: str, codes: np.ndarray, method: str, params: dict, seed: int
 
     def fit() -> Projection:
         fitted.append(True)
+        if method in WORKER_METHODS:
+            return shared_worker().fit(codes, method, seed=seed, progress=progress, **params)
         return project_codes(codes, method, seed=seed, progress=progress, **params)
 
     cache = projections()

@@ -12,6 +12,7 @@ from typing import Any, Callable, Sequence
 
 import streamlit as st
 
+from aecore.analysis.map_worker import shared_worker
 from aecore.data import Dataset, default_dataset_name, full_mnist_on_disk, load_dataset
 from aecore.data.datasets import SYSTEM_FASHION_DIR, data_home
 from aecore.errors import AecoreError
@@ -85,18 +86,28 @@ _warm_started = threading.Event()
 WARMUP_DELAY_S = 1.0
 
 
+def warmup_enabled() -> bool:
+    return os.environ.get("LATENTLAB_WARMUP", "1") != "0"
+
+
+def start_map_worker() -> None:
+    """Start the map worker process (t-SNE and UMAP) if it is not running. Spawning it takes a few
+    milliseconds of this process; its imports and numba warm-up run in the child, on another core."""
+    if warmup_enabled():
+        shared_worker().start()
+
+
 def start_background_warmup() -> None:
-    """Once per server, in a background thread: import torch and the analysis code (the Home page
-    needs neither) and compile UMAP's numba code, so the next page and the first map are fast."""
-    if _warm_started.is_set() or os.environ.get("LATENTLAB_WARMUP", "1") == "0":
+    """Once per server, in a background thread: import torch and the models (the Home page needs
+    neither), so that the next page is fast."""
+    if _warm_started.is_set() or not warmup_enabled():
         return
     _warm_started.set()
 
     def warm():
         try:
-            import aecore.analysis  # noqa: F401 (torch and the models: what every other page imports first)
-            from aecore.analysis.projection import warm_up_umap
-            warm_up_umap()
+            import aecore.analysis.latent  # noqa: F401 (torch and the models: what every other page imports first)
+            import aecore.analysis.metrics  # noqa: F401
         except Exception:  # a failed warm-up only costs speed later
             pass
 

@@ -113,6 +113,12 @@ with left:
 method, params, n, seed = settings["method"], settings["params"], settings["n"], settings["seed"]
 started = time.perf_counter()
 bar = right.empty()
+frame = right.empty()
+if not maps.is_cached(model_key, n, method, params, seed):
+    # An empty map where the map will appear: the browser loads its charting code (1.7 s of a first map
+    # in Chromium here) while the server fits, instead of after.
+    frame.plotly_chart(figures.map_frame(f"{maps.METHOD_NAMES[method]} of {n:,} test digits",
+                                         "fitting the map…", height=680), width="stretch")
 
 
 def report(fraction: float, message: str) -> None:
@@ -123,9 +129,11 @@ try:
     idx, codes = maps.test_codes(model_key, dataset_name, n, seed)
     proj, fitted = maps.projection(model_key, codes, method, params, seed, report)
 except AecoreError as e:
+    frame.empty()
     right.error(str(e))
     st.stop()
 bar.empty()
+frame.empty()
 elapsed = time.perf_counter() - started
 labels = np.asarray(data.y_test)[idx]
 # The map's settings name it: a new map gets a new chart key, so it starts with an empty selection.

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from aecore.analysis.map_worker import MapWorkerError, shared_worker
 from aecore.data import load_dataset
 from aecore.runs import get_or_train
 from aecore.spec import make_spec
@@ -96,6 +97,24 @@ def test_controls_change_the_map_and_the_url(tiny_ae):
     assert at.slider(key="emb_perplexity").value == 30
     assert at.query_params["method"] in (["tsne"], "tsne")
     assert map_spec(at)["layout"]["title"]["text"].startswith("t-SNE")
+    assert shared_worker().pid is not None  # fitted in the map worker process, not the server's
+    assert not frames_left(at)
+
+
+def frames_left(at: AppTest) -> list[dict]:
+    """Charts still showing the empty frame that stands in for a map while it is fitted."""
+    return [spec for spec in (json.loads(c.proto.spec) for c in at.get("plotly_chart"))
+            if any(a.get("text") == "fitting the map…" for a in spec["layout"].get("annotations", []))]
+
+
+def test_a_failed_fit_says_why_and_leaves_no_empty_frame(tiny_ae, monkeypatch):
+    def fail(*args, **kwargs):
+        raise MapWorkerError("the map process stopped unexpectedly (exit code -9); try again: it restarts")
+
+    monkeypatch.setattr(shared_worker(), "fit", fail)
+    at = open_page({"method": "umap", "points": "250"})
+    assert any("stopped unexpectedly" in e.value for e in at.error)
+    assert not frames_left(at) and not at.get("plotly_chart")
 
 
 def test_bad_url_values_fall_back_to_defaults(tiny_ae):

@@ -1,40 +1,45 @@
 """Looking inside trained autoencoders: digit preprocessing, code-space walks, metrics and 2-D maps.
 
-Importing this package is cheap: t-SNE (openTSNE), UMAP (numba) and scikit-learn are imported by
-the functions that need them, the first time they run.
+Importing this package is cheap: its names are imported on first use (PEP 562), so the map worker
+process can import `aecore.analysis.projection` without torch, and t-SNE (openTSNE), UMAP (numba) and
+scikit-learn are imported by the functions that need them, the first time they run.
 """
-from aecore.analysis.latent import decode_codes, decode_grid, interpolate, latent_grid_points, sample_prior
-from aecore.analysis.metrics import (
-    cosine_similarity_matrix,
-    encode_images,
-    filter_grid,
-    linear_probe_accuracy,
-    reconstruct_images,
-    reconstruction_metrics,
-    vae_metrics,
-)
-from aecore.analysis.preprocess import MAX_IMAGE_BYTES, MAX_IMAGE_PIXELS, load_image_bytes, mnist_normalize
-from aecore.analysis.projection import Projection, ProjectionCache, project_codes, warm_up_umap
+from importlib import import_module
 
-__all__ = [
-    "MAX_IMAGE_BYTES",
-    "MAX_IMAGE_PIXELS",
-    "Projection",
-    "ProjectionCache",
-    "cosine_similarity_matrix",
-    "decode_codes",
-    "decode_grid",
-    "encode_images",
-    "filter_grid",
-    "interpolate",
-    "latent_grid_points",
-    "linear_probe_accuracy",
-    "load_image_bytes",
-    "mnist_normalize",
-    "project_codes",
-    "reconstruct_images",
-    "reconstruction_metrics",
-    "sample_prior",
-    "vae_metrics",
-    "warm_up_umap",
-]
+_EXPORTS = {
+    "decode_codes": "latent",
+    "decode_grid": "latent",
+    "interpolate": "latent",
+    "latent_grid_points": "latent",
+    "sample_prior": "latent",
+    "cosine_similarity_matrix": "metrics",
+    "encode_images": "metrics",
+    "filter_grid": "metrics",
+    "linear_probe_accuracy": "metrics",
+    "reconstruct_images": "metrics",
+    "reconstruction_metrics": "metrics",
+    "vae_metrics": "metrics",
+    "MAX_IMAGE_BYTES": "preprocess",
+    "MAX_IMAGE_PIXELS": "preprocess",
+    "load_image_bytes": "preprocess",
+    "mnist_normalize": "preprocess",
+    "Projection": "projection",
+    "ProjectionCache": "projection",
+    "project_codes": "projection",
+    "warm_up_umap": "projection",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str):
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value  # later lookups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_EXPORTS))

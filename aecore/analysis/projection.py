@@ -208,6 +208,11 @@ class ProjectionCache:
         with self._lock:
             return len(self._entries)
 
+    def __contains__(self, key: tuple) -> bool:
+        """Whether the projection for `key` is stored now (a computation in progress does not count)."""
+        with self._lock:
+            return key in self._entries
+
     def clear(self) -> None:
         with self._lock:
             self._entries.clear()

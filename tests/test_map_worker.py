@@ -1,0 +1,152 @@
+"""The map worker process: it fits the same t-SNE and UMAP maps as `project_codes`, reports progress,
+refuses bad input before it reaches the child, survives its child dying, and needs no torch."""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from aecore.analysis import project_codes
+from aecore.analysis.map_worker import MapWorker, MapWorkerError
+from aecore.errors import ConfigError, DataError
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def codes() -> np.ndarray:
+    """300 codes in three well-separated 16-D clusters."""
+    rng = np.random.default_rng(0)
+    labels = np.repeat(np.arange(3), 100)
+    return (rng.normal(0, 6, (3, 16))[labels] + rng.normal(size=(300, 16))).astype(np.float32)
+
+
+@pytest.fixture(scope="module")
+def worker():
+    w = MapWorker()
+    yield w
+    w.close()
+
+
+def kill_child(worker: MapWorker) -> None:
+    process = worker._process
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait(timeout=10)
+
+
+@pytest.mark.parametrize("method", ["umap", "tsne"])
+def test_the_worker_fits_and_places_what_the_caller_would(worker, codes, method):
+    messages = []
+    fitted = worker.fit(codes, method, seed=3, progress=lambda fraction, message: messages.append((fraction, message)))
+    here = project_codes(codes, method, seed=3)
+    assert worker.pid is not None and worker.pid != os.getpid()
+    np.testing.assert_allclose(fitted.points, here.points, atol=1e-4)  # seeded: the very same map
+    assert fitted.method == method and fitted.params == here.params and fitted.code_dim == 16
+    assert not fitted.points.flags.writeable
+    np.testing.assert_allclose(fitted.transform(codes[[5, 150]]), here.transform(codes[[5, 150]]), atol=1e-3)
+    assert messages[-1][0] == 1.0 and messages[-1][1].endswith("done")
+    assert all(0.0 <= f <= 1.0 for f, _ in messages)
+
+
+def test_the_first_request_says_the_map_code_is_loading(codes):
+    worker = MapWorker()
+    try:
+        messages = []
+        worker.fit(codes, "umap", progress=lambda fraction, message: messages.append(message))
+        assert messages[0].startswith("loading the map code")
+        messages.clear()
+        worker.fit(codes, "umap", seed=1, progress=lambda fraction, message: messages.append(message))
+        assert not any(m.startswith("loading") for m in messages)  # only while the child starts
+    finally:
+        worker.close()
+
+
+def test_bad_input_is_refused_without_starting_the_child(codes):
+    worker = MapWorker()
+    with pytest.raises(DataError, match="at least 5 codes"):
+        worker.fit(codes[:3], "umap")
+    with pytest.raises(DataError, match="NaN"):
+        worker.fit(np.full((10, 4), np.nan, dtype=np.float32), "tsne")
+    with pytest.raises(ConfigError, match="perplexity"):
+        worker.fit(codes, "tsne", perplexity=0)
+    with pytest.raises(ConfigError, match="not 'pca'"):
+        worker.fit(codes, "pca")
+    assert worker.pid is None
+
+
+def test_a_map_outlives_its_child_process(worker, codes):
+    fitted = worker.fit(codes, "umap", seed=0)
+    before = fitted.transform(codes[:2])
+    old = worker.pid
+    kill_child(worker)
+    again = fitted.transform(codes[:2])  # a new child fits the same map again to place the codes
+    assert worker.pid != old
+    np.testing.assert_allclose(again, before, atol=1e-3)
+
+
+def test_a_child_dying_during_a_fit_is_a_clear_error_and_the_next_fit_works(codes):
+    worker = MapWorker()
+    try:
+        worker.start()
+        killer = threading.Timer(0.5, kill_child, args=(worker,))
+        killer.start()
+        with pytest.raises(MapWorkerError, match="stopped unexpectedly.*try again"):
+            worker.fit(np.tile(codes, (10, 1)), "tsne")  # 3,000 codes: still fitting (or warming) at 0.5 s
+        killer.join()
+        assert worker.fit(codes, "umap").points.shape == (300, 2)
+    finally:
+        worker.close()
+
+
+def test_the_child_exits_when_its_parent_closes_the_pipe(codes):
+    worker = MapWorker()
+    worker.fit(codes, "umap")
+    process = worker._process
+    worker._to_child.close()  # what the parent's death does to the pipe
+    assert process.wait(timeout=30) == 0
+    worker.close()
+
+
+def test_threads_share_one_worker_one_request_at_a_time(worker, codes):
+    results, messages = {}, []
+
+    def fit(seed):
+        results[seed] = worker.fit(codes, "umap", seed=seed, progress=lambda f, m: messages.append(m))
+
+    threads = [threading.Thread(target=fit, args=(seed,)) for seed in (0, 1, 2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    assert sorted(results) == [0, 1, 2]
+    assert "waiting for another map to finish" in messages
+    np.testing.assert_allclose(results[1].points, project_codes(codes, "umap", seed=1).points, atol=1e-4)
+
+
+def test_the_child_imports_no_torch():
+    """The map code must load without torch: the child is started for its imports' speed."""
+    probe = ("import sys; import aecore.analysis.map_worker, aecore.analysis.projection; "
+             "print(sorted(m for m in ('torch', 'streamlit') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[]"
+
+
+def test_start_returns_at_once_while_a_request_is_in_flight(worker, codes):
+    worker.start()
+    done = threading.Event()
+    fitting = threading.Thread(target=lambda: (worker.fit(np.tile(codes, (5, 1)), "tsne"), done.set()))
+    fitting.start()
+    time.sleep(0.2)
+    started = time.perf_counter()
+    worker.start()  # the dashboard calls this on every page run
+    assert time.perf_counter() - started < 0.1
+    fitting.join(timeout=120)
+    assert done.is_set()
