@@ -5,6 +5,7 @@ Model tests use small configs (`SMALL_CONFIGS`) so the whole core suite trains i
 """
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -31,6 +32,18 @@ SMALL_CONFIGS: dict[str, dict] = {
     "conv_vae": {"filters": 8, "dense": 16},
     "stacked": {"hidden": (64, 32), "levels": (0.1, 0.2), "pretrain_epochs": 1},
 }
+
+
+@pytest.fixture(autouse=True, scope="session")
+def shared_numba_cache(pytestconfig):
+    """One numba kernel cache for the whole run (in .pytest_cache): every test has its own AECORE_HOME,
+    where the cache would otherwise go, and each map worker process and dashboard server would compile
+    UMAP's kernels again (about 30 s each). Inherited by the processes tests start."""
+    before = os.environ.get("NUMBA_CACHE_DIR")
+    os.environ.setdefault("NUMBA_CACHE_DIR", str(pytestconfig.cache.mkdir("numba")))
+    yield
+    if before is None:
+        os.environ.pop("NUMBA_CACHE_DIR", None)
 
 
 @pytest.fixture(autouse=True)
