@@ -32,6 +32,7 @@ def main() -> None:
     pages = [st.Page(f"../pages/{file}", title=title, icon=icon, default=file == "home.py",
                      url_path=None if file == "home.py" else file.removesuffix(".py"))
              for file, title, icon in PAGES]
+    state.keep_settings()  # before any widget is drawn: setting a drawn widget's value is an error
     page = st.navigation(pages)
     # Digit pictures are a few dozen pixels scaled up in the browser: keep their pixels square and sharp.
     st.html("<style>[data-testid='stImage'] img { image-rendering: pixelated; }</style>")

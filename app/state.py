@@ -160,27 +160,51 @@ def stayed_on_page() -> bool:
 
 # ---- URL query string -----------------------------------------------------------------------------
 
+_SETTINGS = "_page_settings"  # session_state: the keys `init_from_query` has set up in this session
+
+
 def init_from_query(key: str, param: str, default: Any, *, cast: Callable[[str], Any] = str,
                     choices: Sequence[Any] | None = None, lo: float | None = None, hi: float | None = None) -> None:
     """Set session_state[key] once per session from `?param=` if it is valid, else from `default`.
 
     Query values are untrusted text: they are cast, range-checked and matched against `choices`;
-    anything else is ignored. None of them ever names a file.
+    anything else is ignored. None of them ever names a file. A value kept from earlier in the session
+    that no longer fits (the choices depend on the dataset, or a model was deleted) goes back to
+    `default`. `keep_settings` keeps the value while pages without this widget run.
     """
-    if key in st.session_state:
+    st.session_state.setdefault(_SETTINGS, set()).add(key)
+    if key in st.session_state and _fits(st.session_state[key], choices, lo, hi):
         return
     value = default
-    raw = st.query_params.get(param)
+    raw = None if key in st.session_state else st.query_params.get(param)  # the URL counts once
     if raw is not None:
         try:
             candidate = cast(raw)
-            ok = (choices is None or candidate in choices) and (lo is None or candidate >= lo) and \
-                 (hi is None or candidate <= hi)
-            if ok:
+            if _fits(candidate, choices, lo, hi):
                 value = candidate
         except (ValueError, TypeError):
             pass
     st.session_state[key] = value
+
+
+def _fits(value: Any, choices: Sequence[Any] | None, lo: float | None, hi: float | None) -> bool:
+    try:
+        return (choices is None or value in choices) and (lo is None or value >= lo) and (hi is None or value <= hi)
+    except TypeError:  # e.g. a value of another type than the bounds
+        return False
+
+
+def keep_settings() -> None:
+    """Called by the entry script before every page: re-set each page setting of this session.
+
+    Streamlit forgets a widget's value when a run does not draw that widget, so without this every
+    page would come back to its defaults after a visit to another page (and a page switch drops the
+    URL's query string too). A value set through session_state is kept, which is Streamlit's own
+    advice ("Widget behavior: retain statefulness when changing pages").
+    """
+    for key in st.session_state.get(_SETTINGS, ()):
+        if key in st.session_state:
+            st.session_state[key] = st.session_state[key]
 
 
 def set_query(**params: Any) -> None:

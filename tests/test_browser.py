@@ -158,6 +158,29 @@ def test_switching_back_to_a_map_shows_the_chart_already_on_the_page(lab_home):
         assert not _exceptions(page)
 
 
+def test_settings_survive_a_visit_to_another_page(lab_home):
+    """Streamlit forgets the value of a widget a run does not draw, and a page switch drops the URL's
+    query string: without `state.keep_settings` the map came back as UMAP of 2,000 digits, seed 0."""
+    def seed_and_url():
+        field = page.locator('[data-testid="stMain"] [data-testid="stNumberInputField"]').first
+        return field.input_value(), page.url
+
+    with dashboard(lab_home) as url, browser_page() as page:
+        page.goto(f"{url}/embeddings?data=mnist-sample&method=pca&points=250&seed=7")
+        wait_until_idle(page)
+        assert seed_and_url()[0] == "7"
+        page.locator('[data-testid="stSidebarNav"] a', has_text="Home").click()
+        page.wait_for_function("() => !location.pathname.includes('embeddings')", timeout=30000)
+        wait_until_idle(page)
+        page.locator('[data-testid="stSidebarNav"] a', has_text="Embeddings").click()
+        page.wait_for_function("() => document.querySelector('.js-plotly-plot')?._fullLayout", timeout=60000)
+        wait_until_idle(page)
+        seed, address = seed_and_url()
+        assert seed == "7" and "method=pca" in address and "points=250" in address, address
+        assert page.evaluate(_SHOWN_MAP)[0][0] == "PCA"
+        assert not _exceptions(page)
+
+
 def _upload(page, name: str, data: bytes, mime: str = "image/png") -> None:
     page.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(
         files=[{"name": name, "mimeType": mime, "buffer": data}])

@@ -172,3 +172,13 @@ def test_maps_already_shown_stay_on_the_page_until_the_user_leaves(tiny_ae):
     at.switch_page("../pages/draw.py").run()
     at.switch_page("../pages/embeddings.py").run()
     assert len(at.get("plotly_chart")) == 1  # coming back: only the map asked for
+
+
+def test_a_kept_setting_that_no_longer_fits_goes_back_to_its_default(tiny_ae):
+    at = open_page({"method": "pca", "points": "250"})
+    at.switch_page("../pages/home.py").run()
+    at.session_state["emb_n"] = 5000  # as if chosen on a dataset with more test digits than this one
+    at.switch_page("../pages/embeddings.py").run()
+    assert not at.exception
+    assert at.select_slider(key="emb_n").value == 1000  # min(2000, test split of 1,000)
+    assert at.radio(key="emb_method").value == "pca"
