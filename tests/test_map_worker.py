@@ -150,3 +150,29 @@ def test_start_returns_at_once_while_a_request_is_in_flight(worker, codes):
     assert time.perf_counter() - started < 0.1
     fitting.join(timeout=120)
     assert done.is_set()
+
+
+def test_a_caller_that_stops_waiting_stops_the_fit_and_leaves_the_worker_in_step(worker, codes):
+    """Streamlit stops a run for a rerun by raising in the session's thread, e.g. in a progress report.
+    The child must then stop the t-SNE at its next report, and its later messages must not be read as
+    the answer to the next request."""
+    class Rerun(Exception):
+        pass
+
+    def stop_at_the_first_iteration(fraction, message):
+        if "iteration" in message:
+            raise Rerun
+
+    many = np.tile(codes, (10, 1)) + np.random.default_rng(1).normal(0, 0.1, (3000, 16)).astype(np.float32)
+    worker.fit(codes, "umap")  # the child is warm before anything is timed
+    started = time.perf_counter()
+    whole = worker.fit(many, "tsne", seed=1)
+    whole_s = time.perf_counter() - started
+    started = time.perf_counter()
+    with pytest.raises(Rerun):
+        worker.fit(many, "tsne", seed=2, progress=stop_at_the_first_iteration)
+    stopped_s = time.perf_counter() - started
+    assert stopped_s < 0.75 * whole_s, (stopped_s, whole_s)  # stopped early: 25 of 375 iterations
+    np.testing.assert_allclose(worker.fit(codes, "umap", seed=2).points,
+                               project_codes(codes, "umap", seed=2).points, atol=1e-4)
+    assert whole.points.shape == (3000, 2)

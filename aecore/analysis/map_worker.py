@@ -22,6 +22,7 @@ import atexit
 import itertools
 import os
 import pickle
+import select
 import struct
 import subprocess
 import sys
@@ -59,15 +60,24 @@ def _send(stream: BinaryIO, message: Any) -> None:
     stream.flush()
 
 
+def _read_exactly(stream: BinaryIO, size: int) -> bytes:
+    chunks, left = [], size
+    while left:
+        chunk = stream.read(left)
+        if not chunk:
+            raise EOFError
+        chunks.append(chunk)
+        left -= len(chunk)
+    return b"".join(chunks)
+
+
 def _receive(stream: BinaryIO) -> Any:
-    header = stream.read(_HEADER.size)
-    if len(header) < _HEADER.size:
-        raise EOFError
-    size = _HEADER.unpack(header)[0]
-    data = stream.read(size)
-    if len(data) < size:
-        raise EOFError
-    return pickle.loads(data)
+    size = _HEADER.unpack(_read_exactly(stream, _HEADER.size))[0]
+    return pickle.loads(_read_exactly(stream, size))
+
+
+class _Cancelled(Exception):
+    """Raised in the child when the parent gave up on the fit in progress."""
 
 
 class MapWorker:
@@ -155,7 +165,11 @@ class MapWorker:
                 while True:
                     kind, *body = _receive(self._from_child)
                     if kind == "progress":
-                        progress(*body)
+                        try:
+                            progress(*body)
+                        except BaseException:  # e.g. Streamlit stopping the run for a rerun
+                            self._abandon()
+                            raise
                     elif kind == "error":
                         self._ready = True
                         name, message = body
@@ -171,6 +185,14 @@ class MapWorker:
                                      "restarts") from e
         finally:
             self._lock.release()
+
+    def _abandon(self) -> None:
+        """The caller gave up on the request in flight: ask the child to stop (t-SNE stops at its next
+        progress report, UMAP runs to the end) and read the rest of its answer, so the next request
+        reads only its own."""
+        _send(self._to_child, ("cancel", None))
+        while _receive(self._from_child)[0] == "progress":
+            pass
 
     # ---- maps -------------------------------------------------------------------------------------
 
@@ -223,17 +245,25 @@ def serve(requests: BinaryIO, answers: BinaryIO, max_fitted: int = 32) -> None:
     except Exception:  # a failed warm-up only costs the first map time; the error shows then
         pass
     fitted: OrderedDict[int, Projection] = OrderedDict()
+
+    def report(fraction: float, message: str) -> None:
+        _send(answers, ("progress", fraction, message))
+        if select.select([requests], [], [], 0)[0]:  # during a fit the parent sends only "cancel"
+            _receive(requests)
+            raise _Cancelled("the caller stopped waiting for this map")
+
     while True:
         try:
             request = _receive(requests)
         except EOFError:
             return
         op, token, *args = request
+        if op == "cancel":  # came after the fit it meant had finished: nothing to stop, no answer
+            continue
         try:
             if op == "fit":
                 codes, method, seed, params = args
-                projection = project_codes(codes, method, seed=seed, **params,
-                                           progress=lambda fraction, message: _send(answers, ("progress", fraction, message)))
+                projection = project_codes(codes, method, seed=seed, progress=report, **params)
                 fitted[token] = projection
                 while len(fitted) > max_fitted:
                     fitted.popitem(last=False)
@@ -253,7 +283,8 @@ def serve(requests: BinaryIO, answers: BinaryIO, max_fitted: int = 32) -> None:
 
 if __name__ == "__main__":
     read_fd, write_fd = (int(fd) for fd in sys.argv[1:3])
-    with os.fdopen(read_fd, "rb") as requests, os.fdopen(write_fd, "wb") as answers:
+    # Unbuffered requests: `select` on the pipe must see every byte the parent sent (a "cancel").
+    with os.fdopen(read_fd, "rb", buffering=0) as requests, os.fdopen(write_fd, "wb") as answers:
         try:
             serve(requests, answers)
         except (BrokenPipeError, KeyboardInterrupt):  # the parent has gone
