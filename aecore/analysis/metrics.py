@@ -13,6 +13,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from aecore.analysis._imports import heavy_imports
 from aecore.analysis._model_io import evaluating, flat_images, map_batches, model_device, to_unit_float
 from aecore.errors import ConfigError
 from aecore.models.base import IMAGE_SIDE, Autoencoder
@@ -147,9 +148,10 @@ def linear_probe_accuracy(
     float
         Fraction of test rows classified correctly.
     """
-    from sklearn.linear_model import LogisticRegression  # sklearn is slow to import; only the probe needs it
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import StandardScaler
+    with heavy_imports:  # sklearn is slow to import, and only the probe needs it
+        from sklearn.linear_model import LogisticRegression
+        from sklearn.pipeline import make_pipeline
+        from sklearn.preprocessing import StandardScaler
 
     train_feats, train_labels = np.asarray(train_feats), np.asarray(train_labels)
     if len(train_feats) > max_train:

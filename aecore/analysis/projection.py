@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from aecore.analysis._imports import heavy_imports
 from aecore.errors import ConfigError, DataError
 
 METHODS = ("pca", "tsne", "umap")
@@ -268,7 +269,8 @@ def _native_lock(report: Progress) -> Iterator[None]:
 
 
 def _fit_pca(data: np.ndarray, seed: int, report: Progress) -> Projection:
-    from sklearn.decomposition import PCA
+    with heavy_imports:
+        from sklearn.decomposition import PCA
 
     report(0.0, "PCA: fitting")
     n_components = min(2, data.shape[1], len(data))
@@ -285,7 +287,8 @@ def _fit_pca(data: np.ndarray, seed: int, report: Progress) -> Projection:
 
 
 def _fit_tsne(data: np.ndarray, seed: int, perplexity: float, report: Progress) -> Projection:
-    from openTSNE import TSNE
+    with heavy_imports:
+        from openTSNE import TSNE
 
     perplexity = min(perplexity, (len(data) - 1) / 3)  # openTSNE needs 3 * perplexity neighbours
     tsne = TSNE(
@@ -366,7 +369,8 @@ def _import_umap():
             numba = sys.modules.get("numba")
             if numba is not None and not numba.config.CACHE_DIR:
                 numba.config.CACHE_DIR = os.environ["NUMBA_CACHE_DIR"]  # numba read the environment already
-    import umap
+    with heavy_imports:
+        import umap
 
     _cache_umap_kernels()
     return umap
@@ -407,7 +411,8 @@ class _ExactNeighbours:
     _angular_trees = False  # read by UMAP's transform to pick its search tolerance
 
     def __init__(self, data: np.ndarray):
-        from sklearn.neighbors import NearestNeighbors
+        with heavy_imports:
+            from sklearn.neighbors import NearestNeighbors
 
         self._search = NearestNeighbors(algorithm="brute").fit(data)
 
