@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from aecore.analysis import project_codes
-from aecore.analysis.map_worker import MapWorker, MapWorkerError
+from aecore.analysis.map_worker import MapWorker, MapWorkerError, report_nothing
 from aecore.errors import ConfigError, DataError
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -176,3 +176,16 @@ def test_a_caller_that_stops_waiting_stops_the_fit_and_leaves_the_worker_in_step
     np.testing.assert_allclose(worker.fit(codes, "umap", seed=2).points,
                                project_codes(codes, "umap", seed=2).points, atol=1e-4)
     assert whole.points.shape == (3000, 2)
+
+
+def test_the_child_keeps_as_many_fitted_maps_as_the_worker_says(codes):
+    worker = MapWorker(max_fitted=1)
+    try:
+        first = worker.fit(codes, "umap", seed=0)
+        worker.fit(codes, "umap", seed=1)  # the child forgets the first map
+        placed = first.transform(codes[:2])  # so it is fitted again, without a word to the caller
+        np.testing.assert_allclose(placed, project_codes(codes, "umap", seed=0).transform(codes[:2]), atol=1e-3)
+        assert worker._call(("transform", 0, codes[:2]), report_nothing) is not None  # refitted under token 0
+        assert worker._call(("transform", 1, codes[:2]), report_nothing) is None  # and the second is gone
+    finally:
+        worker.close()

@@ -129,7 +129,8 @@ class MapWorker:
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH")) if p)}
         try:
             self._process = subprocess.Popen(
-                [sys.executable, "-m", "aecore.analysis.map_worker", str(to_child_r), str(from_child_w)],
+                [sys.executable, "-m", "aecore.analysis.map_worker", str(to_child_r), str(from_child_w),
+                 str(self.max_fitted)],
                 pass_fds=(to_child_r, from_child_w), stdin=subprocess.DEVNULL, env=env)
         finally:
             os.close(to_child_r)
@@ -203,7 +204,7 @@ class MapWorker:
             raise ConfigError(f"the map process fits {' and '.join(WORKER_METHODS)}, not {method!r}")
         params = _method_params(method, perplexity, n_neighbors, min_dist)
         data = _as_codes(codes, min_points=MIN_POINTS)  # checked here, so bad input never reaches the child
-        report = progress or (lambda fraction, message: None)
+        report = progress or report_nothing
         token = next(self._tokens)
         points, used = self._call(("fit", token, data, method, seed, params), report)
 
@@ -282,10 +283,10 @@ def serve(requests: BinaryIO, answers: BinaryIO, max_fitted: int = 32) -> None:
 
 
 if __name__ == "__main__":
-    read_fd, write_fd = (int(fd) for fd in sys.argv[1:3])
+    read_fd, write_fd, keep = (int(arg) for arg in sys.argv[1:4])
     # Unbuffered requests: `select` on the pipe must see every byte the parent sent (a "cancel").
     with os.fdopen(read_fd, "rb", buffering=0) as requests, os.fdopen(write_fd, "wb") as answers:
         try:
-            serve(requests, answers)
+            serve(requests, answers, max_fitted=keep)
         except (BrokenPipeError, KeyboardInterrupt):  # the parent has gone
             pass
