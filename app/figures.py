@@ -13,6 +13,8 @@ from typing import Sequence
 import numpy as np
 import plotly.graph_objects as go
 
+from aecore.analysis._imports import heavy_imports
+
 # Ten colours that stay distinct on a projector (Tableau 10), one per class.
 BAR_POSITIVE = (78, 121, 167)  # the first two class colours, as RGB
 BAR_NEGATIVE = (225, 87, 89)
@@ -23,6 +25,16 @@ SVG_MAX_POINTS = 1000
 CLASS_COLORS = ["#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f",
                 "#edc948", "#b07aa1", "#ff9da7", "#9c755f", "#bab0ac"]
 FONT = dict(size=16)
+
+
+def _figure() -> go.Figure:
+    """An empty figure, once pandas is fully imported. plotly looks pandas up in `sys.modules` without
+    importing it and then reads `pandas.Series`, so a figure built while another session's thread is
+    still importing pandas (scikit-learn imports it, under `heavy_imports`) fails with "partially
+    initialized module 'pandas'": bench.load_test saw it twice in 30 sessions."""
+    with heavy_imports:  # waits for an import in progress; a no-op lookup once pandas is loaded
+        import pandas  # noqa: F401
+    return go.Figure()
 
 
 def _layout(fig: go.Figure, height: int, **kw) -> go.Figure:
@@ -39,7 +51,7 @@ def loss_figure(runs: Sequence[tuple[str, list[dict]]], parts: Sequence[str] = (
     epochs over all stages, fractional within an epoch. `max_points` thins each train line to about
     that many points (the last one kept): the live chart is redrawn every few seconds.
     """
-    fig = go.Figure()
+    fig = _figure()
     series = [(label, snaps, part) for label, snaps in runs for part in parts]
     for i, (label, snaps, part) in enumerate(series):
         name = label if len(parts) == 1 else (part if len(runs) == 1 else f"{label} · {part}")
@@ -68,7 +80,7 @@ def latent_scatter(points: np.ndarray, labels: np.ndarray, class_names: Sequence
 
     `extra` adds labelled highlight markers, e.g. {"your drawing": array of shape (M, 2)}.
     """
-    fig = go.Figure()
+    fig = _figure()
     idx = np.arange(len(points))
     add_points = fig.add_scatter if len(points) <= SVG_MAX_POINTS else fig.add_scattergl
     for c, name in enumerate(class_names):
@@ -94,7 +106,7 @@ def latent_scatter(points: np.ndarray, labels: np.ndarray, class_names: Sequence
 
 def map_frame(title: str, message: str, height: int = 560) -> go.Figure:
     """An empty map, shown where a map will appear while it is computed: `message` in the middle."""
-    fig = go.Figure()
+    fig = _figure()
     fig.add_annotation(text=message, x=0.5, y=0.5, xref="paper", yref="paper", showarrow=False,
                        font=dict(size=16, color="#777"))
     hidden = dict(showgrid=False, zeroline=False, showticklabels=False)
@@ -134,7 +146,8 @@ def code_bars(code: np.ndarray, width: int = 280, height: int = 96, max_bar: int
 
 def heatmap(matrix: np.ndarray, labels: Sequence[str], title: str, zmin: float = -1, zmax: float = 1,
             height: int = 420) -> go.Figure:
-    fig = go.Figure(go.Heatmap(z=matrix, x=list(labels), y=list(labels), zmin=zmin, zmax=zmax,
+    fig = _figure()
+    fig.add_trace(go.Heatmap(z=matrix, x=list(labels), y=list(labels), zmin=zmin, zmax=zmax,
                                colorscale="RdBu", reversescale=True))
     fig.update_yaxes(autorange="reversed")
     return _layout(fig, height, title=title)
@@ -197,7 +210,7 @@ def stage_figure(stages: dict[str, list[dict]], part: str = "loss", *, splits: S
     `stages` maps a stage name to its epoch records (the stored history's entries of that stage), so
     e.g. fine-tuning and the random-init baseline share one x axis.
     """
-    fig = go.Figure()
+    fig = _figure()
     for i, (name, entries) in enumerate(stages.items()):
         color = CLASS_COLORS[i % len(CLASS_COLORS)]
         for split in splits:
