@@ -29,7 +29,6 @@ METHODS = ("pca", "tsne", "umap")
 # measured 2.3x faster for 5,000 codes (the layout is nearly all of a fit's time once the neighbours
 # are exact), with the same neighbourhoods (bench.maps reports 10-NN accuracy of the map).
 UMAP_EPOCHS = 200
-SMALL_UMAP = 4096  # below this many points UMAP computes exact neighbour distances itself
 MIN_POINTS = 5  # fewer codes than this make no meaningful map (and break UMAP's spectral init)
 # t-SNE settings, chosen with bench.maps on 10,000 codes of the default ae (Fashion-MNIST, 2 cores):
 # half of openTSNE's default iterations (250 + 500), FFT gradients with two interpolation points per
@@ -403,9 +402,12 @@ class _ExactNeighbours:
 
     From 4,096 points on, UMAP searches neighbours with pynndescent, whose numba code cannot be
     cached on disk and compiles in every new process: about 20 s of a fresh dashboard's first map
-    here, and as much again for the first `transform`. Exact search of a few thousand codes of a few
-    dozen numbers takes a fraction of a second, and gives UMAP the neighbours it approximates.
-    UMAP's `transform` asks this object for the new points' neighbours through `query`.
+    here, and as much again for the first `transform`. Below that, UMAP computes every pairwise
+    distance through scikit-learn with its numba metric as a Python callable, one call per pair:
+    4.3 s for 2,000 codes, where the whole fit with these neighbours takes under a second. Exact
+    search of a few thousand codes of a few dozen numbers takes a fraction of a second, and gives
+    UMAP the neighbours it would compute or approximate. UMAP's `transform` asks this object for the
+    new points' neighbours through `query`.
     """
 
     _angular_trees = False  # read by UMAP's transform to pick its search tolerance
@@ -416,11 +418,10 @@ class _ExactNeighbours:
 
         self._search = NearestNeighbors(algorithm="brute").fit(data)
 
-    def knn(self, k: int) -> tuple[np.ndarray, np.ndarray, "_ExactNeighbours"] | tuple[None, None, None]:
+    def knn(self, k: int) -> tuple[np.ndarray, np.ndarray, "_ExactNeighbours"]:
         """UMAP's `precomputed_knn` for the fitted codes (each point its own first neighbour, as in
-        UMAP's search); below 4,096 points UMAP computes exact distances itself and needs none."""
-        if self._search.n_samples_fit_ < SMALL_UMAP:
-            return None, None, None
+        UMAP's search). Given for every size: below 4,096 points UMAP then skips its own all-pairs
+        distances (it sets force_approximation_algorithm itself)."""
         dists, indices = self._search.kneighbors(n_neighbors=k - 1)  # the k - 1 nearest others
         n = len(indices)
         indices = np.hstack([np.arange(n)[:, None], indices]).astype(np.int32)
