@@ -10,8 +10,9 @@ The figures, each the median of several tries:
   each model's reconstruction) loaded in the page, timed on the browser's own clock;
 - **rerun**: the Draw page's server work for that stroke, seen from the browser's websocket: the
   canvas's message sent -> the last message of the rerun received (server time plus loopback);
-- **first UMAP map**: a fresh server (warm-up on, numba cache on disk) -> Home rendered -> at once the
-  Embeddings page asked for with UMAP of 5,000 Fashion-MNIST test codes -> the map drawn in the page;
+- **first UMAP map**: a fresh server (warm-up on, numba cache on disk) -> Home rendered -> at once (and,
+  on another fresh server, 5 s later) the Embeddings page asked for with UMAP of 5,000 Fashion-MNIST
+  test codes -> the map drawn in the page; `--map-tries` fresh servers each, the median reported;
 - **that map again**: PCA picked, then UMAP again -> the map drawn; the map comes from the server's
   cache, and the page kept its chart, hidden, while PCA was shown. (Coming back from another page, the
   chart is new: `bench.map_redraw` gives what a new chart costs.)
@@ -20,11 +21,12 @@ The models are the lecture's ae, dae and vae trained on `--dataset` (the offline
 default: the Draw page's work after a stroke does not depend on the dataset's size).
 
     python -m bench.interaction
-    python -m bench.interaction --strokes 20 --starts 5
+    python -m bench.interaction --strokes 20 --starts 5 --map-tries 5
 """
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 import subprocess
 import sys
@@ -214,15 +216,27 @@ def time_strokes(browser, url: str, strokes: int) -> list[dict]:
     return results
 
 
+def summarise_maps(tries: list[dict]) -> dict:
+    """The tries of `time_first_map` for one pause: medians (the first map's worst too) and every try."""
+    return {"first_map_s": median(m["first_map_s"] for m in tries),
+            "first_map_max_s": max(m["first_map_s"] for m in tries),
+            "first_map_fit": tries[0]["first_map_fit"],
+            "cached_map_s": median(m["cached_map_s"] for m in tries),
+            "cached_map_server_s": median(m["cached_map_server_s"] for m in tries),
+            "tries": tries}
+
+
 def main(argv: list[str] | None = None) -> dict:
     parser = bench_parser(__doc__.splitlines()[0])
     parser.set_defaults(dataset="mnist-sample")
     parser.add_argument("--starts", type=int, default=3, help="fresh servers timed from start to Home page")
     parser.add_argument("--strokes", type=int, default=12, help="strokes timed on the Draw page")
+    parser.add_argument("--map-tries", type=int, default=3,
+                        help="fresh servers timed for the first UMAP map, for each pause after Home")
     args = parser.parse_args(argv)
     map_dataset, map_points, pauses = MAP_DATASET, MAP_POINTS, (0.0, 5.0)
     if args.quick:  # everything on the offline sample, whose test split has 1,000 digits
-        args.starts, args.strokes = 1, 3
+        args.starts, args.strokes, args.map_tries = 1, 3, 1
         map_dataset, map_points, pauses = "mnist-sample", 1000, (0.0,)
     reason = missing_browser_reason()
     if reason:
@@ -248,14 +262,16 @@ def main(argv: list[str] | None = None) -> dict:
             starts.append(time_startup(browser, home))
             print(f"  start {i + 1}: Home rendered {starts[-1]:.2f} s after `streamlit run`", flush=True)
 
-        maps_ = {}
-        for pause in pauses:
-            m = time_first_map(browser, home, pause, map_dataset, map_points)
-            maps_[f"{pause:g}s"] = m
-            print(f"  first UMAP map of {map_points:,} codes, asked {pause:g} s after Home: drawn "
-                  f"{m['first_map_s']:.2f} s after asking ({m['first_map_fit']}); after PCA and back to UMAP, "
-                  f"from the cache: {m['cached_map_s']:.2f} s (the server's rerun {m['cached_map_server_s']:.2f} s of it)",
-                  flush=True)
+        tries: dict[str, list[dict]] = {f"{pause:g}s": [] for pause in pauses}
+        for i in range(args.map_tries):  # the pauses in turn, so a slow spell of the machine hits both
+            for pause in pauses:
+                m = time_first_map(browser, home, pause, map_dataset, map_points)
+                tries[f"{pause:g}s"].append(m)
+                print(f"  try {i + 1}: first UMAP map of {map_points:,} codes, asked {pause:g} s after Home: drawn "
+                      f"{m['first_map_s']:.2f} s after asking ({m['first_map_fit']}); after PCA and back to UMAP, "
+                      f"from the cache: {m['cached_map_s']:.2f} s (the server's rerun "
+                      f"{m['cached_map_server_s']:.2f} s of it)", flush=True)
+        maps_ = {pause: summarise_maps(ms) for pause, ms in tries.items()}
 
         url = stack.enter_context(dashboard(home, warmup=True))
         strokes = time_strokes(browser, url, args.strokes)
@@ -274,6 +290,11 @@ def main(argv: list[str] | None = None) -> dict:
         "rerun_s": median(s["rerun_s"] for s in later if s["rerun_s"] is not None),
         "rerun_max_s": max(s["rerun_s"] for s in later if s["rerun_s"] is not None),
     }
+    every_try = [m for ms in tries.values() for m in ms]
+    cached = {"median": median(m["cached_map_s"] for m in every_try), "max": max(m["cached_map_s"] for m in every_try)}
+    cached_server = {"median": median(m["cached_map_server_s"] for m in every_try),
+                     "max": max((m["cached_map_server_s"] for m in every_try if m["cached_map_server_s"] is not None),
+                                default=math.nan)}
     rows = [
         ["`streamlit run` -> Home page rendered", f"median of {len(starts)}", figures_["startup_s"],
          max(starts), TARGET_STARTUP_S, figures_["startup_s"] <= TARGET_STARTUP_S],
@@ -281,12 +302,13 @@ def main(argv: list[str] | None = None) -> dict:
          figures_["stroke_max_s"], TARGET_STROKE_S, figures_["stroke_s"] <= TARGET_STROKE_S],
         ["Draw page rerun after a stroke (server)", f"median of {len(later)}", figures_["rerun_s"],
          figures_["rerun_max_s"], TARGET_RERUN_S, figures_["rerun_s"] <= TARGET_RERUN_S],
-        *[[f"first UMAP map ({map_points:,} codes), asked {pause} after Home", "1", m["first_map_s"], None,
-           TARGET_FIRST_MAP_S, m["first_map_s"] <= TARGET_FIRST_MAP_S] for pause, m in maps_.items()],
-        ["that map again (PCA, then back to UMAP)", "2", max(m["cached_map_s"] for m in maps_.values()), None,
-         TARGET_CACHED_MAP_S, max(m["cached_map_s"] for m in maps_.values()) <= TARGET_CACHED_MAP_S],
-        ["  of which the server's rerun", "2", max(m["cached_map_server_s"] for m in maps_.values()), None,
-         TARGET_CACHED_MAP_S, max(m["cached_map_server_s"] for m in maps_.values()) <= TARGET_CACHED_MAP_S],
+        *[[f"first UMAP map ({map_points:,} codes), asked {pause} after Home", f"median of {args.map_tries}",
+           m["first_map_s"], m["first_map_max_s"], TARGET_FIRST_MAP_S, m["first_map_s"] <= TARGET_FIRST_MAP_S]
+          for pause, m in maps_.items()],
+        ["that map again (PCA, then back to UMAP)", f"median of {len(pauses) * args.map_tries}", cached["median"],
+         cached["max"], TARGET_CACHED_MAP_S, cached["median"] <= TARGET_CACHED_MAP_S],
+        ["  of which the server's rerun", f"median of {len(pauses) * args.map_tries}", cached_server["median"],
+         cached_server["max"], TARGET_CACHED_MAP_S, cached_server["median"] <= TARGET_CACHED_MAP_S],
         ["first stroke (models load)", "1", figures_["first_stroke_s"], None, None, None],
     ]
     print_table(f"Interaction in Chromium ({len(LECTURE_FAMILIES)} models on the Draw page, data {args.dataset})",

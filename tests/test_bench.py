@@ -195,6 +195,7 @@ def test_interaction_and_dashboard_overhead_run_in_chromium(quick_run):
     assert all(s["images"] >= 2 for s in figures["strokes"]), "each stroke shows the input and a reconstruction"
     umap_map = figures["umap_maps"]["0s"]
     assert umap_map["first_map_fit"].startswith("Fitted in") and 0 < umap_map["cached_map_server_s"] < 10
+    assert len(umap_map["tries"]) == 1 and umap_map["first_map_max_s"] == umap_map["first_map_s"]  # --quick: one try
 
     overhead, out = quick_run(dashboard_overhead)
     assert last_json_line(out)["benchmark"] == "dashboard_overhead"
