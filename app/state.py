@@ -110,7 +110,7 @@ def start_background_warmup() -> None:
         try:
             import aecore.analysis.latent  # noqa: F401 (torch and the models: what every other page imports first)
             import aecore.analysis.metrics  # noqa: F401
-            from aecore.analysis._imports import heavy_imports
+            from aecore.analysis import heavy_imports
             with heavy_imports:  # every plotly figure needs it first (figures._figure)
                 import pandas  # noqa: F401
         except Exception:  # a failed warm-up only costs speed later

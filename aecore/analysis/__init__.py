@@ -27,6 +27,7 @@ _EXPORTS = {
     "ProjectionCache": "projection",
     "project_codes": "projection",
     "warm_up_umap": "projection",
+    "heavy_imports": "_imports",  # the lock the dashboard's figures take too (see aecore/analysis/_imports.py)
 }
 
 __all__ = sorted(_EXPORTS)
