@@ -169,7 +169,7 @@ class JobRegistry:
                 result = train_spec(job.spec, data, device=self.device, on_trainer=attach,
                                     callbacks={"on_batch_end": [job._record], "on_epoch_end": [job._record]})
                 meta = describe_run(job.spec, data, result)
-                result.model.eval()
+                result.model.cpu().eval()  # as a later load gives it (ModelStore.load), trained on any device
                 job.result = StoredModel(key=job.key, model=result.model, meta={**meta, "key": job.key})
                 if result.stopped_early:
                     job._finish(CANCELLED)

@@ -61,7 +61,9 @@ def describe_run(spec: RunSpec, data: Dataset, result: TrainResult) -> dict:
 
 def get_or_train(spec: RunSpec, store: ModelStore | None = None, *, device=None, callbacks=None,
                  download: bool = False) -> tuple[StoredModel, bool]:
-    """The stored model for `spec`, training and saving it first if needed. Returns (model, trained)."""
+    """The stored model for `spec`, training and saving it first if needed. Returns (model, trained).
+
+    The model is on the CPU either way, as `ModelStore.load` gives it, wherever it was trained."""
     store = store or ModelStore()
     spec, data = resolve(spec, download=download)
     key = spec.key(data.fingerprint)
@@ -74,6 +76,6 @@ def get_or_train(spec: RunSpec, store: ModelStore | None = None, *, device=None,
         store.save(key, result.model, meta)
     except StoreError as e:  # a read-only or full cache must not throw the trained model away
         warnings.warn(f"{e}; the model is kept in memory only", stacklevel=2)
-    result.model.eval()
+    result.model.cpu().eval()  # where a loaded model lives: a fresh model and a loaded one behave alike
     # The meta as stored (JSON types, versions, checksum), so a fresh model reads like a loaded one.
     return StoredModel(key=key, model=result.model, meta=store.read_meta(key) or {**meta, "key": key}), True

@@ -111,6 +111,29 @@ def test_bad_data_fails_at_submit(registry, tmp_path):
     assert registry.jobs() == []
 
 
+def test_a_trained_model_is_handed_back_on_the_cpu_where_a_loaded_one_is(registry, tiny_npz, store, monkeypatch):
+    """On a GPU machine models train on CUDA and the store loads them onto the CPU; both ways of
+    training hand the model back through `.cpu()`, so the dashboard gets the same either way. (Here
+    on the CPU it is a no-op, hence the spy; the CUDA check in test_trainer.py runs it for real.)"""
+    import aecore.runs as runs_module
+    real_train_spec, moved = runs_module.train_spec, []
+
+    def spying(*args, **kwargs):
+        result = real_train_spec(*args, **kwargs)
+        to_cpu = result.model.cpu
+        result.model.cpu = lambda: (moved.append(result.model), to_cpu())[1]
+        return result
+
+    monkeypatch.setattr(jobs_module, "train_spec", spying)
+    job = registry.submit(spec_for(tiny_npz))
+    assert job.wait(TIMEOUT) and job.state == DONE
+    assert moved == [job.result.model]
+
+    monkeypatch.setattr(runs_module, "train_spec", spying)
+    fresh, trained = get_or_train(spec_for(tiny_npz, "vae"), store)
+    assert trained and moved[1:] == [fresh.model]
+
+
 # ---- cancelling --------------------------------------------------------------------------------------
 
 def test_cancel_stops_a_running_job_and_keeps_the_partial_model(registry, tiny_npz):

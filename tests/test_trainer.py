@@ -332,6 +332,22 @@ def test_cuda_training_keeps_the_data_on_the_gpu_with_mixed_precision(family, ti
     assert result.history[-1]["train"]["loss"] < result.history[0]["train"]["loss"] * 1.05
 
 
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA GPU on this machine")
+def test_a_model_trained_on_the_gpu_comes_back_on_the_cpu_like_a_loaded_one(tiny_npz, store):
+    """The dashboard treats a model just trained and one loaded from the store alike; the store
+    loads onto the CPU, so a model trained on CUDA is handed back there too."""
+    from aecore.jobs import JobRegistry
+    from aecore.runs import get_or_train
+
+    fresh, trained = get_or_train(make_spec("ae", str(tiny_npz), epochs=1, **SMALL_CONFIGS["ae"]), store,
+                                  device="cuda")
+    assert trained and fresh.meta["device"].startswith("cuda")
+    assert {p.device.type for p in fresh.model.parameters()} == {"cpu"}
+    job = JobRegistry(store, device="cuda").submit(make_spec("vae", str(tiny_npz), epochs=1, **SMALL_CONFIGS["vae"]))
+    assert job.wait(120) and job.state == "done", job.error
+    assert {p.device.type for p in job.result.model.parameters()} == {"cpu"}
+
+
 def test_small_batches_run_single_threaded_and_the_thread_count_comes_back():
     from aecore.device import single_threaded
 
