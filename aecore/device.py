@@ -1,6 +1,10 @@
-"""Which device to train on: CUDA, then Apple MPS, then CPU, unless the caller names one."""
+"""Which device to train on (CUDA, then Apple MPS, then CPU, unless the caller names one), and on how
+many CPU threads."""
 from __future__ import annotations
 
+import math
+import os
+import time
 from contextlib import contextmanager
 from typing import Iterator
 
@@ -10,6 +14,8 @@ from aecore.errors import ConfigError
 
 DEFAULT_THREADS = torch.get_num_threads()  # the process's intra-op threads, read when aecore is imported
 SMALL_BATCH = 64  # rows below which a forward pass runs on one thread (see single_threaded)
+OTHERS_BUSY_CORES = 0.5  # CPU that other processes use, in cores, from which training leaves them a core
+SHARE_CHECK_S = 2.0  # how often training that shares the machine looks at what the others use
 
 
 def pick_device(name: str | None = None) -> torch.device:
@@ -74,3 +80,72 @@ def single_threaded(enabled: bool = True) -> Iterator[None]:
         yield
     finally:
         torch.set_num_threads(before)
+
+
+class OtherProcessesCpu:
+    """How much CPU the machine's other processes used since the last reading, in cores (Linux's
+    /proc; None where it cannot be read).
+
+    Training on every core while another process keeps one busy is slow out of proportion: each
+    parallel region waits for its descheduled thread, and the waiting thread spins. On two cores, with
+    the map worker compiling UMAP's kernels (a fresh machine's first minute) and Chromium drawing the
+    Train page, 10 epochs of the default ae took 46-60 s on two threads and 27-29 s with `CoreSharing`
+    (12-16 s headless, nothing else running). Chromium alone, about 0.4 of a core, stays below
+    OTHERS_BUSY_CORES: one thread was no faster than two then (20-28 s either way).
+    """
+
+    def __init__(self):
+        self._last = _cpu_ticks()
+
+    def cores(self) -> float | None:
+        now, last = _cpu_ticks(), self._last
+        self._last = now
+        if now is None or last is None or now[2] <= last[2]:
+            return None
+        others = (now[0] - last[0]) - (now[1] - last[1])  # busy ticks of the machine, less this process's
+        return max(others, 0) / _TICKS_PER_S / (now[2] - last[2])
+
+
+_TICKS_PER_S = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+def _cpu_ticks() -> tuple[int, int, float] | None:
+    """(busy ticks of the whole machine, of this process, monotonic seconds), or None off Linux."""
+    try:
+        with open("/proc/stat") as f:
+            user, nice, system, _idle, _iowait, irq, softirq = (int(v) for v in f.readline().split()[1:8])
+        with open("/proc/self/stat") as f:
+            own = f.read().rsplit(")", 1)[1].split()  # the command name may hold spaces: split after it
+        return user + nice + system + irq + softirq, int(own[11]) + int(own[12]), time.monotonic()
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def training_threads(others_cores: float | None, available: int | None = None) -> int:
+    """Threads for training when other processes use `others_cores` of the CPU: every core while they
+    are (nearly) idle, else the cores they leave free, at least one."""
+    available = DEFAULT_THREADS if available is None else available
+    if others_cores is None or others_cores < OTHERS_BUSY_CORES:
+        return available
+    return max(1, available - math.ceil(others_cores))
+
+
+class CoreSharing:
+    """Training threads that follow what other processes use: every core while they are idle, one
+    fewer per core they busy (`training_threads`), looked at every SHARE_CHECK_S. For training in the
+    dashboard, whose browser often runs on the same machine. Use from the training thread (torch
+    counts threads per thread); `restore` gives that thread its threads back."""
+
+    def __init__(self):
+        self.available = torch.get_num_threads()
+        self._others = OtherProcessesCpu()
+        self._next = time.monotonic() + SHARE_CHECK_S
+
+    def check(self) -> None:
+        now = time.monotonic()
+        if now >= self._next:
+            self._next = now + SHARE_CHECK_S
+            torch.set_num_threads(training_threads(self._others.cores(), self.available))
+
+    def restore(self) -> None:
+        torch.set_num_threads(self.available)

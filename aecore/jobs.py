@@ -166,7 +166,8 @@ class JobRegistry:
                     trainer.request_stop()
 
             try:
-                result = train_spec(job.spec, data, device=self.device, on_trainer=attach,
+                # share_cores: the page's browser often runs on the same machine (aecore.device.CoreSharing)
+                result = train_spec(job.spec, data, device=self.device, on_trainer=attach, share_cores=True,
                                     callbacks={"on_batch_end": [job._record], "on_epoch_end": [job._record]})
                 meta = describe_run(job.spec, data, result)
                 result.model.cpu().eval()  # as a later load gives it (ModelStore.load), trained on any device

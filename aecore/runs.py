@@ -25,8 +25,9 @@ def resolve(spec: RunSpec, *, download: bool = False, progress=None) -> tuple[Ru
 
 
 def train_spec(spec: RunSpec, data: Dataset, *, device=None, callbacks=None,
-               on_trainer: Callable[[Trainer], None] | None = None) -> TrainResult:
-    """Train a fresh model for `spec` on `data`. Initialisation is seeded by `spec.train.seed`."""
+               on_trainer: Callable[[Trainer], None] | None = None, share_cores: bool = False) -> TrainResult:
+    """Train a fresh model for `spec` on `data`. Initialisation is seeded by `spec.train.seed`.
+    `share_cores` as for `Trainer`."""
     import torch
 
     from aecore.models import build_model
@@ -34,7 +35,7 @@ def train_spec(spec: RunSpec, data: Dataset, *, device=None, callbacks=None,
 
     torch.manual_seed(spec.train.seed)
     model = build_model(spec.family, spec.model)
-    trainer = Trainer(model, data, spec.train, device=device, callbacks=callbacks)
+    trainer = Trainer(model, data, spec.train, device=device, callbacks=callbacks, share_cores=share_cores)
     if on_trainer is not None:
         on_trainer(trainer)
     return trainer.run()

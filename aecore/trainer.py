@@ -18,7 +18,7 @@ from typing import Callable
 import numpy as np
 import torch
 
-from aecore.device import autocast_dtype, pick_device
+from aecore.device import CoreSharing, autocast_dtype, pick_device
 from aecore.errors import DivergenceError
 from aecore.models import Autoencoder, Stage
 from aecore.configs import TrainConfig
@@ -97,9 +97,15 @@ def as_tensor_images(images: np.ndarray, device: torch.device) -> torch.Tensor:
 
 class Trainer:
     def __init__(self, model: Autoencoder, data, cfg: TrainConfig = TrainConfig(), *,
-                 device: str | torch.device | None = None, callbacks: dict[str, list[Callback]] | None = None):
-        """`data` is an `aecore.data.Dataset` (anything with x_/y_ train, val, test arrays)."""
+                 device: str | torch.device | None = None, callbacks: dict[str, list[Callback]] | None = None,
+                 share_cores: bool = False):
+        """`data` is an `aecore.data.Dataset` (anything with x_/y_ train, val, test arrays).
+
+        `share_cores`: on the CPU, train on fewer threads while other processes are busy (see
+        `aecore.device.CoreSharing`); the dashboard's jobs do, as its browser may share the machine.
+        """
         self.cfg = cfg
+        self.share_cores = share_cores
         self.device = device if isinstance(device, torch.device) else pick_device(device)
         self.model = model.to(self.device)
         self.callbacks: dict[str, list[Callback]] = defaultdict(list, callbacks or {})
@@ -139,6 +145,14 @@ class Trainer:
             return torch.optim.Adam(params, lr=self.cfg.lr)
 
     def run(self) -> TrainResult:
+        sharing = CoreSharing() if self.share_cores and self.device.type == "cpu" else None
+        try:
+            return self._train(sharing)
+        finally:
+            if sharing is not None:
+                sharing.restore()
+
+    def _train(self, sharing: CoreSharing | None) -> TrainResult:
         cfg, model = self.cfg, self.model
         torch.manual_seed(cfg.seed)
         shuffle = torch.Generator().manual_seed(cfg.seed)
@@ -177,6 +191,8 @@ class Trainer:
                         sums[k] = sums.get(k, 0.0) + v.detach().float() * b
                     seen += b
                     global_step += 1
+                    if sharing is not None:
+                        sharing.check()
                     if self.callbacks.get("on_batch_end"):
                         now = time.perf_counter()
                         rate = (samples + seen) / max(train_time + now - t0, 1e-9)

@@ -12,14 +12,22 @@ All times are the Trainer's own (`seconds` in the run's metadata: start of train
 its test evaluation, data loading left out), for the same number of epochs. Each repeat runs the
 three in rotating order, each dashboard run on a fresh server with an empty model cache.
 
+With `--busy-core`, another process keeps one core busy during the dashboard's runs (the headless
+run, the reference, has the machine to itself), as the map worker does while it fits a map or, on a
+fresh machine, compiles UMAP's kernels: the dashboard's jobs then train on the cores left
+(`aecore.device.CoreSharing`).
+
     python -m bench.dashboard_overhead                 # the Train page's default ae on Fashion-MNIST
     python -m bench.dashboard_overhead --repeats 3 --family dae
+    python -m bench.dashboard_overhead --repeats 2 --busy-core
 """
 from __future__ import annotations
 
 import contextlib
 from concurrent.futures import ThreadPoolExecutor
 import random
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -87,12 +95,28 @@ def dashboard_run(browser, dataset: str, family: str, epochs: int) -> tuple[RunS
         return stored_run(Path(tmp))
 
 
+@contextlib.contextmanager
+def busy_core(enabled: bool = True):
+    """Another process spinning on one core for the length of the block."""
+    if not enabled:
+        yield
+        return
+    spinner = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    try:
+        yield
+    finally:
+        spinner.kill()
+        spinner.wait()
+
+
 def main(argv: list[str] | None = None) -> dict:
     parser = bench_parser(__doc__.splitlines()[0])
     parser.add_argument("--family", default="ae", choices=sorted(MODELS))
     parser.add_argument("--epochs", type=int, default=None, help="epochs of both runs (default: TrainConfig's)")
     parser.add_argument("--repeats", type=int, default=3, help="rounds of the three runs, order rotating")
     parser.add_argument("--no-chromium", action="store_true", help="leave out the Chromium watcher")
+    parser.add_argument("--busy-core", action="store_true",
+                        help="another process keeps a core busy during the dashboard's runs")
     args = parser.parse_args(argv)
     set_threads(args.threads)
     if args.quick:
@@ -124,8 +148,9 @@ def main(argv: list[str] | None = None) -> dict:
                     pair[where] = {"seconds": result.seconds, "epochs": len(result.history),
                                    "samples_per_s": result.samples_per_s}
                 else:
-                    spec, meta = (polled_run(data.name, args.family, epochs) if where == "page polls" else
-                                  dashboard_run(browser, data.name, args.family, epochs))
+                    with busy_core(args.busy_core):
+                        spec, meta = (polled_run(data.name, args.family, epochs) if where == "page polls" else
+                                      dashboard_run(browser, data.name, args.family, epochs))
                     pair[where] = {"seconds": meta["seconds"], "epochs": len(meta["history"]),
                                    "samples_per_s": meta["samples_per_s"]}
                 print(f"  repeat {repeat + 1}: {where}: {pair[where]['epochs']} epochs in "
@@ -142,12 +167,14 @@ def main(argv: list[str] | None = None) -> dict:
              1.0 if where == "headless" else median(p["ratio" if where == "page polls" else "ratio_chromium"]
                                                     for p in pairs)]
             for where in kinds]
+    busy = " with another process busy on a core" if args.busy_core else ""
     print_table(f"{spec.label()} on {data.name}, {epochs} epochs: headless, and from the Train page while it is "
-                f"watched (medians of {len(pairs)})", ["where", "epochs", "seconds", "samples/s", "x headless"], rows)
+                f"watched{busy} (medians of {len(pairs)})", ["where", "epochs", "seconds", "samples/s", "x headless"],
+                rows)
     print(f"\nwatched by a polling page / headless: {overhead:.3f} (target <= {TARGET_RATIO}); "
           f"with Chromium drawing it on the same cores: {overhead_chromium:.3f}")
     payload = {"benchmark": "dashboard_overhead", "dataset": data.name, "family": args.family, "epochs": epochs,
-               "machine": info, "quick": args.quick, "spec": spec.to_dict(),
+               "machine": info, "quick": args.quick, "busy_core": args.busy_core, "spec": spec.to_dict(),
                "pairs": pairs, "ratio": overhead, "ratio_chromium": overhead_chromium, "target_ratio": TARGET_RATIO,
                "same_epochs": all(p[k]["epochs"] == p["headless"]["epochs"] for p in pairs for k in kinds),
                "meets_target": overhead <= TARGET_RATIO}

@@ -111,14 +111,15 @@ def test_bad_data_fails_at_submit(registry, tmp_path):
     assert registry.jobs() == []
 
 
-def test_a_trained_model_is_handed_back_on_the_cpu_where_a_loaded_one_is(registry, tiny_npz, store, monkeypatch):
+def test_a_trained_model_is_handed_back_on_the_cpu_where_a_loaded_one_is_and_jobs_share_cores(registry, tiny_npz, store, monkeypatch):
     """On a GPU machine models train on CUDA and the store loads them onto the CPU; both ways of
     training hand the model back through `.cpu()`, so the dashboard gets the same either way. (Here
     on the CPU it is a no-op, hence the spy; the CUDA check in test_trainer.py runs it for real.)"""
     import aecore.runs as runs_module
-    real_train_spec, moved = runs_module.train_spec, []
+    real_train_spec, moved, shared = runs_module.train_spec, [], []
 
     def spying(*args, **kwargs):
+        shared.append(kwargs.get("share_cores", False))
         result = real_train_spec(*args, **kwargs)
         to_cpu = result.model.cpu
         result.model.cpu = lambda: (moved.append(result.model), to_cpu())[1]
@@ -132,6 +133,9 @@ def test_a_trained_model_is_handed_back_on_the_cpu_where_a_loaded_one_is(registr
     monkeypatch.setattr(runs_module, "train_spec", spying)
     fresh, trained = get_or_train(spec_for(tiny_npz, "vae"), store)
     assert trained and moved[1:] == [fresh.model]
+    # The dashboard's jobs share the cores with a browser that may run beside them (aecore.device);
+    # a training run asked for directly (the CLI, a notebook) keeps them all.
+    assert shared == [True, False]
 
 
 # ---- cancelling --------------------------------------------------------------------------------------

@@ -3,14 +3,18 @@ guard, probe snapshots, and seeded reproducibility."""
 from __future__ import annotations
 
 import math
+import subprocess
+import sys
 import threading
 import time
+from pathlib import Path
 from unittest.mock import Mock
 
 import numpy as np
 import pytest
 import torch
 
+from aecore.device import OtherProcessesCpu, training_threads
 from aecore.errors import DivergenceError
 from aecore.models import MODELS, build_model
 from aecore.runs import train_spec
@@ -362,5 +366,67 @@ def test_small_batches_run_single_threaded_and_the_thread_count_comes_back():
         with pytest.raises(ValueError), single_threaded():
             raise ValueError("a failing forward pass")
         assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(original)
+
+
+# ---- sharing the CPU with other processes ----------------------------------------------------------
+
+@pytest.mark.skipif(not Path("/proc/stat").exists(), reason="reads Linux's /proc")
+def test_other_processes_cpu_counts_another_busy_process_and_not_this_one():
+    monitor = OtherProcessesCpu()
+    spinner = subprocess.Popen([sys.executable, "-c", "import time\nend = time.time() + 3\nwhile time.time() < end: pass"])
+    try:
+        time.sleep(0.5)
+        monitor.cores()
+        time.sleep(1.0)
+        assert monitor.cores() >= 0.6  # the spinning child: about one core
+    finally:
+        spinner.kill()
+        spinner.wait()
+    monitor.cores()
+    time.sleep(1.0)
+    idle = monitor.cores()  # whatever else the machine runs
+    end = time.monotonic() + 1.0
+    while time.monotonic() < end:  # now this process is busy: not counted
+        pass
+    assert monitor.cores() < idle + 0.5
+
+
+def test_training_threads_leave_busy_cores_to_other_processes():
+    assert training_threads(None, available=2) == 2  # unknown: every core
+    assert training_threads(0.1, available=2) == 2  # a browser idling
+    assert training_threads(0.8, available=2) == 1
+    assert training_threads(1.6, available=8) == 6
+    assert training_threads(5.0, available=2) == 1  # at least one
+
+
+def test_training_that_shares_cores_drops_threads_while_others_are_busy_and_gives_them_back(tiny_data, monkeypatch):
+    import aecore.device as device_module
+
+    busy = {"cores": 1.2}
+    monkeypatch.setattr(device_module.OtherProcessesCpu, "cores", lambda self: busy["cores"])
+    monkeypatch.setattr(device_module, "SHARE_CHECK_S", 0.0)  # look at every batch
+    threads_seen = []
+
+    def batch_end(progress):
+        threads_seen.append(torch.get_num_threads())
+        if len(threads_seen) == 5:
+            busy["cores"] = 0.0  # the other process went quiet
+
+    original = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        torch.manual_seed(0)
+        model = build_model("ae", SMALL_CONFIGS["ae"])
+        trainer = Trainer(model, tiny_data, TrainConfig(epochs=1, batch_size=64, seed=0), device="cpu",
+                          callbacks={"on_batch_end": [batch_end]}, share_cores=True)
+        trainer.run()
+        assert threads_seen[:5] == [1] * 5 and set(threads_seen[5:]) == {2}, threads_seen
+        assert torch.get_num_threads() == 2  # the training thread's count comes back
+        threads_seen.clear()
+        Trainer(model, tiny_data, TrainConfig(epochs=1, batch_size=64, seed=0), device="cpu",
+                callbacks={"on_batch_end": [batch_end]}).run()  # not sharing: the count is left alone
+        assert set(threads_seen) == {2}
     finally:
         torch.set_num_threads(original)
