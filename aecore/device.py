@@ -121,10 +121,9 @@ def _cpu_ticks() -> tuple[int, int, float] | None:
         return None
 
 
-def training_threads(others_cores: float | None, available: int | None = None) -> int:
-    """Threads for training when other processes use `others_cores` of the CPU: every core while they
-    are (nearly) idle, else the cores they leave free, at least one."""
-    available = DEFAULT_THREADS if available is None else available
+def training_threads(others_cores: float | None, available: int) -> int:
+    """Threads for training, of `available`, when other processes use `others_cores` of the CPU: all
+    while they are (nearly) idle, else the cores they leave free, at least one."""
     if others_cores is None or others_cores < OTHERS_BUSY_CORES:
         return available
     return max(1, available - math.ceil(others_cores))
