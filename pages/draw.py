@@ -7,7 +7,7 @@ from aecore.analysis import MAX_IMAGE_BYTES
 from aecore.errors import AecoreError
 from aecore.configs import CORRUPTIONS
 from aecore.spec import lecture_specs, make_spec
-from app import drawing, figures, state, training
+from app import canvas, drawing, figures, state, training
 
 CANVAS_SIDE = 280  # canvas pixels; the digit is normalised down to 28x28 anyway
 STROKE = 18  # thick enough to look like MNIST ink after the 10x reduction
@@ -26,12 +26,8 @@ def _clear() -> None:
 
 def digit_controls():
     """The canvas, a Clear button and an upload box; returns the user's (28, 28) digit or None."""
-    from streamlit_drawable_canvas import st_canvas  # registers a component: only inside a running app
-
     n = st.session_state.setdefault("draw_canvas_n", 0)
-    result = st_canvas(stroke_width=STROKE, stroke_color="#FFFFFF", background_color="#000000",
-                       height=CANVAS_SIDE, width=CANVAS_SIDE, drawing_mode="freedraw", update_streamlit=True,
-                       return_image_data=True, key=f"draw_canvas_{n}")
+    result = canvas.digit_canvas(f"draw_canvas_{n}", CANVAS_SIDE, STROKE)
     st.button("Clear", on_click=_clear, icon=":material/ink_eraser:", key="draw_clear")
     with st.expander("…or upload a photo of a digit"):
         upload = st.file_uploader("Image", type=["png", "jpg", "jpeg"], key=f"draw_upload_{n}",

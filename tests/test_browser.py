@@ -58,8 +58,22 @@ def test_every_page_opens_with_models(lab_home):
             screenshot(page, f"trained-{path or 'home'}")
 
 
+# Time-stamps, on the page's clock, the last mouse release and every message the page sends the server.
+_SEND_LOG = """
+(() => {
+  const sent = window.__sent = [];
+  class LoggedSocket extends window.WebSocket {
+    send(data) { sent.push(performance.now()); return super.send(data); }
+  }
+  window.WebSocket = LoggedSocket;
+  document.addEventListener('mouseup', () => { window.__mouseUp = performance.now(); }, true);
+})();
+"""
+
+
 def test_drawing_a_stroke_shows_a_reconstruction(lab_home):
     with dashboard(lab_home) as url, browser_page() as page:
+        page.add_init_script(_SEND_LOG)
         page.goto(f"{url}/draw")
         wait_until_idle(page)
         page.wait_for_selector("canvas", timeout=30000)
@@ -72,6 +86,11 @@ def test_drawing_a_stroke_shows_a_reconstruction(lab_home):
                       >= {images_before + 2}""", timeout=20000)
         latency = time.perf_counter() - released
         wait_until_idle(page)
+        page.wait_for_timeout(400)  # past the canvas's own 200 ms wait, in case it sends again
+        # The canvas on its own sends 200 ms after the release; app.canvas makes it send at once, once.
+        sends = page.evaluate("() => window.__sent.filter(t => t >= window.__mouseUp).map(t => t - window.__mouseUp)")
+        assert len(sends) == 1, f"the stroke was sent {len(sends)} times, {sends} ms after the release"
+        assert sends[0] < 150, f"the stroke was sent {sends[0]:.0f} ms after the release, not at once"
         images_after = page.locator('[data-testid="stMain"] [data-testid="stImage"] img').count()
         assert images_after > images_before
         assert not _exceptions(page)
