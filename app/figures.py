@@ -1,4 +1,5 @@
-"""Plotly figures and image tiles sized for a projector.
+"""Charts (plotly figures, and ECharts options for the charts redrawn while a job trains) and image tiles
+sized for a projector.
 
 Every function returns a figure or an image array and draws nothing itself, so pages decide where
 things go and tests can inspect them.
@@ -43,24 +44,29 @@ def _layout(fig: go.Figure, height: int, **kw) -> go.Figure:
     return fig
 
 
+def _loss_series(runs: Sequence[tuple[str, list[dict]]], parts: Sequence[str], max_points: int | None):
+    """(name, colour, train points, validation points) per (run, part), the points as (epoch, loss)."""
+    series = [(label, snaps, part) for label, snaps in runs for part in parts]
+    for i, (label, snaps, part) in enumerate(series):
+        name = label if len(parts) == 1 else (part if len(runs) == 1 else f"{label} · {part}")
+        train = [(s["global_step"] / max(s["steps"], 1), s["train"][part]) for s in snaps if part in s["train"]]
+        if max_points and len(train) > max_points:
+            train = train[::math.ceil(len(train) / max_points)] + train[-1:]
+        val = [(s["global_step"] / max(s["steps"], 1), s["val"][part]) for s in snaps
+               if s["event"] == "epoch" and s.get("val") and part in s["val"]]
+        yield name, CLASS_COLORS[i % len(CLASS_COLORS)], train, val
+
+
 def loss_figure(runs: Sequence[tuple[str, list[dict]]], parts: Sequence[str] = ("loss",),
                 height: int = 380, title: str = "", max_points: int | None = None) -> go.Figure:
     """Train (line, per progress snapshot) and validation (dashed, per epoch) curves.
 
     `runs` is a list of (label, progress snapshots); one colour per (run, part). The x axis counts
     epochs over all stages, fractional within an epoch. `max_points` thins each train line to about
-    that many points (the last one kept): the live chart is redrawn every few seconds.
+    that many points (the last one kept).
     """
     fig = _figure()
-    series = [(label, snaps, part) for label, snaps in runs for part in parts]
-    for i, (label, snaps, part) in enumerate(series):
-        name = label if len(parts) == 1 else (part if len(runs) == 1 else f"{label} · {part}")
-        color = CLASS_COLORS[i % len(CLASS_COLORS)]
-        train = [(s["global_step"] / max(s["steps"], 1), s["train"][part]) for s in snaps if part in s["train"]]
-        if max_points and len(train) > max_points:
-            train = train[::math.ceil(len(train) / max_points)] + train[-1:]
-        val = [(s["global_step"] / max(s["steps"], 1), s["val"][part]) for s in snaps
-               if s["event"] == "epoch" and s.get("val") and part in s["val"]]
+    for name, color, train, val in _loss_series(runs, parts, max_points):
         if train:
             x, y = zip(*train)
             fig.add_scatter(x=x, y=y, mode="lines", name=f"{name} · train", line=dict(color=color, width=3))
@@ -71,6 +77,51 @@ def loss_figure(runs: Sequence[tuple[str, list[dict]]], parts: Sequence[str] = (
     fig.update_xaxes(title="epoch")
     fig.update_yaxes(title=parts[0] if len(parts) == 1 else "loss parts")
     return _layout(fig, height, title=title)
+
+
+# ---- live charts -----------------------------------------------------------------------------------
+# The charts a training job redraws every few seconds are ECharts options, not plotly figures: a keyed
+# `st.echarts_chart` keeps its chart in the browser and only updates its data, where every plotly update
+# mounts a new chart (Streamlit keys a plotly chart by its content). A watching browser on the same
+# cores then takes less of the CPU the run needs (bench.dashboard_overhead). No animation: it would
+# redraw for a second after every update.
+
+def _live_layout(title: str, x_name: str, y_name: str, series: list[dict], **axes) -> dict:
+    axis = dict(type="value", nameLocation="middle", nameTextStyle=dict(fontSize=FONT["size"]),
+                axisLabel=dict(fontSize=14))
+    return dict(animation=False, title=dict(text=title, textStyle=dict(fontSize=FONT["size"])),
+                legend=dict(top=30, left=0, textStyle=dict(fontSize=14)), tooltip=dict(trigger="item"),
+                grid=dict(left=70, right=20, top=80, bottom=55),
+                xAxis=axis | dict(name=x_name, nameGap=32) | axes.get("x", {}),
+                yAxis=axis | dict(name=y_name, nameGap=55, scale=True) | axes.get("y", {}), series=series)
+
+
+def live_loss_chart(runs: Sequence[tuple[str, list[dict]]], parts: Sequence[str] = ("loss",),
+                    title: str = "", max_points: int | None = None) -> dict:
+    """`loss_figure`'s curves as an ECharts option, for a chart redrawn while a job trains."""
+    series = []
+    for name, color, train, val in _loss_series(runs, parts, max_points):
+        if train:
+            series.append(dict(type="line", name=f"{name} · train", data=train, showSymbol=False,
+                               color=color, lineStyle=dict(width=3)))
+        if val:
+            series.append(dict(type="line", name=f"{name} · validation", data=val, symbolSize=9,
+                               color=color, lineStyle=dict(width=2, type="dashed")))
+    return _live_layout(title, "epoch", parts[0] if len(parts) == 1 else "loss parts", series, x=dict(min=0))
+
+
+def live_scatter_chart(points: np.ndarray, labels: np.ndarray, class_names: Sequence[str], title: str,
+                       axis_range: float | None = None) -> dict:
+    """2-D codes coloured by class as an ECharts option, for the latent scatter forming during training."""
+    points, labels = np.asarray(points, dtype=float), np.asarray(labels)
+    series = [dict(type="scatter", name=str(name), data=np.round(points[labels == c], 4).tolist(), symbolSize=6,
+                   color=CLASS_COLORS[c % 10], itemStyle=dict(opacity=0.8))
+              for c, name in enumerate(class_names) if (labels == c).any()]
+    bounds = dict(scale=True) if axis_range is None else dict(min=-axis_range, max=axis_range)
+    chart = _live_layout(title, "", "", series, x=bounds, y=bounds)
+    chart["legend"] = dict(orient="vertical", right=0, top=40, textStyle=dict(fontSize=14))
+    chart["grid"] = dict(left=50, right=110, top=50, bottom=30)
+    return chart
 
 
 def latent_scatter(points: np.ndarray, labels: np.ndarray, class_names: Sequence[str], *,

@@ -19,6 +19,7 @@ from app import figures, state
 REFRESH_S = 1.0  # the progress bar (each redraw costs a watching browser on the same cores)
 CHARTS_REFRESH_S = 2.0  # the live charts (see job_progress)
 LIVE_POINTS = 300  # points per live chart (loss line, latent scatter): each redraw costs the browser
+LIVE_HEIGHT = 380  # pixels, as the finished model's loss chart
 
 
 def submit(spec: RunSpec) -> Job | None:
@@ -84,12 +85,13 @@ def job_progress(job: Job, *, curves: bool = True, key: str = "job",
             label = job.spec.label()
             parts = [k for k in snaps[-1]["train"] if k not in ("loss", "accuracy")]
             cols = st.columns(2 if len(parts) > 1 else 1)
-            cols[0].plotly_chart(figures.loss_figure([(label, snaps)], title="loss", max_points=LIVE_POINTS),
-                                 width="stretch", key=f"{key}-loss-{job.key}")
+            # keyed ECharts charts: each refresh updates the browser's chart instead of mounting a new one
+            cols[0].echarts_chart(figures.live_loss_chart([(label, snaps)], title="loss", max_points=LIVE_POINTS),
+                                  height=LIVE_HEIGHT, key=f"{key}-loss-{job.key}")
             if len(parts) > 1:  # e.g. reconstruction vs KL
-                cols[1].plotly_chart(figures.loss_figure([(label, snaps)], parts=parts, title="loss parts",
-                                                         max_points=LIVE_POINTS),
-                                     width="stretch", key=f"{key}-parts-{job.key}")
+                cols[1].echarts_chart(figures.live_loss_chart([(label, snaps)], parts=parts, title="loss parts",
+                                                              max_points=LIVE_POINTS),
+                                      height=LIVE_HEIGHT, key=f"{key}-parts-{job.key}")
         if also is not None:
             also(job)
 

@@ -2,11 +2,14 @@
 their controls are present, and changing a control changes the spec that would be trained."""
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
@@ -138,3 +141,73 @@ def test_app_runs_with_an_unwritable_cache(tmp_path, monkeypatch):
 def test_a_file_path_in_the_url_is_never_used_as_data():
     at = open_page(query={"data": "/etc/passwd"})
     assert at.selectbox(key="dataset").value == "mnist-sample"
+
+
+def _snapshots(epochs: int = 3, per_epoch: int = 40) -> list[dict]:
+    """Progress snapshots as a job records them: batches, then an epoch with validation."""
+    snaps = []
+    for e in range(epochs):
+        for b in range(1, per_epoch + 1):
+            step = e * per_epoch + b
+            snaps.append({"event": "batch", "global_step": step, "steps": per_epoch,
+                          "train": {"loss": 100 / step, "rec": 90 / step, "kl": 10 / step}})
+        snaps.append({"event": "epoch", "global_step": (e + 1) * per_epoch, "steps": per_epoch,
+                      "train": {"loss": 100 / step, "rec": 90 / step, "kl": 10 / step},
+                      "val": {"loss": 120 / step, "rec": 100 / step, "kl": 20 / step}})
+    return snaps
+
+
+@pytest.mark.parametrize("parts", [("loss",), ("rec", "kl")])
+def test_the_live_loss_chart_draws_the_loss_figures_points(parts):
+    from app import figures
+
+    runs = [("ae 256-32", _snapshots())]
+    plotly_traces = figures.loss_figure(runs, parts=parts, max_points=50).data
+    chart = json.loads(json.dumps(figures.live_loss_chart(runs, parts=parts, max_points=50)))  # JSON as sent
+    assert [s["name"] for s in chart["series"]] == [t.name for t in plotly_traces]
+    for series, trace in zip(chart["series"], plotly_traces):
+        assert [tuple(p) for p in series["data"]] == list(zip(trace.x, trace.y))
+    train = chart["series"][0]["data"]
+    assert 25 < len(train) <= 51 and train[-1] == [3.0, runs[0][1][-1]["train"][parts[0]]]  # thinned, last kept
+    assert chart["animation"] is False  # an animation would repaint after every update
+
+
+def test_the_live_scatter_has_every_class_within_its_range():
+    from app import figures
+
+    rng = np.random.default_rng(0)
+    points, labels = rng.normal(size=(300, 2)).astype(np.float32), np.arange(300) % 10
+    chart = json.loads(json.dumps(figures.live_scatter_chart(points, labels, [str(c) for c in range(10)], "t",
+                                                             axis_range=4.0)))
+    assert [s["name"] for s in chart["series"]] == [str(c) for c in range(10)]
+    assert sum(len(s["data"]) for s in chart["series"]) == 300
+    np.testing.assert_allclose(chart["series"][3]["data"], points[labels == 3], atol=1e-4)
+    assert (chart["xAxis"]["min"], chart["xAxis"]["max"]) == (-4.0, 4.0)
+
+
+def test_the_live_charts_update_in_place_while_a_job_trains():
+    """Each refresh sends the charts with the same element id and new data, so the browser updates its
+    chart instead of mounting a new one (plotly charts are keyed by their content)."""
+    at = open_page("train.py", {"family": "dae", "hidden": "1000", "epochs": "50", "batch": "64"})
+    next(b for b in at.button if b.label == "Train").click().run()
+    job = aecore.jobs._default.jobs()[0]
+    try:
+        def charts() -> dict[str, tuple[str, dict]]:
+            at.run()
+            assert not at.exception
+            return {el.proto.id.rsplit("-", 2)[-2]: (el.proto.id, json.loads(el.proto.spec))
+                    for el in at.get("echarts_chart")}
+
+        deadline = time.monotonic() + 60
+        while "latent" not in (first := charts()) and time.monotonic() < deadline:
+            time.sleep(0.5)
+        assert {"loss", "latent"} <= set(first), list(first)
+        points = len(first["loss"][1]["series"][0]["data"])
+        while (later := charts())["loss"][1]["series"][0]["data"].__len__() <= points:
+            assert job.state == "running" and time.monotonic() < deadline, "the loss chart did not grow"
+            time.sleep(0.5)
+        assert later["loss"][0] == first["loss"][0] and later["latent"][0] == first["latent"][0]
+        assert sorted(s["name"] for s in later["latent"][1]["series"]) == [str(d) for d in range(10)]
+    finally:
+        job.cancel()
+        job.wait(60)
