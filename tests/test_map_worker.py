@@ -139,6 +139,17 @@ def test_the_child_imports_no_torch():
     assert out.stdout.strip() == "[]"
 
 
+@pytest.mark.skipif(not Path("/proc/self/maps").exists(), reason="reads the child's memory map from Linux's /proc")
+def test_the_child_fits_both_maps_without_loading_pandas(worker, codes):
+    """scikit-learn would import pandas, a fifth of the child's start-up; the child keeps it out."""
+    for method in ("umap", "tsne"):
+        worker.fit(codes, method, seed=0)
+    pid = worker._process.pid
+    loaded = Path(f"/proc/{pid}/maps").read_text()
+    assert "/sklearn/" in loaded, "the child's memory map shows no scikit-learn: wrong process?"
+    assert "/pandas/" not in loaded, "the map worker's child loaded pandas"
+
+
 def test_start_returns_at_once_while_a_request_is_in_flight(worker, codes):
     worker.start()
     done = threading.Event()
