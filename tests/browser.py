@@ -39,12 +39,12 @@ def dashboard(home: Path, *, warmup: bool = False, timeout_s: float = 90):
 
 
 @contextlib.contextmanager
-def browser_page(width: int = 1400, height: int = 1600):
+def browser_page(width: int = 1400, height: int = 1600, touch: bool = False):
     from playwright.sync_api import sync_playwright
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
-            yield browser.new_page(viewport={"width": width, "height": height})
+            yield browser.new_page(viewport={"width": width, "height": height}, has_touch=touch)
         finally:
             browser.close()
 
@@ -70,6 +70,18 @@ def screenshot(page, name: str) -> Path:
     path = ARTIFACTS / f"{name}.png"
     page.screenshot(path=str(path), full_page=True)
     return path
+
+
+def draw_finger_stroke(page) -> None:
+    """Draw a '1'-like vertical stroke with touch events (a tablet) on the last drawable canvas."""
+    box = page.locator("canvas").last.bounding_box()
+    x, y = box["x"] + box["width"] * 0.5, box["y"] + box["height"] * 0.15
+    cdp = page.context.new_cdp_session(page)  # Playwright itself only taps
+    cdp.send("Input.dispatchTouchEvent", {"type": "touchStart", "touchPoints": [{"x": x, "y": y}]})
+    for k in range(1, 25):
+        cdp.send("Input.dispatchTouchEvent",
+                 {"type": "touchMove", "touchPoints": [{"x": x + k * 0.6, "y": y + k * box["height"] * 0.028}]})
+    cdp.send("Input.dispatchTouchEvent", {"type": "touchEnd", "touchPoints": []})
 
 
 def draw_stroke(page, canvas_index: int = -1) -> None:

@@ -11,7 +11,8 @@ import time
 
 import pytest
 
-from tests.browser import ROOT, browser_page, dashboard, draw_stroke, missing_browser_reason, screenshot, wait_until_idle
+from tests.browser import (ROOT, browser_page, dashboard, draw_finger_stroke, draw_stroke, missing_browser_reason,
+                           screenshot, wait_until_idle)
 
 pytestmark = [pytest.mark.browser, pytest.mark.skipif(missing_browser_reason() is not None,
                                                       reason=missing_browser_reason() or "")]
@@ -66,9 +67,17 @@ _SEND_LOG = """
     send(data) { sent.push(performance.now()); return super.send(data); }
   }
   window.WebSocket = LoggedSocket;
-  document.addEventListener('mouseup', () => { window.__mouseUp = performance.now(); }, true);
+  const up = () => { window.__mouseUp = performance.now(); };
+  document.addEventListener('mouseup', up, true);
+  document.addEventListener('touchend', up, true);
 })();
 """
+
+
+def _sends_after_release(page) -> list[float]:
+    """Milliseconds from the last release to each message the page sent after it."""
+    page.wait_for_timeout(400)  # past the canvas's own 200 ms wait, in case it sends again
+    return page.evaluate("() => window.__sent.filter(t => t >= window.__mouseUp).map(t => t - window.__mouseUp)")
 
 
 def test_drawing_a_stroke_shows_a_reconstruction(lab_home):
@@ -86,9 +95,8 @@ def test_drawing_a_stroke_shows_a_reconstruction(lab_home):
                       >= {images_before + 2}""", timeout=20000)
         latency = time.perf_counter() - released
         wait_until_idle(page)
-        page.wait_for_timeout(400)  # past the canvas's own 200 ms wait, in case it sends again
         # The canvas on its own sends 200 ms after the release; app.canvas makes it send at once, once.
-        sends = page.evaluate("() => window.__sent.filter(t => t >= window.__mouseUp).map(t => t - window.__mouseUp)")
+        sends = _sends_after_release(page)
         assert len(sends) == 1, f"the stroke was sent {len(sends)} times, {sends} ms after the release"
         assert sends[0] < 150, f"the stroke was sent {sends[0]:.0f} ms after the release, not at once"
         images_after = page.locator('[data-testid="stMain"] [data-testid="stImage"] img').count()
@@ -96,6 +104,24 @@ def test_drawing_a_stroke_shows_a_reconstruction(lab_home):
         assert not _exceptions(page)
         screenshot(page, "draw-after-stroke")
         print(f"stroke released -> reconstruction visible: {latency * 1000:.0f} ms")
+
+
+def test_a_stroke_drawn_with_a_finger_is_sent_at_once(lab_home):
+    """A tablet in a lecture hall: touch events take their own path through the canvas and app.canvas."""
+    with dashboard(lab_home) as url, browser_page(touch=True) as page:
+        page.add_init_script(_SEND_LOG)
+        page.goto(f"{url}/draw")
+        wait_until_idle(page)
+        page.wait_for_selector("canvas", timeout=30000)
+        images_before = page.locator('[data-testid="stMain"] [data-testid="stImage"] img').count()
+        draw_finger_stroke(page)
+        page.wait_for_function(
+            f"""() => document.querySelectorAll('[data-testid="stMain"] [data-testid="stImage"] img').length
+                      >= {images_before + 2}""", timeout=20000)
+        wait_until_idle(page)
+        sends = _sends_after_release(page)
+        assert len(sends) == 1 and sends[0] < 150, f"the stroke was sent {sends} ms after the finger was lifted"
+        assert not _exceptions(page)
 
 
 def test_loss_chart_updates_while_training(tmp_path):
