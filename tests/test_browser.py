@@ -80,48 +80,31 @@ def _sends_after_release(page) -> list[float]:
     return page.evaluate("() => window.__sent.filter(t => t >= window.__mouseUp).map(t => t - window.__mouseUp)")
 
 
-def test_drawing_a_stroke_shows_a_reconstruction(lab_home):
-    with dashboard(lab_home) as url, browser_page() as page:
+@pytest.mark.parametrize("pointer", ["mouse", "finger"])
+def test_a_stroke_is_sent_as_it_is_released_and_shows_a_reconstruction(lab_home, pointer):
+    """With a mouse, and with a finger as on a lecture hall's tablet: touch events take their own path
+    through the canvas and app.canvas."""
+    images = '[data-testid="stMain"] [data-testid="stImage"] img'
+    with dashboard(lab_home) as url, browser_page(touch=pointer == "finger") as page:
         page.add_init_script(_SEND_LOG)
         page.goto(f"{url}/draw")
         wait_until_idle(page)
         page.wait_for_selector("canvas", timeout=30000)
-        images_before = page.locator('[data-testid="stMain"] [data-testid="stImage"] img').count()
-        draw_stroke(page)
+        images_before = page.locator(images).count()
+        (draw_finger_stroke if pointer == "finger" else draw_stroke)(page)
         released = time.perf_counter()
         # the blank canvas shows no digit images up top; a stroke adds the input and the reconstructions
-        page.wait_for_function(
-            f"""() => document.querySelectorAll('[data-testid="stMain"] [data-testid="stImage"] img').length
-                      >= {images_before + 2}""", timeout=20000)
+        page.wait_for_function(f"() => document.querySelectorAll('{images}').length >= {images_before + 2}",
+                               timeout=20000)
         latency = time.perf_counter() - released
         wait_until_idle(page)
         # The canvas on its own sends 200 ms after the release; app.canvas makes it send at once, once.
         sends = _sends_after_release(page)
         assert len(sends) == 1, f"the stroke was sent {len(sends)} times, {sends} ms after the release"
         assert sends[0] < 150, f"the stroke was sent {sends[0]:.0f} ms after the release, not at once"
-        images_after = page.locator('[data-testid="stMain"] [data-testid="stImage"] img').count()
-        assert images_after > images_before
         assert not _exceptions(page)
-        screenshot(page, "draw-after-stroke")
+        screenshot(page, f"draw-after-{pointer}-stroke")
         print(f"stroke released -> reconstruction visible: {latency * 1000:.0f} ms")
-
-
-def test_a_stroke_drawn_with_a_finger_is_sent_at_once(lab_home):
-    """A tablet in a lecture hall: touch events take their own path through the canvas and app.canvas."""
-    with dashboard(lab_home) as url, browser_page(touch=True) as page:
-        page.add_init_script(_SEND_LOG)
-        page.goto(f"{url}/draw")
-        wait_until_idle(page)
-        page.wait_for_selector("canvas", timeout=30000)
-        images_before = page.locator('[data-testid="stMain"] [data-testid="stImage"] img').count()
-        draw_finger_stroke(page)
-        page.wait_for_function(
-            f"""() => document.querySelectorAll('[data-testid="stMain"] [data-testid="stImage"] img').length
-                      >= {images_before + 2}""", timeout=20000)
-        wait_until_idle(page)
-        sends = _sends_after_release(page)
-        assert len(sends) == 1 and sends[0] < 150, f"the stroke was sent {sends} ms after the finger was lifted"
-        assert not _exceptions(page)
 
 
 def test_loss_chart_updates_while_training(tmp_path):
