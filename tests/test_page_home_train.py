@@ -202,8 +202,11 @@ def test_the_live_charts_update_in_place_while_a_job_trains():
         while "latent" not in (first := charts()) and time.monotonic() < deadline:
             time.sleep(0.5)
         assert {"loss", "latent"} <= set(first), list(first)
-        points = len(first["loss"][1]["series"][0]["data"])
-        while (later := charts())["loss"][1]["series"][0]["data"].__len__() <= points:
+        def train_points(shown: dict) -> int:
+            return len(shown["loss"][1]["series"][0]["data"])
+
+        points = train_points(first)
+        while train_points(later := charts()) <= points:
             assert job.state == "running" and time.monotonic() < deadline, "the loss chart did not grow"
             time.sleep(0.5)
         assert later["loss"][0] == first["loss"][0] and later["latent"][0] == first["latent"][0]
