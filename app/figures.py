@@ -1,5 +1,5 @@
-"""Charts (plotly figures, and ECharts options for the charts redrawn while a job trains) and image tiles
-sized for a projector.
+"""Charts (plotly figures, and ECharts options for the Embeddings map and the charts redrawn while a job
+trains) and image tiles sized for a projector.
 
 Every function returns a figure or an image array and draws nothing itself, so pages decide where
 things go and tests can inspect them.
@@ -155,15 +155,80 @@ def latent_scatter(points: np.ndarray, labels: np.ndarray, class_names: Sequence
     return fig
 
 
-def map_frame(title: str, message: str, height: int = 560) -> go.Figure:
-    """An empty map, shown where a map will appear while it is computed: `message` in the middle."""
-    fig = _figure()
-    fig.add_annotation(text=message, x=0.5, y=0.5, xref="paper", yref="paper", showarrow=False,
-                       font=dict(size=16, color="#777"))
-    hidden = dict(showgrid=False, zeroline=False, showticklabels=False)
-    fig.update_xaxes(**hidden)
-    fig.update_yaxes(**hidden)
-    return _layout(fig, height, title=title)
+# ---- the Embeddings map ----------------------------------------------------------------------------
+# An ECharts chart rather than plotly: Chromium's first plotly chart costs ~0.8 s of CPU to load
+# plotly's code and a WebGL context in software, ECharts' code is a quarter of plotly's and draws on a
+# 2-D canvas. With the map fitted on the same two cores, a first UMAP map asked at once appeared ~0.5 s
+# sooner and Chromium used ~1.7 s less CPU (bench.interaction, README's Performance section).
+STAR = "path://M50,0 L61,35 L98,35 L68,57 L79,91 L50,70 L21,91 L32,57 L2,35 L39,35 Z"
+MAP_TOOLS = ["rect", "polygon", "clear"]  # box and lasso selection, and clearing it
+MAP_MARGIN = dict(top=50, bottom=30, left=50, right=130)  # pixels around the plot: title, legend, ticks
+MAP_TOOLBOX = dict(right=10, top=5, itemSize=16, itemGap=10, padding=0)  # tests/browser.py finds its buttons from these
+MAP_BUTTONS = ("rect", "polygon", "clear", "zoom", "back", "saveAsImage")  # the toolbox's buttons, left to right
+
+
+def map_chart(points: np.ndarray, labels: np.ndarray, class_names: Sequence[str], *, title: str,
+              height: int = 680, marker_size: int = 6, extra: dict[str, np.ndarray] | None = None,
+              equal_axes: bool = False) -> dict:
+    """The Embeddings map as an ECharts option: 2-D points coloured by class, box and lasso selection
+    (read back with `app.maps.selected_indices`), box zoom, and a PNG download.
+
+    Each class is a series with id "class-<c>" whose points are [x, y, index into `points`]; the
+    tooltip names the class and the index. `extra` adds labelled stars, e.g. {"your drawing": (M, 2)}.
+    `equal_axes` draws a square plot with one scale on both axes (a PCA map's units mean something;
+    t-SNE's and UMAP's do not, and fill the space).
+    """
+    points, labels = np.asarray(points, dtype=np.float64), np.asarray(labels)
+    index = np.arange(len(points))
+    series = []
+    for c, name in enumerate(class_names):
+        members = labels == c
+        if not members.any():
+            continue
+        data = np.column_stack([np.round(points[members], 4), index[members]]).tolist()
+        series.append(dict(type="scatter", id=f"class-{c}", name=str(name), data=data, symbolSize=marker_size,
+                           itemStyle=dict(color=CLASS_COLORS[c % 10], opacity=0.8),
+                           tooltip=dict(formatter=f"{name} · #{{@[2]}}")))
+    for name, pts in (extra or {}).items():
+        pts = np.round(np.atleast_2d(np.asarray(pts, dtype=np.float64)), 4).tolist()
+        series.append(dict(type="scatter", id=f"extra-{name}", name=name, data=pts, symbol=STAR, symbolSize=26,
+                           z=5, itemStyle=dict(color="black", borderColor="white", borderWidth=1.5),
+                           label=dict(show=True, position="top", formatter=name, fontSize=14),
+                           tooltip=dict(formatter=name)))
+    axis = dict(type="value", scale=True, axisLabel=dict(fontSize=13))
+    grid = dict(MAP_MARGIN)
+    if equal_axes and len(points):
+        side = height - grid["top"] - grid["bottom"]
+        low, high = points.min(axis=0), points.max(axis=0)
+        half = float((high - low).max()) * 0.525 or 1.0  # both axes span the larger extent, 5% to spare
+        mid = (low + high) / 2
+        grid = dict(top=grid["top"], width=side, height=side, left="center")
+        no_ends = dict(showMinLabel=False, showMaxLabel=False)  # the ends are not round numbers
+        x_axis = axis | dict(min=float(mid[0] - half), max=float(mid[0] + half), axisLabel=axis["axisLabel"] | no_ends)
+        y_axis = axis | dict(min=float(mid[1] - half), max=float(mid[1] + half), axisLabel=axis["axisLabel"] | no_ends)
+    else:
+        x_axis = y_axis = axis
+    return dict(
+        animation=False,
+        title=dict(text=title, left=0, textStyle=dict(fontSize=FONT["size"])),  # the toolbox on its right
+        legend=dict(orient="vertical", right=0, top=MAP_MARGIN["top"], textStyle=dict(fontSize=14)),
+        tooltip=dict(trigger="item"),
+        grid=grid, xAxis=x_axis, yAxis=y_axis, series=series,
+        brush=dict(toolbox=MAP_TOOLS, xAxisIndex=0, outOfBrush=dict(colorAlpha=0.15)),
+        toolbox=MAP_TOOLBOX | dict(feature=dict(
+            brush=dict(type=MAP_TOOLS, title=dict(rect="Select with a box", polygon="Select with a lasso",
+                                                  clear="Clear the selection")),
+            dataZoom=dict(filterMode="none", title=dict(zoom="Zoom into a box", back="Zoom back")),
+            saveAsImage=dict(title="Save as PNG", pixelRatio=2))),
+    )
+
+
+def map_frame(title: str, message: str) -> dict:
+    """`map_chart`'s empty frame, shown where a map will appear while it is fitted: `message` in the
+    middle. The browser loads its charting code meanwhile, instead of after the fit."""
+    return dict(animation=False, title=dict(text=title, left="center", textStyle=dict(fontSize=FONT["size"])),
+                graphic=[dict(type="text", left="center", top="middle",
+                              style=dict(text=message, fontSize=16, fill="#777"))])
 
 
 def code_bars(code: np.ndarray, width: int = 280, height: int = 96, max_bar: int = 36) -> np.ndarray:

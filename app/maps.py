@@ -93,18 +93,20 @@ def projection(key: str, codes: np.ndarray, method: str, params: dict, seed: int
     return found, bool(fitted)
 
 
-def selected_indices(event, n_points: int) -> list[int]:
-    """Point indices of a box or lasso selection on a map (`customdata`), sorted, without duplicates.
+def selected_indices(event, chart: dict) -> list[int]:
+    """Point indices of a box or lasso selection on a `figures.map_chart` map, sorted, without duplicates.
 
-    Points without a valid index (the star marking a drawing) are left out.
+    ECharts reports series-local data indices; each class series of the map carries its points'
+    indices as their third value. Stars (a drawing) and anything malformed are left out.
     """
-    points = ((event or {}).get("selection") or {}).get("points") or []
+    groups = ((event or {}).get("selection") or {}).get("selected") or []
+    classes = {s["id"]: s["data"] for s in chart.get("series", []) if str(s.get("id", "")).startswith("class-")}
     out = set()
-    for point in points:
-        index = point.get("customdata")
-        index = index[0] if isinstance(index, (list, tuple)) and index else index
-        if isinstance(index, (int, float)) and not isinstance(index, bool) and 0 <= int(index) < n_points:
-            out.add(int(index))
+    for group in groups:
+        data = classes.get(group.get("series_id"), [])
+        for j in group.get("data_indices") or []:
+            if isinstance(j, int) and not isinstance(j, bool) and 0 <= j < len(data):
+                out.add(int(data[j][2]))
     return sorted(out)
 
 

@@ -124,20 +124,16 @@ def time_first_map(browser, home: Path, pause_s: float = 0.0, dataset: str = MAP
     page.add_init_script(_PAGE_PROBE)
 
     def map_drawn(points: int, caption: str, method: str, timeout_ms: int = 120000) -> None:
-        # The page keeps maps shown before, hidden: the map is the visible chart titled with `method`.
-        # plotly sends numpy arrays as base64 typed arrays ({dtype, bdata}); count their elements too
+        # The page keeps maps shown before, hidden: the map is the visible ECharts chart named after
+        # `method` and the number of points (ECharts sets that name once it has laid out the chart).
         page.wait_for_function(
-            f"""() => {{ const p = [...document.querySelectorAll('.js-plotly-plot')]
-                                 .find(p => p.offsetParent !== null && p._fullLayout
-                                            && p._fullLayout.title.text.replace(/<[^>]*>/g, '').startsWith('{method}'));
-                       const size = {{f4: 4, f8: 8, i4: 4, i2: 2, i1: 1, u1: 1}};
-                       const count = x => !x ? 0 : x.bdata ? atob(x.bdata).length / (size[x.dtype] || 8) : x.length;
-                       const shown = [...document.querySelectorAll('[data-testid="stCaptionContainer"]')]
+            f"""() => {{ const shown = [...document.querySelectorAll('[data-testid="stCaptionContainer"]')]
                                      .some(c => c.innerText.startsWith('{caption}'));
-                       return shown && p && p._fullLayout && p.data
-                              && p.data.reduce((n, t) => n + count(t.x), 0) >= {points}; }}""",
+                       return shown && [...document.querySelectorAll('[data-testid="stEChartsChart"]')]
+                         .some(m => m.offsetParent !== null && m.querySelector('canvas')
+                                    && (m.getAttribute('aria-label') || '').startsWith('{method} of {points:,} ')); }}""",
             timeout=timeout_ms)
-        # WebGL points (maps above figures.SVG_MAX_POINTS) are drawn on the next animation frame
+        # and paints it on the next animation frame
         page.evaluate("() => new Promise(done => requestAnimationFrame(() => requestAnimationFrame(done)))")
 
     with dashboard(home, warmup=True) as url:

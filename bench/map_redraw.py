@@ -1,11 +1,13 @@
 """Map redraw: what showing a map again costs in this Chromium, by how the map is drawn.
 
-The dashboard answers a cached map in a fast rerun; the rest of "shows again" is the browser. Streamlit
-keys a plotly chart by its spec, so every different map is a fresh chart: a new plotly plot and, for
-WebGL traces, a new WebGL context, which headless Chromium without a GPU renders in software. This
-benchmark switches a bare page (`bench/map_redraw_page.py`) between two maps and times click ->
-map drawn, for the dashboard's own map figure drawn as WebGL or SVG at a few sizes, and for a plain
-picture of the same points: the floor each way of drawing sets, whatever the dashboard does.
+The dashboard answers a cached map in a fast rerun; the rest of "shows again" is the browser. A map
+the browser has not shown yet is a new chart: for the Embeddings page an ECharts chart
+(`figures.map_chart`, drawn on a 2-D canvas), for the other pages' plotly maps a new plotly plot and,
+for WebGL traces, a new WebGL context, which headless Chromium without a GPU renders in software.
+This benchmark switches a bare page (`bench/map_redraw_page.py`) between two maps and times click ->
+map drawn, for the Embeddings map, for the plotly map figure drawn as WebGL or SVG at a few sizes,
+and for a plain picture of the same points: the floor each way of drawing sets, whatever the
+dashboard does.
 
     python -m bench.map_redraw
     python -m bench.map_redraw --switches 10
@@ -22,14 +24,17 @@ from tests.browser import CHROMIUM, CHROMIUM_ARGS, missing_browser_reason
 
 PAGE = "bench/map_redraw_page.py"
 TARGET_S = 0.3
-WAYS = [("picture", 5000), ("svg", 20), ("webgl", 20), ("svg", 1000), ("webgl", 1000),
-        ("svg", 5000), ("webgl", 5000)]
+WAYS = [("picture", 5000), ("echarts", 20), ("svg", 20), ("webgl", 20), ("echarts", 1000), ("svg", 1000),
+        ("webgl", 1000), ("echarts", 5000), ("svg", 5000), ("webgl", 5000)]
 
-# The map named `which` is on the page and drawn: its plotly title or picture caption, and all points.
+# The map named `which` is on the page and drawn: its picture, its plotly title and all its points, or
+# its ECharts chart named (ECharts names it once laid out; it paints on the next animation frames).
 DRAWN = """([which, points]) => {
   const shown = [...document.querySelectorAll('[data-testid="stCaptionContainer"]')]
                 .some(c => c.innerText === 'shown ' + which);
   if (!shown) return false;
+  const chart = document.querySelector('[data-testid="stEChartsChart"]');
+  if (chart) return chart.getAttribute('aria-label') === which && !!chart.querySelector('canvas');
   const p = document.querySelector('.js-plotly-plot');
   if (!p) { const img = document.querySelector('[data-testid="stImage"] img'); return !!img && img.complete; }
   return !!p._fullLayout && p._fullLayout.title.text.includes('>' + which + '<')
@@ -64,7 +69,7 @@ def main(argv: list[str] | None = None) -> dict:
     args = parser.parse_args(argv)
     ways = WAYS
     if args.quick:
-        args.switches, ways = 2, [("picture", 1000), ("svg", 20), ("webgl", 20)]
+        args.switches, ways = 2, [("picture", 1000), ("echarts", 20), ("svg", 20), ("webgl", 20)]
     reason = missing_browser_reason()
     if reason:
         raise SystemExit(f"cannot run: {reason}")

@@ -1,8 +1,8 @@
 """The Streamlit page `bench.map_redraw` times: a radio switching between two maps, drawn one way.
 
-`?draw=` picks how: `picture` (an st.image of the points, drawn on the server), `svg` or `webgl` (the
-dashboard's own `figures.latent_scatter`, its point traces forced to one plotly trace type), and
-`?points=` how many points each map has. Not part of the dashboard: run it through the benchmark.
+`?draw=` picks how: `picture` (an st.image of the points, drawn on the server), `echarts` (the
+Embeddings page's `figures.map_chart`), `svg` or `webgl` (the other pages' `figures.latent_scatter`, its
+point traces forced to one plotly trace type), and `?points=` how many points each map has. Not part of the dashboard: run it through the benchmark.
 """
 import sys
 from pathlib import Path
@@ -15,7 +15,7 @@ import numpy as np  # noqa: E402
 import plotly.graph_objects as go  # noqa: E402
 import streamlit as st  # noqa: E402
 
-from app.figures import CLASS_COLORS, latent_scatter  # noqa: E402
+from app.figures import CLASS_COLORS, latent_scatter, map_chart  # noqa: E402
 
 draw = st.query_params.get("draw", "webgl")
 points = int(st.query_params.get("points", 5000))
@@ -50,6 +50,10 @@ def picture(which: str, points: int) -> np.ndarray:
 
 if draw == "picture":
     st.image(picture(which, points))
+elif draw == "echarts":
+    xy, labels = codes(which, points)
+    st.echarts_chart(map_chart(xy, labels, [str(c) for c in range(10)], title=which), height=680,
+                     on_select="rerun", alt=which, key=f"map-{which}")
 else:
     st.plotly_chart(figure(which, points, "scatter" if draw == "svg" else "scattergl"), width="stretch",
                     on_select="rerun", selection_mode=("box", "lasso"), key=f"map-{which}")

@@ -15,6 +15,7 @@ from app import controls, figures, maps, state
 POINT_CHOICES = (250, 500, 1000, 2000, 5000, 10000)
 MAX_SHOWN = 100  # selected digits shown as images
 NEIGHBOURS = 8
+MAP_HEIGHT = 680
 MIN_DISTS = [0.0, 0.01, 0.05, 0.1, 0.25, 0.5, 0.8, 0.99]  # UMAP min_dist choices
 
 dataset_name = state.current_dataset()
@@ -86,13 +87,10 @@ def kept_maps(base: tuple) -> dict[str, tuple[str, object]]:
     return kept["maps"]
 
 
-def map_figure(points, labels, title: str, method: str, n: int, extra):
-    fig = figures.latent_scatter(points, labels, data.class_names, title=title, height=680,
-                                 marker_size=5 if n > 3000 else 7, extra=extra)
-    fig.update_layout(legend=dict(yanchor="top"))  # beside the plot, below the chart's toolbar
-    if method != "pca":  # t-SNE and UMAP axes have no units: let the map fill the space
-        fig.update_yaxes(scaleanchor=None)
-    return fig
+def map_chart(points, labels, title: str, method: str, n: int, extra) -> dict:
+    return figures.map_chart(points, labels, data.class_names, title=title, height=MAP_HEIGHT,
+                             marker_size=5 if n > 3000 else 7, extra=extra,
+                             equal_axes=method == "pca")  # t-SNE and UMAP axes have no units: fill the space
 
 
 st.title("Embeddings")
@@ -115,10 +113,9 @@ started = time.perf_counter()
 bar = right.empty()
 frame = right.empty()
 if not maps.is_cached(model_key, n, method, params, seed):
-    # An empty map where the map will appear: the browser loads its charting code (1.7 s of a first map
-    # in Chromium here) while the server fits, instead of after.
-    frame.plotly_chart(figures.map_frame(f"{maps.METHOD_NAMES[method]} of {n:,} test digits",
-                                         "fitting the map…", height=680), width="stretch")
+    # An empty map where the map will appear: the browser loads its charting code while the server fits.
+    frame.echarts_chart(figures.map_frame(f"{maps.METHOD_NAMES[method]} of {n:,} test digits",
+                                          "fitting the map…"), height=MAP_HEIGHT)
 
 
 def report(fraction: float, message: str) -> None:
@@ -155,7 +152,7 @@ with right:
     name = maps.METHOD_NAMES[method]
     title = f"{name} of {n:,} test digits' {codes.shape[1]}-d codes · {stored.meta.get('label', model_key)}"
     if kept.get(method, (None,))[0] != map_id:
-        kept[method] = (map_id, map_figure(proj.points, labels, title, method, n, extra))
+        kept[method] = (map_id, map_chart(proj.points, labels, title, method, n, extra))
     # The other kept maps are hidden by their containers' CSS class (st-key-<key>); the containers are
     # always there, in one order, so each chart keeps its place in the page and is never remounted.
     st.html("<style>" + "".join(f".st-key-emb-kept-{m} {{ display: none; }}" for m in maps.METHOD_NAMES
@@ -164,14 +161,15 @@ with right:
     for m in maps.METHOD_NAMES:
         with st.container(key=f"emb-kept-{m}"):
             if m in kept:
-                kept_id, kept_fig = kept[m]
-                shown = st.plotly_chart(kept_fig, width="stretch", on_select="rerun", selection_mode=("box", "lasso"),
-                                        key=f"emb-map-{kept_id}")
+                kept_id, kept_chart = kept[m]
+                shown = st.echarts_chart(kept_chart, height=MAP_HEIGHT, on_select="rerun", alt=kept_chart["title"]["text"],
+                                         key=f"emb-map-{kept_id}")
                 event = shown if m == method else event
     st.caption(f"{'Fitted' if fitted else 'From the cache'} in {elapsed:.2f} s. "
-               "Drag a box or lasso around points to see those digits.")
+               "Pick the box or the lasso at the map's top right and drag around points to see those digits; "
+               "double-click the map to clear.")
 
-chosen = maps.selected_indices(event, len(idx))
+chosen = maps.selected_indices(event, kept[method][1])
 if chosen:
     shown = idx[chosen[:MAX_SHOWN]]
     counts = np.bincount(labels[chosen], minlength=len(data.class_names))

@@ -95,3 +95,53 @@ def draw_stroke(page, canvas_index: int = -1) -> None:
     for k in range(1, 25):
         page.mouse.move(x + k * 0.6, y + k * box["height"] * 0.028)
     page.mouse.up()
+
+
+# ---- the Embeddings map (an ECharts chart: app.figures.map_chart) ----------------------------------
+MAP = '[data-testid="stEChartsChart"]'
+# The maps on screen (the page keeps others, hidden): [first word of the title, whether marked by a test].
+SHOWN_MAPS = f"""() => [...document.querySelectorAll('{MAP}')]
+                        .filter(m => m.offsetParent !== null && m.querySelector('canvas'))
+                        .map(m => [(m.getAttribute('aria-label') || '').split(' ')[0], !!m.__marked])"""
+
+
+def click_map_button(page, button: str) -> None:
+    """Click a button of the shown map's toolbox (one of figures.MAP_BUTTONS). ECharts draws the
+    buttons on its canvas: they are found as the marks drawn in the toolbox's band at the top right."""
+    from app.figures import MAP_BUTTONS, MAP_TOOLBOX
+
+    shown = page.locator(MAP).filter(has=page.locator("canvas")).locator("visible=true").first
+    box = shown.bounding_box()
+    band = [MAP_TOOLBOX["top"], MAP_TOOLBOX["top"] + MAP_TOOLBOX["itemSize"]]
+    marks = shown.locator("canvas").first.evaluate("""(canvas, [top, bottom]) => {
+        const scale = canvas.width / canvas.clientWidth, width = Math.round(300 * scale);
+        const rows = Math.round((bottom - top) * scale), x0 = canvas.width - width;
+        const pixels = canvas.getContext('2d').getImageData(x0, Math.round(top * scale), width, rows).data;
+        const marks = [];  // [first, last] columns of each drawn mark, left to right
+        for (let x = 0; x < width; x++) {
+            let drawn = false;
+            for (let y = 0; y < rows && !drawn; y++) {
+                const i = (y * width + x) * 4;
+                drawn = pixels[i + 3] > 0 && Math.min(pixels[i], pixels[i + 1], pixels[i + 2]) < 220;
+            }
+            if (!drawn) continue;
+            if (marks.length && x - marks[marks.length - 1][1] <= 3) marks[marks.length - 1][1] = x;
+            else marks.push([x, x]);
+        }
+        return marks.map(([a, b]) => (x0 + (a + b) / 2) / scale);
+    }""", band)
+    assert len(marks) >= len(MAP_BUTTONS), f"the map's toolbox was not found: {marks}"
+    x = marks[len(marks) - len(MAP_BUTTONS) + MAP_BUTTONS.index(button)]
+    page.mouse.click(box["x"] + x, box["y"] + sum(band) / 2)
+
+
+def drag_on_map(page, path: list[tuple[float, float]]) -> None:
+    """Press, move through `path` (fractions of the shown map's width and height), release."""
+    shown = page.locator(MAP).filter(has=page.locator("canvas")).locator("visible=true").first
+    box = shown.bounding_box()
+    at = [(box["x"] + box["width"] * fx, box["y"] + box["height"] * fy) for fx, fy in path]
+    page.mouse.move(*at[0])
+    page.mouse.down()
+    for point in at[1:]:
+        page.mouse.move(*point, steps=4)
+    page.mouse.up()

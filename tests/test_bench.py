@@ -210,5 +210,5 @@ def test_map_redraw_times_each_way_of_drawing(quick_run):
 
     figures, out = quick_run(map_redraw)
     assert last_json_line(out)["benchmark"] == "map_redraw"
-    assert set(figures["seconds"]) == {"picture-1000", "svg-20", "webgl-20"}
+    assert set(figures["seconds"]) == {"picture-1000", "echarts-20", "svg-20", "webgl-20"}
     assert all(len(times) == 2 and all(0 < t < 30 for t in times) for times in figures["seconds"].values())

@@ -11,8 +11,8 @@ import time
 
 import pytest
 
-from tests.browser import (ROOT, browser_page, dashboard, draw_finger_stroke, draw_stroke, missing_browser_reason,
-                           screenshot, wait_until_idle)
+from tests.browser import (MAP, ROOT, SHOWN_MAPS, browser_page, click_map_button, dashboard, drag_on_map,
+                           draw_finger_stroke, draw_stroke, missing_browser_reason, screenshot, wait_until_idle)
 
 pytestmark = [pytest.mark.browser, pytest.mark.skipif(missing_browser_reason() is not None,
                                                       reason=missing_browser_reason() or "")]
@@ -134,53 +134,45 @@ def test_loss_chart_updates_while_training(tmp_path):
         assert not _exceptions(page)
 
 
-def test_a_box_dragged_on_the_map_shows_those_digits(lab_home):
-    """1,000 points are drawn as SVG (figures.SVG_MAX_POINTS): the box selection still reaches the page."""
+@pytest.mark.parametrize("tool", ["rect", "polygon"])
+def test_a_box_or_lasso_dragged_on_the_map_shows_those_digits(lab_home, tool):
+    """The user picks the box or the lasso in the map's toolbox and drags around points: the page shows
+    those digits."""
     with dashboard(lab_home) as url, browser_page() as page:
         page.goto(f"{url}/embeddings?data=mnist-sample&method=pca&points=1000")
+        page.wait_for_function(f"() => JSON.stringify(({SHOWN_MAPS})()) === '[[\"PCA\",false]]'", timeout=60000)
         wait_until_idle(page)
-        page.wait_for_function("() => { const p = document.querySelector('.js-plotly-plot'); "
-                               "return p && p._fullData && p._fullData.length >= 10; }", timeout=60000)
-        kinds = page.evaluate("() => [...new Set(document.querySelector('.js-plotly-plot')._fullData.map(t => t.type))]")
-        assert kinds == ["scatter"], kinds
-        box = page.locator(".js-plotly-plot .nsewdrag").first.bounding_box()
-        page.mouse.move(box["x"] + box["width"] * 0.1, box["y"] + box["height"] * 0.1)
-        page.mouse.down()
-        for k in range(1, 11):
-            page.mouse.move(box["x"] + box["width"] * (0.1 + 0.08 * k), box["y"] + box["height"] * (0.1 + 0.08 * k))
-        page.mouse.up()
+        click_map_button(page, tool)
+        around = [(0.3, 0.3), (0.7, 0.3), (0.7, 0.7), (0.3, 0.7), (0.3, 0.32)] if tool == "polygon" else \
+            [(0.3, 0.3), (0.5, 0.5), (0.7, 0.7)]
+        drag_on_map(page, around)
         page.get_by_text("selected digits").first.wait_for(timeout=30000)
         wait_until_idle(page)
         heading = page.get_by_text("selected digits").first.inner_text()
-        assert int(heading.split()[0]) > 0, heading
+        assert int(heading.split()[0]) > 20, heading  # the middle of the map is dense
         assert page.locator('[data-testid="stMain"] [data-testid="stImage"] img').count() >= 1
         assert not _exceptions(page)
-        screenshot(page, "embeddings-selection")
-
-
-_SHOWN_MAP = """() => [...document.querySelectorAll('.js-plotly-plot')]
-                        .filter(p => p.offsetParent !== null && p._fullLayout)
-                        .map(p => [p._fullLayout.title.text.replace(/<[^>]*>/g, '').split(' ')[0], !!p.__marked])"""
+        screenshot(page, f"embeddings-selection-{tool}")
 
 
 def test_switching_back_to_a_map_shows_the_chart_already_on_the_page(lab_home):
     """Embeddings keeps the last map of each method mounted, hidden: PCA -> t-SNE -> PCA shows the same
-    plotly chart again instead of a new one (a new WebGL chart costs 0.4-0.5 s in this Chromium)."""
+    chart again instead of a new one."""
     with dashboard(lab_home) as url, browser_page() as page:
         page.goto(f"{url}/embeddings?data=mnist-sample&method=pca&points=250")
+        page.wait_for_function(f"() => ({SHOWN_MAPS})().length === 1", timeout=60000)
         wait_until_idle(page)
-        page.wait_for_function("() => document.querySelector('.js-plotly-plot')?._fullLayout", timeout=60000)
-        assert page.evaluate(_SHOWN_MAP) == [["PCA", False]]
-        page.evaluate("() => { document.querySelector('.js-plotly-plot').__marked = true; }")
+        assert page.evaluate(SHOWN_MAPS) == [["PCA", False]]
+        page.evaluate(f"() => {{ document.querySelector('{MAP}').__marked = true; }}")
         page.get_by_test_id("stRadioGroup").get_by_text("t-SNE", exact=True).click()
-        page.wait_for_function(f"() => JSON.stringify(({_SHOWN_MAP})()) === '[[\"t-SNE\",false]]'",
+        page.wait_for_function(f"() => JSON.stringify(({SHOWN_MAPS})()) === '[[\"t-SNE\",false]]'",
                                timeout=60000)
         wait_until_idle(page)
         page.get_by_test_id("stRadioGroup").get_by_text("PCA", exact=True).click()
-        page.wait_for_function(f"() => ({_SHOWN_MAP})()[0]?.[0] === 'PCA'", timeout=30000)
+        page.wait_for_function(f"() => ({SHOWN_MAPS})()[0]?.[0] === 'PCA'", timeout=30000)
         wait_until_idle(page)
-        assert page.evaluate(_SHOWN_MAP) == [["PCA", True]]  # the very element shown first, and only it
-        assert page.locator(".js-plotly-plot").count() == 2  # t-SNE's, hidden
+        assert page.evaluate(SHOWN_MAPS) == [["PCA", True]]  # the very element shown first, and only it
+        assert page.locator(MAP).count() == 2  # t-SNE's, hidden
         assert not _exceptions(page)
 
 
@@ -199,11 +191,11 @@ def test_settings_survive_a_visit_to_another_page(lab_home):
         page.wait_for_function("() => !location.pathname.includes('embeddings')", timeout=30000)
         wait_until_idle(page)
         page.locator('[data-testid="stSidebarNav"] a', has_text="Embeddings").click()
-        page.wait_for_function("() => document.querySelector('.js-plotly-plot')?._fullLayout", timeout=60000)
+        page.wait_for_function(f"() => ({SHOWN_MAPS})().length === 1", timeout=60000)
         wait_until_idle(page)
         seed, address = seed_and_url()
         assert seed == "7" and "method=pca" in address and "points=250" in address, address
-        assert page.evaluate(_SHOWN_MAP)[0][0] == "PCA"
+        assert page.evaluate(SHOWN_MAPS)[0][0] == "PCA"
         assert not _exceptions(page)
 
 

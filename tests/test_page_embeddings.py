@@ -3,7 +3,6 @@ model's codes, serves the same map again from the cache, follows its controls an
 a drawing from the Draw page next to its nearest training digits."""
 from __future__ import annotations
 
-import base64
 import json
 from pathlib import Path
 
@@ -15,7 +14,7 @@ from aecore.analysis.map_worker import MapWorkerError, shared_worker
 from aecore.data import load_dataset
 from aecore.runs import get_or_train
 from aecore.spec import make_spec
-from app import maps
+from app import figures, maps
 
 ENTRY = Path(__file__).resolve().parents[1] / "app" / "Home.py"
 
@@ -44,21 +43,15 @@ def open_page(query: dict | None = None, drawing: np.ndarray | None = None) -> A
 def map_spec(at: AppTest) -> dict:
     """The map shown: the one of the chosen method (the page keeps the others, hidden)."""
     name = maps.METHOD_NAMES[at.radio(key="emb_method").value]
-    specs = [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
-    shown = [s for s in specs if s["layout"]["title"]["text"].startswith(name)]
-    assert len(shown) == 1, [s["layout"]["title"]["text"] for s in specs]
+    specs = [json.loads(c.proto.spec) for c in at.get("echarts_chart")]
+    shown = [s for s in specs if s["title"]["text"].startswith(name)]
+    assert len(shown) == 1, [s["title"]["text"] for s in specs]
     return shown[0]
 
 
-def values(array) -> np.ndarray:
-    """A plotly JSON array: a list, or plotly's typed-array dict {"dtype", "bdata"}."""
-    if isinstance(array, dict):
-        return np.frombuffer(base64.b64decode(array["bdata"]), dtype=array["dtype"])
-    return np.asarray(array)
-
-
 def map_x(at: AppTest) -> np.ndarray:
-    return np.concatenate([values(t["x"]) for t in map_spec(at)["data"] if t.get("name") != "your drawing"])
+    """The x of every digit on the map (not the drawing's star)."""
+    return np.array([p[0] for s in map_spec(at)["series"] if s["id"].startswith("class-") for p in s["data"]])
 
 
 def captions(at: AppTest) -> str:
@@ -68,7 +61,7 @@ def captions(at: AppTest) -> str:
 def test_without_models_it_offers_to_train_the_default():
     at = open_page()
     assert any(b.label.startswith("Train ae 256-32") for b in at.button)
-    assert not at.get("plotly_chart")
+    assert not at.get("echarts_chart")
 
 
 def test_a_map_is_fitted_once_then_served_from_the_cache(tiny_ae):
@@ -78,7 +71,7 @@ def test_a_map_is_fitted_once_then_served_from_the_cache(tiny_ae):
     assert at.number_input(key="emb_seed").value == 0
     spec = map_spec(at)
     assert len(map_x(at)) == 250
-    assert spec["layout"]["title"]["text"].startswith("PCA of 250 test digits' 8-d codes")
+    assert spec["title"]["text"].startswith("PCA of 250 test digits' 8-d codes")
     assert "Fitted" in captions(at)
     at.run()
     assert "From the cache" in captions(at)
@@ -96,15 +89,15 @@ def test_controls_change_the_map_and_the_url(tiny_ae):
     assert not at.exception
     assert at.slider(key="emb_perplexity").value == 30
     assert at.query_params["method"] in (["tsne"], "tsne")
-    assert map_spec(at)["layout"]["title"]["text"].startswith("t-SNE")
+    assert map_spec(at)["title"]["text"].startswith("t-SNE")
     assert shared_worker().pid is not None  # fitted in the map worker process, not the server's
     assert not frames_left(at)
 
 
 def frames_left(at: AppTest) -> list[dict]:
     """Charts still showing the empty frame that stands in for a map while it is fitted."""
-    return [spec for spec in (json.loads(c.proto.spec) for c in at.get("plotly_chart"))
-            if any(a.get("text") == "fitting the map…" for a in spec["layout"].get("annotations", []))]
+    return [spec for spec in (json.loads(c.proto.spec) for c in at.get("echarts_chart"))
+            if any(g["style"]["text"] == "fitting the map…" for g in spec.get("graphic", []))]
 
 
 def test_a_failed_fit_says_why_and_leaves_no_empty_frame(tiny_ae, monkeypatch):
@@ -114,7 +107,7 @@ def test_a_failed_fit_says_why_and_leaves_no_empty_frame(tiny_ae, monkeypatch):
     monkeypatch.setattr(shared_worker(), "fit", fail)
     at = open_page({"method": "umap", "points": "250"})
     assert any("stopped unexpectedly" in e.value for e in at.error)
-    assert not frames_left(at) and not at.get("plotly_chart")
+    assert not frames_left(at) and not at.get("echarts_chart")
 
 
 def test_bad_url_values_fall_back_to_defaults(tiny_ae):
@@ -126,18 +119,34 @@ def test_bad_url_values_fall_back_to_defaults(tiny_ae):
 def test_a_drawing_is_placed_with_its_nearest_training_digits(tiny_ae):
     digit = load_dataset("mnist-sample").x_test[0] / np.float32(255.0)
     at = open_page({"method": "pca", "points": "250"}, drawing=digit.astype(np.float32))
-    names = [t["name"] for t in map_spec(at)["data"]]
-    assert "your drawing" in names
+    star = [s for s in map_spec(at)["series"] if s["name"] == "your drawing"]
+    assert len(star) == 1 and len(star[0]["data"]) == 1 and star[0]["symbol"].startswith("path://")
     assert any("nearest training digits" in s.value for s in at.subheader)
     assert len(at.get("image")) == 1 + 8  # the drawing and its 8 neighbours
 
 
-def test_selected_indices_reads_customdata():
-    event = {"selection": {"points": [{"customdata": 4}, {"customdata": [2]}, {"customdata": 4},
-                                      {"x": 1.0}, {"customdata": 99}, {"customdata": True}]}}
-    assert maps.selected_indices(event, 10) == [2, 4]
-    assert maps.selected_indices(None, 10) == []
-    assert maps.selected_indices({"selection": {"points": []}}, 10) == []
+def test_a_selection_on_the_map_gives_the_indices_of_the_digits_in_it():
+    labels = np.array([0, 1, 0, 2, 1, 1])
+    chart = figures.map_chart(np.arange(12.0).reshape(6, 2), labels, ["a", "b", "c"], title="t",
+                              extra={"your drawing": np.zeros(2)})
+    assert [s["id"] for s in chart["series"]] == ["class-0", "class-1", "class-2", "extra-your drawing"]
+    selection = [{"series_index": 1, "series_id": "class-1", "data_indices": [0, 2]},  # digits 1 and 5
+                 {"series_index": 2, "series_id": "class-2", "data_indices": [0, 7, -1, True]},  # digit 3
+                 {"series_index": 3, "series_id": "extra-your drawing", "data_indices": [0]}]  # not a digit
+    assert maps.selected_indices({"selection": {"selected": selection, "areas": []}}, chart) == [1, 3, 5]
+    assert maps.selected_indices(None, chart) == []
+    assert maps.selected_indices({"selection": {"selected": [], "areas": []}}, chart) == []
+
+
+def test_a_pca_map_has_one_scale_on_both_axes_and_other_maps_fill_the_space():
+    points = np.array([[0.0, 0.0], [10.0, 1.0], [4.0, -1.0]])
+    square = figures.map_chart(points, np.zeros(3, int), ["a"], title="PCA", height=600, equal_axes=True)
+    x, y, grid = square["xAxis"], square["yAxis"], square["grid"]
+    assert grid["width"] == grid["height"] == 600 - figures.MAP_MARGIN["top"] - figures.MAP_MARGIN["bottom"]
+    assert x["max"] - x["min"] == pytest.approx(y["max"] - y["min"]) == pytest.approx(10.5)
+    assert x["min"] < 0 and x["max"] > 10 and y["min"] < -1 and y["max"] > 1
+    free = figures.map_chart(points, np.zeros(3, int), ["a"], title="UMAP", height=600)
+    assert "min" not in free["xAxis"] and "width" not in free["grid"]
 
 
 def test_small_maps_are_svg_and_large_ones_webgl():
@@ -159,19 +168,19 @@ def test_small_maps_are_svg_and_large_ones_webgl():
 
 def test_maps_already_shown_stay_on_the_page_until_the_user_leaves(tiny_ae):
     at = open_page({"method": "pca", "points": "250"})
-    pca = at.get("plotly_chart")[0].proto
+    pca = at.get("echarts_chart")[0].proto
     at.radio(key="emb_method").set_value("tsne").run()
     at.radio(key="emb_method").set_value("pca").run()
-    charts = [c.proto for c in at.get("plotly_chart")]
+    charts = [c.proto for c in at.get("echarts_chart")]
     assert len(charts) == 2  # PCA shown, t-SNE kept hidden
-    again = next(c for c in charts if json.loads(c.spec)["layout"]["title"]["text"].startswith("PCA"))
+    again = next(c for c in charts if json.loads(c.spec)["title"]["text"].startswith("PCA"))
     assert (again.id, again.spec) == (pca.id, pca.spec)  # the same chart: the browser keeps it mounted
     styles = " ".join(h.proto.body for h in at.get("html"))
     assert ".st-key-emb-kept-tsne { display: none; }" in styles
     assert ".st-key-emb-kept-pca { display: none; }" not in styles
     at.switch_page("../pages/draw.py").run()
     at.switch_page("../pages/embeddings.py").run()
-    assert len(at.get("plotly_chart")) == 1  # coming back: only the map asked for
+    assert len(at.get("echarts_chart")) == 1  # coming back: only the map asked for
 
 
 def test_a_kept_setting_that_no_longer_fits_goes_back_to_its_default(tiny_ae):

@@ -34,7 +34,7 @@ COMPILE_ERROR = ForwardMsg.FINISHED_WITH_COMPILE_ERROR
 ALERT_ERROR = 1  # Alert.Format.ERROR: an st.error box
 CACHE_HASHES = 256  # cached messages a session remembers (the browser keeps its own bounded cache)
 WIDGET_KINDS = ("slider", "selectbox", "radio", "multiselect", "number_input", "checkbox", "button",
-                "plotly_chart", "bidi_component", "file_uploader", "download_button")
+                "plotly_chart", "echarts_chart", "bidi_component", "file_uploader", "download_button")
 
 
 class ProtocolError(Exception):
@@ -371,8 +371,8 @@ class Session:
             self.error_alerts.append(f"{self.page_name}: {el.alert.body}")
         elif kind == "markdown" and el.markdown.body.startswith("Fitted in "):
             self._run_fitted = True
-        elif kind == "plotly_chart" and "-emb-map-" in el.plotly_chart.id:
-            self._run_map = el.plotly_chart.id.split("-emb-map-", 1)[1]
+        elif kind == "echarts_chart" and "-emb-map-" in el.echarts_chart.id:
+            self._run_map = el.echarts_chart.id.split("-emb-map-", 1)[1]
         elif kind == "imgs" and self.fetch_media:
             for img in el.imgs.imgs:
                 if img.url.startswith("/media/") and img.url not in self._media_seen:
@@ -437,7 +437,7 @@ def widget_value(widget: Widget, value: Any) -> WidgetState:
         state.bool_value = bool(value)
     elif widget.kind == "button":
         state.trigger_value = True
-    elif widget.kind == "plotly_chart":
+    elif widget.kind in ("plotly_chart", "echarts_chart"):
         state.string_value = json.dumps(value)
     elif widget.kind == "bidi_component":
         state.json_value = json.dumps(value)

@@ -102,20 +102,22 @@ def random_value(widget: Widget, page: str, rng: random.Random):
         return rng.random() < 0.5
     if widget.kind == "button":
         return True if widget.label in SAFE_BUTTONS else None
-    if widget.kind == "plotly_chart" and p.selection_mode:
+    if (widget.kind == "plotly_chart" and p.selection_mode) or \
+            (widget.kind == "echarts_chart" and p.selection_activated):
         return chart_selection(page, rng)
     return None
 
 
 def chart_selection(page: str, rng: random.Random) -> dict:
     """A click on the Latent grid's map, or a box dragged over the Embeddings map."""
-    if page == EMBEDDINGS:
-        picked = sorted(rng.sample(range(500), rng.randint(3, 40)))
+    if page == EMBEDDINGS:  # an ECharts brush: series-local indices of a few classes' points
         x0, y0 = rng.uniform(-5, 5), rng.uniform(-5, 5)
-        return {"selection": {"points": [{"customdata": [i], "x": x0, "y": y0, "curve_number": 0,
-                                          "point_number": i, "point_index": i} for i in picked],
-                              "point_indices": picked, "box": [{"x": [x0, x0 + 2], "y": [y0, y0 + 2]}],
-                              "lasso": []}}
+        return {"selection": {"selected": [{"series_index": c, "series_id": f"class-{c}", "series_name": str(c),
+                                            "data_type": "main",
+                                            "data_indices": sorted(rng.sample(range(50), rng.randint(1, 10)))}
+                                           for c in sorted(rng.sample(range(10), rng.randint(1, 4)))],
+                              "areas": [{"brush_index": 0, "brush_type": "rect",
+                                         "coord_range": [[x0, x0 + 2], [y0, y0 + 2]]}]}}
     k = rng.randrange(1600)
     return {"selection": {"points": [{"x": rng.uniform(-2, 2), "y": rng.uniform(-2, 2), "customdata": [-1],
                                       "curve_number": 0, "point_number": k, "point_index": k}],
@@ -173,7 +175,7 @@ class Student:
             return None
         widget, value = self.rng.choice(candidates)
         kind = "map" if page == EMBEDDINGS and widget.label in MAP_WIDGETS else \
-            "select" if widget.kind == "plotly_chart" else "widget"
+            "select" if widget.kind in ("plotly_chart", "echarts_chart") else "widget"
         return await self.set(widget, value, kind=kind)
 
     async def random_action(self) -> Run | None:
