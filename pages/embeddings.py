@@ -16,6 +16,7 @@ POINT_CHOICES = (250, 500, 1000, 2000, 5000, 10000)
 MAX_SHOWN = 100  # selected digits shown as images
 NEIGHBOURS = 8
 MAP_HEIGHT = 680
+HIDDEN_MAP_STYLE = "flex: none !important; height: 0 !important; min-height: 0; overflow: hidden; visibility: hidden; margin-bottom: -1rem;"
 MIN_DISTS = [0.0, 0.01, 0.05, 0.1, 0.25, 0.5, 0.8, 0.99]  # UMAP min_dist choices
 
 dataset_name = state.current_dataset()
@@ -155,7 +156,10 @@ with right:
         kept[method] = (map_id, map_chart(proj.points, labels, title, method, n, extra))
     # The other kept maps are hidden by their containers' CSS class (st-key-<key>); the containers are
     # always there, in one order, so each chart keeps its place in the page and is never remounted.
-    st.html("<style>" + "".join(f".st-key-emb-kept-{m} {{ display: none; }}" for m in maps.METHOD_NAMES
+    # Folded to no height rather than `display: none`, which takes the chart's size away: ECharts then
+    # redrew the map on its return (UMAP of 5,000 shown again 0.18 s against 0.29 s after a click on
+    # the radio, medians of 10 switches, alternating). `flex: none`: Streamlit's flex sizing won over a height.
+    st.html("<style>" + "".join(f".st-key-emb-kept-{m} {{ {HIDDEN_MAP_STYLE} }}" for m in maps.METHOD_NAMES
                                 if m != method) + "</style>")
     event = None
     for m in maps.METHOD_NAMES:

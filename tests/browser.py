@@ -101,7 +101,7 @@ def draw_stroke(page, canvas_index: int = -1) -> None:
 MAP = '[data-testid="stEChartsChart"]'
 # The maps on screen (the page keeps others, hidden): [first word of the title, whether marked by a test].
 SHOWN_MAPS = f"""() => [...document.querySelectorAll('{MAP}')]
-                        .filter(m => m.offsetParent !== null && m.querySelector('canvas'))
+                        .filter(m => m.checkVisibility({{visibilityProperty: true}}) && m.querySelector('canvas'))
                         .map(m => [(m.getAttribute('aria-label') || '').split(' ')[0], !!m.__marked])"""
 
 

@@ -4,6 +4,7 @@ a drawing from the Draw page next to its nearest training digits."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -176,8 +177,9 @@ def test_maps_already_shown_stay_on_the_page_until_the_user_leaves(tiny_ae):
     again = next(c for c in charts if json.loads(c.spec)["title"]["text"].startswith("PCA"))
     assert (again.id, again.spec) == (pca.id, pca.spec)  # the same chart: the browser keeps it mounted
     styles = " ".join(h.proto.body for h in at.get("html"))
-    assert ".st-key-emb-kept-tsne { display: none; }" in styles
-    assert ".st-key-emb-kept-pca { display: none; }" not in styles
+    hidden = re.search(r"\.st-key-emb-kept-tsne \{([^}]*)\}", styles)
+    assert hidden and "visibility: hidden" in hidden[1] and "height: 0" in hidden[1], styles
+    assert ".st-key-emb-kept-pca" not in styles
     at.switch_page("../pages/draw.py").run()
     at.switch_page("../pages/embeddings.py").run()
     assert len(at.get("echarts_chart")) == 1  # coming back: only the map asked for
