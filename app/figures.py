@@ -157,9 +157,11 @@ def latent_scatter(points: np.ndarray, labels: np.ndarray, class_names: Sequence
 
 # ---- the Embeddings map ----------------------------------------------------------------------------
 # An ECharts chart rather than plotly: Chromium's first plotly chart costs ~0.8 s of CPU to load
-# plotly's code and a WebGL context in software, ECharts' code is a quarter of plotly's and draws on a
-# 2-D canvas. With the map fitted on the same two cores, a first UMAP map asked at once appeared ~0.5 s
-# sooner and Chromium used ~1.7 s less CPU (bench.interaction, README's Performance section).
+# plotly's code, and a WebGL context rendered in software; ECharts' code is a quarter of plotly's and
+# draws on a 2-D canvas. A first UMAP map asked the moment the dashboard is up, fitted on the same two
+# cores, appeared in 3.64 s instead of 4.13 s, Chromium using 1.6-1.9 s of CPU instead of 2.9-3.4 s
+# (medians of 5 fresh servers, alternating); a new map of 5,000 points appears in 0.19 s instead of
+# 0.52 s (bench.map_redraw).
 STAR = "path://M50,0 L61,35 L98,35 L68,57 L79,91 L50,70 L21,91 L32,57 L2,35 L39,35 Z"
 MAP_TOOLS = ["rect", "polygon", "clear"]  # box and lasso selection, and clearing it
 MAP_MARGIN = dict(top=50, bottom=30, left=50, right=130)  # pixels around the plot: title, legend, ticks

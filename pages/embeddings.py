@@ -76,11 +76,11 @@ def placed_drawing(drawing: np.ndarray, digest: str, model, proj, map_id: str) -
 
 
 def kept_maps(base: tuple) -> dict[str, tuple[str, object]]:
-    """The maps kept on the page, method -> (map id, figure), for `base` (the model, the digits and the
-    drawing). Streamlit remounts a chart whose figure is new, and in Chromium without a GPU a new WebGL
-    chart takes 0.4-0.5 s to appear (bench.map_redraw); the last map of each method stays on the page,
-    hidden while another is shown, so switching back shows a chart that is already there. Emptied when
-    the user comes to the page (its charts are gone) or changes the model, digits or drawing."""
+    """The maps kept on the page, method -> (map id, chart), for `base` (the model, the digits and the
+    drawing). A map the browser has not shown is a new chart (its key names the map), 0.19 s to appear
+    with 5,000 points (bench.map_redraw); the last map of each method stays on the page, hidden while
+    another is shown, so switching back shows a chart that is already there. Emptied when the user
+    comes to the page (its charts are gone) or changes the model, digits or drawing."""
     kept = st.session_state.get("emb_kept")
     if kept is None or kept["base"] != base or not state.stayed_on_page():
         kept = {"base": base, "maps": {}}
