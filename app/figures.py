@@ -165,7 +165,7 @@ def latent_scatter(points: np.ndarray, labels: np.ndarray, class_names: Sequence
 STAR = "path://M50,0 L61,35 L98,35 L68,57 L79,91 L50,70 L21,91 L32,57 L2,35 L39,35 Z"
 MAP_TOOLS = ["rect", "polygon", "clear"]  # box and lasso selection, and clearing it
 MAP_MARGIN = dict(top=50, bottom=30, left=50, right=130)  # pixels around the plot: title, legend, ticks
-MAP_TOOLBOX = dict(right=10, top=5, itemSize=16, itemGap=10, padding=0)  # tests/browser.py finds its buttons from these
+MAP_TOOLBOX = dict(right=10, top=5, itemSize=16, itemGap=10, padding=0)  # tests/browser.py looks in this band
 MAP_BUTTONS = ("rect", "polygon", "clear", "zoom", "back", "saveAsImage")  # the toolbox's buttons, left to right
 
 
@@ -228,7 +228,7 @@ def map_chart(points: np.ndarray, labels: np.ndarray, class_names: Sequence[str]
 def map_frame(title: str, message: str) -> dict:
     """`map_chart`'s empty frame, shown where a map will appear while it is fitted: `message` in the
     middle. The browser loads its charting code meanwhile, instead of after the fit."""
-    return dict(animation=False, title=dict(text=title, left="center", textStyle=dict(fontSize=FONT["size"])),
+    return dict(animation=False, title=dict(text=title, left=0, textStyle=dict(fontSize=FONT["size"])),
                 graphic=[dict(type="text", left="center", top="middle",
                               style=dict(text=message, fontSize=16, fill="#777"))])
 

@@ -1,8 +1,9 @@
 """The Streamlit page `bench.map_redraw` times: a radio switching between two maps, drawn one way.
 
 `?draw=` picks how: `picture` (an st.image of the points, drawn on the server), `echarts` (the
-Embeddings page's `figures.map_chart`), `svg` or `webgl` (the other pages' `figures.latent_scatter`, its
-point traces forced to one plotly trace type), and `?points=` how many points each map has. Not part of the dashboard: run it through the benchmark.
+Embeddings page's `figures.map_chart`), `svg` or `webgl` (the other pages' `figures.latent_scatter`,
+its point traces forced to one plotly trace type), and `?points=` how many points each map has. Not
+part of the dashboard: run it through the benchmark.
 """
 import sys
 from pathlib import Path

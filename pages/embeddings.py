@@ -16,7 +16,8 @@ POINT_CHOICES = (250, 500, 1000, 2000, 5000, 10000)
 MAX_SHOWN = 100  # selected digits shown as images
 NEIGHBOURS = 8
 MAP_HEIGHT = 680
-HIDDEN_MAP_STYLE = "flex: none !important; height: 0 !important; min-height: 0; overflow: hidden; visibility: hidden; margin-bottom: -1rem;"
+HIDDEN_MAP_STYLE = ("flex: none !important; height: 0 !important; min-height: 0; overflow: hidden; "
+                    "visibility: hidden; margin-bottom: -1rem;")  # a kept map out of sight, no gap left (below)
 MIN_DISTS = [0.0, 0.01, 0.05, 0.1, 0.25, 0.5, 0.8, 0.99]  # UMAP min_dist choices
 
 dataset_name = state.current_dataset()
