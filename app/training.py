@@ -54,8 +54,8 @@ def job_progress(job: Job, *, curves: bool = True, key: str = "job",
 
     `also(job)` draws more beside the curves (e.g. the latent scatter forming). The two parts are
     separate fragments: the bar redraws every REFRESH_S, the charts every CHARTS_REFRESH_S, because
-    redrawing plotly charts is what a watching browser spends its CPU on, and on a shared machine
-    that CPU comes out of the training run (bench.dashboard_overhead).
+    redrawing charts is what a watching browser spends its CPU on, and on a shared machine that CPU
+    comes out of the training run (bench.dashboard_overhead).
     """
     was_running = not job.done
 
