@@ -137,7 +137,7 @@ def test_loss_chart_updates_while_training(tmp_path):
 @pytest.mark.parametrize("tool", ["rect", "polygon"])
 def test_a_box_or_lasso_dragged_on_the_map_shows_those_digits(lab_home, tool):
     """The user picks the box or the lasso in the map's toolbox and drags around points: the page shows
-    those digits."""
+    those digits, until a double-click on the map clears the selection."""
     with dashboard(lab_home) as url, browser_page() as page:
         page.goto(f"{url}/embeddings?data=mnist-sample&method=pca&points=1000")
         page.wait_for_function(f"() => JSON.stringify(({SHOWN_MAPS})()) === '[[\"PCA\",false]]'", timeout=60000)
@@ -153,6 +153,9 @@ def test_a_box_or_lasso_dragged_on_the_map_shows_those_digits(lab_home, tool):
         assert page.locator('[data-testid="stMain"] [data-testid="stImage"] img').count() >= 1
         assert not _exceptions(page)
         screenshot(page, f"embeddings-selection-{tool}")
+        box = page.locator(MAP).locator("visible=true").first.bounding_box()
+        page.mouse.dblclick(box["x"] + box["width"] * 0.5, box["y"] + box["height"] * 0.5)  # clears, as the caption says
+        page.get_by_text("selected digits").first.wait_for(state="detached", timeout=30000)
 
 
 def test_switching_back_to_a_map_shows_the_chart_already_on_the_page(lab_home):
