@@ -130,7 +130,8 @@ def time_first_map(browser, home: Path, pause_s: float = 0.0, dataset: str = MAP
             f"""() => {{ const shown = [...document.querySelectorAll('[data-testid="stCaptionContainer"]')]
                                      .some(c => c.innerText.startsWith('{caption}'));
                        return shown && [...document.querySelectorAll('[data-testid="stEChartsChart"]')]
-                         .some(m => m.checkVisibility({{visibilityProperty: true}}) && m.querySelector('canvas')
+                         .some(m => m.checkVisibility({{visibilityProperty: true}})
+                                    && m.querySelector('canvas')
                                     && (m.getAttribute('aria-label') || '').startsWith('{method} of {points:,} ')); }}""",
             timeout=timeout_ms)
         # and paints it on the next animation frame

@@ -167,8 +167,8 @@ with right:
         with st.container(key=f"emb-kept-{m}"):
             if m in kept:
                 kept_id, kept_chart = kept[m]
-                shown = st.echarts_chart(kept_chart, height=MAP_HEIGHT, on_select="rerun", alt=kept_chart["title"]["text"],
-                                         key=f"emb-map-{kept_id}")
+                shown = st.echarts_chart(kept_chart, height=MAP_HEIGHT, on_select="rerun",
+                                         alt=kept_chart["title"]["text"], key=f"emb-map-{kept_id}")
                 event = shown if m == method else event
     st.caption(f"{'Fitted' if fitted else 'From the cache'} in {elapsed:.2f} s. "
                "Pick the box or the lasso at the map's top right and drag around points to see those digits; "

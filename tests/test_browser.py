@@ -154,7 +154,8 @@ def test_a_box_or_lasso_dragged_on_the_map_shows_those_digits(lab_home, tool):
         assert not _exceptions(page)
         screenshot(page, f"embeddings-selection-{tool}")
         box = page.locator(MAP).locator("visible=true").first.bounding_box()
-        page.mouse.dblclick(box["x"] + box["width"] * 0.5, box["y"] + box["height"] * 0.5)  # clears, as the caption says
+        # a double-click clears the selection, as the caption says
+        page.mouse.dblclick(box["x"] + box["width"] * 0.5, box["y"] + box["height"] * 0.5)
         page.get_by_text("selected digits").first.wait_for(state="detached", timeout=30000)
 
 
