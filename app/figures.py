@@ -86,6 +86,26 @@ def loss_figure(runs: Sequence[tuple[str, list[dict]]], parts: Sequence[str] = (
 # cores then takes less of the CPU the run needs (bench.dashboard_overhead). No animation: it would
 # redraw for a second after every update.
 
+def _class_series(points: np.ndarray, labels: np.ndarray, class_names: Sequence[str], marker_size: int,
+                  indexed: bool = False) -> list[dict]:
+    """One ECharts scatter series per class present, id "class-<c>", in its class colour. Each point is
+    [x, y] or, `indexed`, [x, y, its index in `points`], which the tooltip then shows."""
+    points, labels = np.asarray(points, dtype=np.float64), np.asarray(labels)
+    series = []
+    for c, name in enumerate(class_names):
+        members = labels == c
+        if not members.any():
+            continue
+        data = np.round(points[members], 4)
+        extra = {}
+        if indexed:
+            data = np.column_stack([data, np.flatnonzero(members)])
+            extra = dict(tooltip=dict(formatter=f"{name} · #{{@[2]}}"))
+        series.append(dict(type="scatter", id=f"class-{c}", name=str(name), data=data.tolist(),
+                           symbolSize=marker_size, itemStyle=dict(color=CLASS_COLORS[c % 10], opacity=0.8), **extra))
+    return series
+
+
 def _live_layout(title: str, x_name: str, y_name: str, series: list[dict], **axes) -> dict:
     axis = dict(type="value", nameLocation="middle", nameTextStyle=dict(fontSize=FONT["size"]),
                 axisLabel=dict(fontSize=14))
@@ -113,10 +133,7 @@ def live_loss_chart(runs: Sequence[tuple[str, list[dict]]], parts: Sequence[str]
 def live_scatter_chart(points: np.ndarray, labels: np.ndarray, class_names: Sequence[str], title: str,
                        axis_range: float | None = None) -> dict:
     """2-D codes coloured by class as an ECharts option, for the latent scatter forming during training."""
-    points, labels = np.asarray(points, dtype=float), np.asarray(labels)
-    series = [dict(type="scatter", name=str(name), data=np.round(points[labels == c], 4).tolist(), symbolSize=6,
-                   color=CLASS_COLORS[c % 10], itemStyle=dict(opacity=0.8))
-              for c, name in enumerate(class_names) if (labels == c).any()]
+    series = _class_series(points, labels, class_names, marker_size=6)
     bounds = dict(scale=True) if axis_range is None else dict(min=-axis_range, max=axis_range)
     chart = _live_layout(title, "", "", series, x=bounds, y=bounds)
     chart["legend"] = dict(orient="vertical", right=0, top=40, textStyle=dict(fontSize=14))
@@ -180,17 +197,8 @@ def map_chart(points: np.ndarray, labels: np.ndarray, class_names: Sequence[str]
     `equal_axes` draws a square plot with one scale on both axes (a PCA map's units mean something;
     t-SNE's and UMAP's do not, and fill the space).
     """
-    points, labels = np.asarray(points, dtype=np.float64), np.asarray(labels)
-    index = np.arange(len(points))
-    series = []
-    for c, name in enumerate(class_names):
-        members = labels == c
-        if not members.any():
-            continue
-        data = np.column_stack([np.round(points[members], 4), index[members]]).tolist()
-        series.append(dict(type="scatter", id=f"class-{c}", name=str(name), data=data, symbolSize=marker_size,
-                           itemStyle=dict(color=CLASS_COLORS[c % 10], opacity=0.8),
-                           tooltip=dict(formatter=f"{name} · #{{@[2]}}")))
+    points = np.asarray(points, dtype=np.float64)
+    series = _class_series(points, labels, class_names, marker_size, indexed=True)
     for name, pts in (extra or {}).items():
         pts = np.round(np.atleast_2d(np.asarray(pts, dtype=np.float64)), 4).tolist()
         series.append(dict(type="scatter", id=f"extra-{name}", name=name, data=pts, symbol=STAR, symbolSize=26,
