@@ -106,12 +106,13 @@ def _class_series(points: np.ndarray, labels: np.ndarray, class_names: Sequence[
     return series
 
 
-def _live_layout(title: str, x_name: str, y_name: str, series: list[dict], **axes) -> dict:
+def _live_layout(title: str, x_name: str, y_name: str, series: list[dict], *,
+                 legend: dict | None = None, grid: dict | None = None, **axes) -> dict:
     axis = dict(type="value", nameLocation="middle", nameTextStyle=dict(fontSize=FONT["size"]),
                 axisLabel=dict(fontSize=14))
     return dict(animation=False, title=dict(text=title, textStyle=dict(fontSize=FONT["size"])),
-                legend=dict(top=30, left=0, textStyle=dict(fontSize=14)), tooltip=dict(trigger="item"),
-                grid=dict(left=70, right=20, top=80, bottom=55),
+                legend=legend or dict(top=30, left=0, textStyle=dict(fontSize=14)), tooltip=dict(trigger="item"),
+                grid=grid or dict(left=70, right=20, top=80, bottom=55),
                 xAxis=axis | dict(name=x_name, nameGap=32) | axes.get("x", {}),
                 yAxis=axis | dict(name=y_name, nameGap=55, scale=True) | axes.get("y", {}), series=series)
 
@@ -130,15 +131,13 @@ def live_loss_chart(runs: Sequence[tuple[str, list[dict]]], parts: Sequence[str]
     return _live_layout(title, "epoch", parts[0] if len(parts) == 1 else "loss parts", series, x=dict(min=0))
 
 
-def live_scatter_chart(points: np.ndarray, labels: np.ndarray, class_names: Sequence[str], title: str,
-                       axis_range: float | None = None) -> dict:
-    """2-D codes coloured by class as an ECharts option, for the latent scatter forming during training."""
+def live_scatter_chart(points: np.ndarray, labels: np.ndarray, class_names: Sequence[str], title: str) -> dict:
+    """2-D codes coloured by class as an ECharts option, for the latent scatter forming during training.
+    The axes follow the points (codes spread out as training goes on); the legend stands beside them."""
     series = _class_series(points, labels, class_names, marker_size=6)
-    bounds = dict(scale=True) if axis_range is None else dict(min=-axis_range, max=axis_range)
-    chart = _live_layout(title, "", "", series, x=bounds, y=bounds)
-    chart["legend"] = dict(orient="vertical", right=0, top=40, textStyle=dict(fontSize=14))
-    chart["grid"] = dict(left=50, right=110, top=50, bottom=30)
-    return chart
+    return _live_layout(title, "", "", series, x=dict(scale=True), y=dict(scale=True),
+                        legend=dict(orient="vertical", right=0, top=40, textStyle=dict(fontSize=14)),
+                        grid=dict(left=50, right=110, top=50, bottom=30))
 
 
 def latent_scatter(points: np.ndarray, labels: np.ndarray, class_names: Sequence[str], *,

@@ -20,6 +20,7 @@ REFRESH_S = 1.0  # the progress bar (each redraw costs a watching browser on the
 CHARTS_REFRESH_S = 2.0  # the live charts (see job_progress)
 LIVE_POINTS = 300  # points per live chart (loss line, latent scatter): each redraw costs the browser
 LIVE_HEIGHT = 380  # pixels, as the finished model's loss chart
+LIVE_SCATTER_HEIGHT = 480  # pixels: ten classes' legend stands beside the points
 
 
 def submit(spec: RunSpec) -> Job | None:

@@ -10,7 +10,11 @@ loss curves and latent scatter every two seconds):
 
 All times are the Trainer's own (`seconds` in the run's metadata: start of training to the end of
 its test evaluation, data loading left out), for the same number of epochs. Each repeat runs the
-three in rotating order, each dashboard run on a fresh server with an empty model cache.
+three in rotating order, each dashboard run on a fresh server with an empty model cache, and each
+headless run in a fresh process, as `python -m aecore train` does. Both sides are then a process's
+first training run, which is the slower one: in 8 of 9 processes tried on a 2-core machine, the
+first run took longer than the same process's later ones (up to 1.6 s more for 10 epochs of about
+12 s), so a headless reference trained again and again in this process would favour it.
 
 With `--busy-core`, another process keeps one core busy during the dashboard's runs (the headless
 run, the reference, has the machine to itself), as the map worker does while it fits a map or, on a
@@ -24,7 +28,8 @@ fresh machine, compiles UMAP's kernels: the dashboard's jobs then train on the c
 from __future__ import annotations
 
 import contextlib
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+import multiprocessing
 import random
 import subprocess
 import sys
@@ -70,6 +75,17 @@ def polled_run(dataset: str, family: str, epochs: int) -> tuple[RunSpec, dict]:
         with ThreadPoolExecutor(1) as pool:  # Playwright's sync API keeps an event loop in this thread
             pool.submit(asyncio.run, watch(url)).result()
         return stored_run(Path(tmp))
+
+
+def headless_run(spec: RunSpec, dataset: str) -> dict:
+    """Train `spec` in a fresh process (on the CPU, with the threads torch gives it); its figures."""
+    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
+        return pool.submit(_train_here, spec.to_dict(), dataset).result()
+
+
+def _train_here(spec: dict, dataset: str) -> dict:
+    result = train_spec(RunSpec.from_dict(spec), load_dataset(dataset), device="cpu")
+    return {"seconds": result.seconds, "epochs": len(result.history), "samples_per_s": result.samples_per_s}
 
 
 def stored_run(home: Path) -> tuple[RunSpec, dict]:
@@ -140,13 +156,11 @@ def main(argv: list[str] | None = None) -> dict:
         kinds = ["headless", "page polls"] + ([] if args.no_chromium else ["Chromium"])
         for repeat in range(args.repeats):
             pair = {}
-            for where in kinds[repeat % len(kinds):] + kinds[:repeat % len(kinds)]:
-                if where == "headless" and spec is None:  # the first run sets the spec: the page's own
-                    spec, _ = polled_run(data.name, args.family, epochs)
+            # The first repeat starts with a dashboard run: it gives the spec, the page's own defaults.
+            turn = (repeat + 1) % len(kinds)
+            for where in kinds[turn:] + kinds[:turn]:
                 if where == "headless":
-                    result = train_spec(spec, data, device="cpu")
-                    pair[where] = {"seconds": result.seconds, "epochs": len(result.history),
-                                   "samples_per_s": result.samples_per_s}
+                    pair[where] = headless_run(spec, data.name)
                 else:
                     with busy_core(args.busy_core):
                         spec, meta = (polled_run(data.name, args.family, epochs) if where == "page polls" else

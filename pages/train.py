@@ -44,7 +44,7 @@ def live_latent(job):
     title = f"Probe digits' codes after {probe.snapshot_names[-1]}" + \
         (" (PCA-2)" if probe.projection is not None else "")
     st.echarts_chart(figures.live_scatter_chart(snap, probe.labels[every], data.class_names, title),
-                     height=480, key=f"live-latent-{job.key}")
+                     height=training.LIVE_SCATTER_HEIGHT, key=f"live-latent-{job.key}")
 
 
 if job is not None and job.done and job.warning:  # e.g. trained but the cache could not save it

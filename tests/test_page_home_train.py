@@ -172,17 +172,17 @@ def test_the_live_loss_chart_draws_the_loss_figures_points(parts):
     assert chart["animation"] is False  # an animation would repaint after every update
 
 
-def test_the_live_scatter_has_every_class_within_its_range():
+def test_the_live_scatter_has_every_class_with_axes_that_follow_the_points():
     from app import figures
 
     rng = np.random.default_rng(0)
     points, labels = rng.normal(size=(300, 2)).astype(np.float32), np.arange(300) % 10
-    chart = json.loads(json.dumps(figures.live_scatter_chart(points, labels, [str(c) for c in range(10)], "t",
-                                                             axis_range=4.0)))
+    chart = json.loads(json.dumps(figures.live_scatter_chart(points, labels, [str(c) for c in range(10)], "t")))
     assert [s["name"] for s in chart["series"]] == [str(c) for c in range(10)]
     assert sum(len(s["data"]) for s in chart["series"]) == 300
     np.testing.assert_allclose(chart["series"][3]["data"], points[labels == 3], atol=1e-4)
-    assert (chart["xAxis"]["min"], chart["xAxis"]["max"]) == (-4.0, 4.0)
+    assert chart["xAxis"]["scale"] and chart["yAxis"]["scale"] and "min" not in chart["xAxis"]  # not from 0
+    assert chart["legend"]["orient"] == "vertical" and chart["grid"]["right"] > 100  # beside the points
 
 
 def test_the_live_charts_update_in_place_while_a_job_trains():
