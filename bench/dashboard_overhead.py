@@ -77,13 +77,14 @@ def polled_run(dataset: str, family: str, epochs: int) -> tuple[RunSpec, dict]:
         return stored_run(Path(tmp))
 
 
-def headless_run(spec: RunSpec, dataset: str) -> dict:
-    """Train `spec` in a fresh process (on the CPU, with the threads torch gives it); its figures."""
+def headless_run(spec: RunSpec, dataset: str, threads: int | None = None) -> dict:
+    """Train `spec` in a fresh process on the CPU (`threads`: torch's own choice if None); its figures."""
     with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
-        return pool.submit(_train_here, spec.to_dict(), dataset).result()
+        return pool.submit(_train_here, spec.to_dict(), dataset, threads).result()
 
 
-def _train_here(spec: dict, dataset: str) -> dict:
+def _train_here(spec: dict, dataset: str, threads: int | None) -> dict:
+    set_threads(threads)
     result = train_spec(RunSpec.from_dict(spec), load_dataset(dataset), device="cpu")
     return {"seconds": result.seconds, "epochs": len(result.history), "samples_per_s": result.samples_per_s}
 
@@ -160,7 +161,7 @@ def main(argv: list[str] | None = None) -> dict:
             turn = (repeat + 1) % len(kinds)
             for where in kinds[turn:] + kinds[:turn]:
                 if where == "headless":
-                    pair[where] = headless_run(spec, data.name)
+                    pair[where] = headless_run(spec, data.name, args.threads)
                 else:
                     with busy_core(args.busy_core):
                         spec, meta = (polled_run(data.name, args.family, epochs) if where == "page polls" else
