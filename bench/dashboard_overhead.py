@@ -12,9 +12,10 @@ All times are the Trainer's own (`seconds` in the run's metadata: start of train
 its test evaluation, data loading left out), for the same number of epochs. Each repeat runs the
 three in rotating order, each dashboard run on a fresh server with an empty model cache, and each
 headless run in a fresh process, as `python -m aecore train` does. Both sides are then a process's
-first training run, which is the slower one: in 8 of 9 processes tried on a 2-core machine, the
-first run took longer than the same process's later ones (up to 1.6 s more for 10 epochs of about
-12 s), so a headless reference trained again and again in this process would favour it.
+first training run, which is the slower one: in 8 of 9 processes tried on a 2-core machine (runs of
+3 and 10 epochs), the first run took longer than the same process's later ones (up to 1.5 s more for
+10 epochs of about 12 s), so a headless reference trained again and again in this process would
+favour it.
 
 With `--busy-core`, another process keeps one core busy during the dashboard's runs (the headless
 run, the reference, has the machine to itself), as the map worker does while it fits a map or, on a
