@@ -105,12 +105,17 @@ SHOWN_MAPS = f"""() => [...document.querySelectorAll('{MAP}')]
                         .map(m => [(m.getAttribute('aria-label') || '').split(' ')[0], !!m.__marked])"""
 
 
+def shown_map(page):
+    """The map on screen (a locator): the page keeps others, hidden."""
+    return page.locator(MAP).filter(has=page.locator("canvas")).locator("visible=true").first
+
+
 def click_map_button(page, button: str) -> None:
     """Click a button of the shown map's toolbox (one of figures.MAP_BUTTONS). ECharts draws the
     buttons on its canvas: they are found as the marks drawn in the toolbox's band at the top right."""
     from app.figures import MAP_BUTTONS, MAP_TOOLBOX
 
-    shown = page.locator(MAP).filter(has=page.locator("canvas")).locator("visible=true").first
+    shown = shown_map(page)
     box = shown.bounding_box()
     band = [MAP_TOOLBOX["top"], MAP_TOOLBOX["top"] + MAP_TOOLBOX["itemSize"]]
     marks = shown.locator("canvas").first.evaluate("""(canvas, [top, bottom]) => {
@@ -137,7 +142,7 @@ def click_map_button(page, button: str) -> None:
 
 def drag_on_map(page, path: list[tuple[float, float]]) -> None:
     """Press, move through `path` (fractions of the shown map's width and height), release."""
-    shown = page.locator(MAP).filter(has=page.locator("canvas")).locator("visible=true").first
+    shown = shown_map(page)
     box = shown.bounding_box()
     at = [(box["x"] + box["width"] * fx, box["y"] + box["height"] * fy) for fx, fy in path]
     page.mouse.move(*at[0])

@@ -12,7 +12,8 @@ import time
 import pytest
 
 from tests.browser import (MAP, ROOT, SHOWN_MAPS, browser_page, click_map_button, dashboard, drag_on_map,
-                           draw_finger_stroke, draw_stroke, missing_browser_reason, screenshot, wait_until_idle)
+                           draw_finger_stroke, draw_stroke, missing_browser_reason, screenshot, shown_map,
+                           wait_until_idle)
 
 pytestmark = [pytest.mark.browser, pytest.mark.skipif(missing_browser_reason() is not None,
                                                       reason=missing_browser_reason() or "")]
@@ -153,7 +154,7 @@ def test_a_box_or_lasso_dragged_on_the_map_shows_those_digits(lab_home, tool):
         assert page.locator('[data-testid="stMain"] [data-testid="stImage"] img').count() >= 1
         assert not _exceptions(page)
         screenshot(page, f"embeddings-selection-{tool}")
-        box = page.locator(MAP).locator("visible=true").first.bounding_box()
+        box = shown_map(page).bounding_box()
         # a double-click clears the selection, as the caption says
         page.mouse.dblclick(box["x"] + box["width"] * 0.5, box["y"] + box["height"] * 0.5)
         page.get_by_text("selected digits").first.wait_for(state="detached", timeout=30000)

@@ -150,23 +150,6 @@ def test_a_pca_map_has_one_scale_on_both_axes_and_other_maps_fill_the_space():
     assert "min" not in free["xAxis"] and "width" not in free["grid"]
 
 
-def test_small_maps_are_svg_and_large_ones_webgl():
-    """A new chart is a fresh mount; below SVG_MAX_POINTS SVG mounts faster than a WebGL context."""
-    from app.figures import SVG_MAX_POINTS, latent_scatter
-
-    def kinds(n):
-        rng = np.random.default_rng(0)
-        fig = latent_scatter(rng.normal(size=(n, 2)), np.arange(n) % 10, [str(c) for c in range(10)],
-                             extra={"your drawing": np.zeros(2)})
-        return {t.name: t.type for t in fig.data}
-
-    small, large = kinds(SVG_MAX_POINTS), kinds(SVG_MAX_POINTS + 1)
-    assert {small[str(c)] for c in range(10)} == {"scatter"}
-    assert {large[str(c)] for c in range(10)} == {"scattergl"}
-    assert small["your drawing"] == large["your drawing"] == "scatter"  # the star stays on top, in SVG
-    assert sum(len(t.x) for t in latent_scatter(np.zeros((30, 2)), np.arange(30) % 3, ["a", "b", "c"]).data) == 30
-
-
 def test_maps_already_shown_stay_on_the_page_until_the_user_leaves(tiny_ae):
     at = open_page({"method": "pca", "points": "250"})
     pca = at.get("echarts_chart")[0].proto

@@ -110,3 +110,21 @@ def test_the_drawing_from_the_draw_page_joins_the_map_and_the_interpolation(fres
     assert "your drawing" in images(at)
     assert at.number_input(key="lg_from").disabled
     assert '"your drawing"' in at.get("plotly_chart")[0].proto.spec, "the drawing is starred on the map"
+
+
+def test_small_maps_are_svg_and_large_ones_webgl():
+    """The plotly map (this page's, and the Train page's replay): a new chart is a fresh mount, and below
+    SVG_MAX_POINTS SVG mounts faster than a WebGL context."""
+    from app.figures import SVG_MAX_POINTS, latent_scatter
+
+    def kinds(n):
+        rng = np.random.default_rng(0)
+        fig = latent_scatter(rng.normal(size=(n, 2)), np.arange(n) % 10, [str(c) for c in range(10)],
+                             extra={"your drawing": np.zeros(2)})
+        return {t.name: t.type for t in fig.data}
+
+    small, large = kinds(SVG_MAX_POINTS), kinds(SVG_MAX_POINTS + 1)
+    assert {small[str(c)] for c in range(10)} == {"scatter"}
+    assert {large[str(c)] for c in range(10)} == {"scattergl"}
+    assert small["your drawing"] == large["your drawing"] == "scatter"  # the star stays on top, in SVG
+    assert sum(len(t.x) for t in latent_scatter(np.zeros((30, 2)), np.arange(30) % 3, ["a", "b", "c"]).data) == 30
