@@ -13,7 +13,7 @@ if str(ROOT) not in sys.path:  # `streamlit run app/Home.py` puts only app/ on t
 
 import streamlit as st  # noqa: E402
 
-from app import state  # noqa: E402
+from app import dataset_choice, page_visits, warmup  # noqa: E402
 
 PAGES = [
     ("home.py", "Home", ":material/home:"),
@@ -32,7 +32,6 @@ def main() -> None:
     pages = [st.Page(f"../pages/{file}", title=title, icon=icon, default=file == "home.py",
                      url_path=None if file == "home.py" else file.removesuffix(".py"))
              for file, title, icon in PAGES]
-    state.keep_settings()  # before any widget is drawn: setting a drawn widget's value is an error
     page = st.navigation(pages)
     # Digit pictures are a few dozen pixels scaled up in the browser: keep their pixels square and sharp.
     # A progress bar eases to each new value, repainting for a while after each of a job's updates: on
@@ -40,13 +39,13 @@ def main() -> None:
     st.html("<style>[data-testid='stImage'] img { image-rendering: pixelated; }"
             "[data-testid='stProgress'] * { transition: none !important; }</style>")
     with st.sidebar:
-        state.dataset_controls()
-    state.record_page(page.url_path)
-    state.start_map_worker()  # its imports take seconds: let them run on another core while pages render
+        dataset_choice.dataset_controls()
+    page_visits.record_page(page.url_path)
+    warmup.start_map_worker()  # its imports take seconds: let them run on another core while pages render
     try:
         page.run()
     finally:  # after the page, so that the first page a server shows does not share the GIL with it
-        state.start_background_warmup()
+        warmup.start_background_warmup()
 
 
 main()
