@@ -4,16 +4,9 @@ Builds the navigation over the page scripts in `pages/` and draws the widgets ev
 (the dataset picker in the sidebar). Each page reads like a script of its screen; the work lives in
 `aecore` and the helpers in `app/`.
 """
-import sys
-from pathlib import Path
+import streamlit as st
 
-ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:  # `streamlit run app/Home.py` puts only app/ on the path
-    sys.path.insert(0, str(ROOT))
-
-import streamlit as st  # noqa: E402
-
-from app import state  # noqa: E402
+from app import state  # the installed package (pyproject.toml): Streamlit puts only app/ on the path
 
 PAGES = [
     ("home.py", "Home", ":material/home:"),
