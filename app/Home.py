@@ -27,9 +27,8 @@ def main() -> None:
              for file, title, icon in PAGES]
     state.keep_settings()  # before any widget is drawn: setting a drawn widget's value is an error
     page = st.navigation(pages)
-    # Digit pictures are a few dozen pixels scaled up in the browser: keep their pixels square and sharp.
-    # A progress bar eases to each new value, repainting for a while after each of a job's updates: on
-    # a machine that also trains, a watching browser took CPU from the run for it (bench.dashboard_overhead).
+    # Digit pictures keep square, sharp pixels; progress bars do not ease, which costs a watching browser CPU
+    # that training needs (bench.dashboard_overhead).
     st.html("<style>[data-testid='stImage'] img { image-rendering: pixelated; }"
             "[data-testid='stProgress'] * { transition: none !important; }</style>")
     with st.sidebar:
