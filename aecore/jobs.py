@@ -187,13 +187,8 @@ class JobRegistry:
             del self._jobs[j.key]
 
     def _run(self, job: Job, data) -> None:
-        # torch's thread count is per thread, and a new thread starts from whatever another thread set
-        # last (the dashboard's small inferences run single-threaded): a job sets its own.
-        # Each thread that runs a parallel torch op keeps its own OpenMP workers. While a long-lived
-        # thread has some (say a process's main thread trained before), a job's thread holds more
-        # workers than there are cores, and libgomp then lets them sleep between parallel regions
-        # instead of spinning: on 2 cores a 10-epoch job took 20 s instead of 11 s. The dashboard's
-        # long-lived threads never run torch; its script threads end with their run.
+        # torch's thread count is per thread, so a job sets its own. No long-lived thread may run parallel
+        # torch ops beside it: its OpenMP workers then outnumber the cores and sleep (bench.dashboard_overhead).
         import torch
 
         from aecore.device import DEFAULT_THREADS
