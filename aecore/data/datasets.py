@@ -12,8 +12,6 @@ in-process cache because every Streamlit session asks for the same data.
 from __future__ import annotations
 
 import hashlib
-import os
-import tempfile
 import threading
 import zipfile
 from collections import OrderedDict
@@ -32,6 +30,7 @@ from aecore.data.download import (
 )
 from aecore.data.idx import read_idx
 from aecore.errors import DataError
+from aecore.files import data_home, file_hash, write_atomic
 
 DATASET_NAMES = ("mnist", "mnist-sample", "fashion-mnist")
 
@@ -95,15 +94,6 @@ class Dataset:
         return (f"Dataset({self.name!r}, train={len(self.x_train)}, val={len(self.x_val)}, "
                 f"test={len(self.x_test)}, classes={len(self.class_names)}, "
                 f"fingerprint={self.fingerprint[:12]})")
-
-
-def data_home() -> Path:
-    """Return the folder that holds downloaded data and caches.
-
-    ``$AECORE_HOME`` if set, else ``~/.cache/aecore``. Datasets live under ``data/<name>/``.
-    """
-    env = os.environ.get("AECORE_HOME")
-    return Path(env).expanduser() if env else Path.home() / ".cache" / "aecore"
 
 
 def full_mnist_on_disk(home: Path | None = None) -> bool:
@@ -311,23 +301,12 @@ def _read_array_cache(cache: Path, source_hash: str, names: tuple[str, ...]):
 
 
 def _write_array_cache(cache: Path, source_hash: str, arrays: dict[str, np.ndarray]) -> None:
-    # Written to a temporary file and renamed, so a concurrent reader never sees half an archive.
     # A read-only or otherwise unusable data home only costs speed, so errors are ignored.
     try:
         cache.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=cache.parent, prefix=f".{cache.stem}.", suffix=".npz.tmp")
-    except OSError:
-        return
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, **arrays, source_sha256=np.array(source_hash))
-        os.chmod(tmp, 0o644)  # mkstemp makes 0600
-        os.replace(tmp, cache)
+        write_atomic(cache, lambda f: np.savez(f, **arrays, source_sha256=np.array(source_hash)))
     except OSError:
         pass
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
 
 
 # ---- file formats -------------------------------------------------------------------------------
@@ -357,7 +336,7 @@ def _read_idx_dir_cached(folder: Path, cache: Path):
         return _read_idx_dir(folder)  # it names the missing file
     digest = hashlib.sha256()
     for path in found:
-        digest.update(f"{path.name}:{_sha256(path)};".encode())
+        digest.update(f"{path.name}:{file_hash(path)};".encode())
     names = ("x_train", "y_train", "x_test", "y_test")
     cached = _read_array_cache(cache, digest.hexdigest(), names)
     if cached is not None and all(a.dtype == np.uint8 and a.shape[1:] == IMAGE_SHAPE for a in cached[0::2]) \
@@ -522,19 +501,11 @@ def _file_verified(path: Path, known_hash: str) -> bool:
     with _cache_lock:
         if _verified.get(key) == signature:
             return True
-    if _sha256(path) != known_hash:
+    if file_hash(path) != known_hash:
         return False
     with _cache_lock:
         _verified[key] = signature
     return True
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while chunk := f.read(1 << 20):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def _stat_signature(path: Path) -> tuple:

@@ -8,13 +8,13 @@ name. Everything a download can go wrong with becomes one `DataError` sentence.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import re
 from collections.abc import Callable
 from pathlib import Path
 
 from aecore.errors import DataError
+from aecore.files import file_hash
 
 ProgressCallback = Callable[[str, int, int], None]
 
@@ -136,11 +136,7 @@ def _check_hash_format(name: str, known_hash: str) -> None:
 
 def _hash_matches(path: Path, known_hash: str) -> bool:
     alg, _, digest = known_hash.rpartition(":")
-    h = hashlib.new(alg or "sha256")
-    with open(path, "rb") as f:
-        while chunk := f.read(1 << 20):
-            h.update(chunk)
-    return h.hexdigest() == digest.lower()
+    return file_hash(path, alg or "sha256") == digest.lower()
 
 
 def _remove(path: Path) -> None:
