@@ -9,7 +9,6 @@ safetensors and metadata through json.
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import platform
@@ -24,6 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from aecore.errors import AecoreError, StoreError
+from aecore.files import data_home, file_hash
 from aecore.spec import STORE_FORMAT, RunSpec, check_key
 
 if TYPE_CHECKING:  # torch, safetensors and the models are imported where weights are read or written:
@@ -36,8 +36,8 @@ META = "meta.json"
 
 
 def default_root() -> Path:
-    home = Path(os.environ.get("AECORE_HOME", Path.home() / ".cache" / "aecore"))
-    return home / "models"
+    """The store's folder: ``models/`` in `aecore.files.data_home()`."""
+    return data_home() / "models"
 
 
 @dataclass
@@ -50,13 +50,6 @@ class StoredModel:
     def spec(self) -> RunSpec:
         return RunSpec.from_dict(self.meta["spec"])
 
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def _fsync_dir(path: Path) -> None:
@@ -106,7 +99,7 @@ class ModelStore:
                     f.flush()
                     os.fsync(f.fileno())
                 full_meta = {**meta, "key": key, "format": STORE_FORMAT, "created": time.time(),
-                             "versions": library_versions(), "weights_sha256": _sha256(tmp / WEIGHTS)}
+                             "versions": library_versions(), "weights_sha256": file_hash(tmp / WEIGHTS)}
                 with open(tmp / META, "w") as f:
                     json.dump(full_meta, f)
                     f.flush()
@@ -166,7 +159,7 @@ class ModelStore:
             meta = self.read_meta(key)
             if meta is None:
                 raise ValueError("metadata is missing, unreadable or for another key")
-            if _sha256(entry / WEIGHTS) != meta.get("weights_sha256"):
+            if file_hash(entry / WEIGHTS) != meta.get("weights_sha256"):
                 raise ValueError("weights do not match their checksum")
             spec = RunSpec.from_dict(meta["spec"])
             model = build_model(spec.family, spec.model)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import threading
 
-from aecore.analysis.map_worker import shared_worker
+from aecore.maps.worker import shared_worker
 
 _warm_started = threading.Event()
 # The warm-up waits this long after the first page's script: importing torch holds the GIL for long
@@ -27,17 +27,16 @@ def start_map_worker() -> None:
 def start_background_warmup() -> None:
     """Once per server, in a background thread: import torch and the models (the Home page needs
     neither), so that the next page is fast. scikit-learn is left to the PCA map and the probes that
-    use it: importing it here too, the first UMAP map asked at once took 7.29 s against 5.67 s without
-    (bench.interaction, one run each, one after the other)."""
+    use it: importing it here delays the first UMAP map (bench.interaction)."""
     if _warm_started.is_set() or not warmup_enabled():
         return
     _warm_started.set()
 
     def warm():
         try:
-            import aecore.analysis.latent  # noqa: F401 (torch and the models: what every other page imports first)
-            import aecore.analysis.metrics  # noqa: F401
-            from aecore.analysis import heavy_imports
+            import aecore.latent  # noqa: F401 (torch and the models: what every other page imports first)
+            import aecore.metrics  # noqa: F401
+            from aecore.import_lock import heavy_imports
             with heavy_imports:  # every plotly figure needs it first (figures._figure)
                 import pandas  # noqa: F401
         except Exception:  # a failed warm-up only costs speed later

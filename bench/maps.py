@@ -29,8 +29,9 @@ from pathlib import Path
 
 import numpy as np
 
-from aecore.analysis import ProjectionCache, encode_images, warm_up_umap
-from aecore.analysis.projection import TSNE_EARLY_ITERS, TSNE_INTS_IN_INTERVAL, TSNE_ITERS, TSNE_JOBS
+from aecore.maps import ProjectionCache, warm_up_umap
+from aecore.metrics import encode_images
+from aecore.maps.projection import TSNE_EARLY_ITERS, TSNE_INTS_IN_INTERVAL, TSNE_ITERS, TSNE_JOBS
 from aecore.runs import get_or_train
 from aecore.spec import make_spec
 from aecore.store import ModelStore
@@ -137,7 +138,7 @@ _FIRST_MAP = textwrap.dedent("""
     import json, sys, time
     t0 = time.perf_counter()
     import numpy as np
-    from aecore.analysis.projection import project_codes
+    from aecore.maps.projection import project_codes
     codes = np.load(sys.argv[1])
     t1 = time.perf_counter()
     project_codes(codes, sys.argv[2], seed=0)
@@ -152,11 +153,10 @@ def first_map_in_fresh_process(codes_file: Path, method: str, numba_cache: Path)
     Returns ``map_s`` (the call, including importing UMAP and compiling or loading its kernels),
     ``import_s`` (numpy and aecore before it) and ``process_s`` (the whole process, start to exit).
     """
-    env = dict(os.environ, NUMBA_CACHE_DIR=str(numba_cache),
-               PYTHONPATH=os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")])))
+    env = dict(os.environ, NUMBA_CACHE_DIR=str(numba_cache))
     t0 = time.perf_counter()
     done = subprocess.run([sys.executable, "-c", _FIRST_MAP, str(codes_file), method], env=env,
-                          capture_output=True, text=True, check=False)
+                          cwd=REPO_ROOT, capture_output=True, text=True, check=False)
     process_s = time.perf_counter() - t0
     if done.returncode != 0:
         raise RuntimeError(f"the fresh process failed:\n{done.stderr[-2000:]}")

@@ -7,7 +7,8 @@ import time
 import numpy as np
 import streamlit as st
 
-from aecore.analysis import encode_images
+from aecore.maps import method_params
+from aecore.metrics import encode_images
 from aecore.errors import AecoreError
 from aecore.spec import make_spec
 from app import controls, dataset_choice, figures, maps, page_visits, resources, settings
@@ -52,8 +53,8 @@ def map_controls() -> dict:
         settings.set_query(perplexity=st.session_state.emb_perplexity)
     elif method == "umap":
         settings.set_query(neighbors=st.session_state.emb_neighbors, min_dist=st.session_state.emb_min_dist)
-    params = maps.method_params(method, st.session_state.emb_perplexity, st.session_state.emb_neighbors,
-                                st.session_state.emb_min_dist)
+    params = method_params(method, st.session_state.emb_perplexity, st.session_state.emb_neighbors,
+                           st.session_state.emb_min_dist)
     return {"method": method, "params": params, "n": int(n), "seed": int(seed)}
 
 
@@ -155,11 +156,9 @@ with right:
     title = f"{name} of {n:,} test digits' {codes.shape[1]}-d codes · {stored.meta.get('label', model_key)}"
     if kept.get(method, (None,))[0] != map_id:
         kept[method] = (map_id, map_chart(proj.points, labels, title, method, n, extra))
-    # The other kept maps are hidden by their containers' CSS class (st-key-<key>); the containers are
-    # always there, in one order, so each chart keeps its place in the page and is never remounted.
-    # Folded to no height rather than `display: none`, which takes the chart's size away: ECharts then
-    # redrew the map on its return (UMAP of 5,000 shown again 0.18 s against 0.29 s after a click on
-    # the radio, medians of 10 switches, alternating). `flex: none`: Streamlit's flex sizing won over a height.
+    # The other kept maps are folded away by their containers' CSS class, always there in one order, so no
+    # chart is remounted; to no height, not `display: none`, which made ECharts redraw (bench.interaction);
+    # `flex: none`, as Streamlit's flex sizing won over a height.
     st.html("<style>" + "".join(f".st-key-emb-kept-{m} {{ {HIDDEN_MAP_STYLE} }}" for m in maps.METHOD_NAMES
                                 if m != method) + "</style>")
     event = None

@@ -178,10 +178,10 @@ def _other_format(entry, key):
 def _consistent_but_wrong_tensors(entry, key):
     # Checksum updated too (a hand-edited entry): the state dict itself no longer fits the model.
     from safetensors.torch import save_file
-    from aecore.store import _sha256
+    from aecore.files import file_hash
     save_file({"encoder.0.weight": torch.zeros(3, 3)}, str(entry / WEIGHTS))
     meta = json.loads((entry / META).read_text())
-    meta["weights_sha256"] = _sha256(entry / WEIGHTS)
+    meta["weights_sha256"] = file_hash(entry / WEIGHTS)
     (entry / META).write_text(json.dumps(meta))
 
 

@@ -292,6 +292,22 @@ def test_cpu_training_keeps_every_tensor_on_the_cpu_with_autocast_only_on_native
     assert pick_device("cpu").type == "cpu"
 
 
+@pytest.mark.parametrize("caps, native", [({"avx512_bf16": True, "amx_bf16": False}, True),
+                                         ({"avx512_bf16": False, "amx_bf16": True}, True),
+                                         ({"avx512_bf16": False, "amx_bf16": False, "avx2": True}, False),
+                                         ({"neon": True}, False), (RuntimeError("no cpuinfo"), False)])
+def test_native_bf16_is_read_from_torch_public_cpu_capabilities(monkeypatch, caps, native):
+    from aecore.device import _cpu_has_native_bf16
+
+    def capabilities():
+        if isinstance(caps, Exception):
+            raise caps
+        return caps
+
+    monkeypatch.setattr(torch.cpu, "get_capabilities", capabilities)
+    assert _cpu_has_native_bf16() is native
+
+
 @pytest.mark.parametrize("bf16", [False, True])
 @pytest.mark.parametrize("family", ["ae", "vae"])
 def test_cpu_training_in_float32_and_in_bfloat16_autocast_learns(tiny_data, monkeypatch, family, bf16):
