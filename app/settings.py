@@ -34,6 +34,11 @@ def keep(key: str, start: Callable[[], Any], fits: Callable[[Any], bool] = lambd
     return value
 
 
+def kept_value(key: str, default: Any = None) -> Any:
+    """The value kept for a setting in this session (even while its widget is not drawn), or `default`."""
+    return st.session_state.get(_KEPT, {}).get(key, default)
+
+
 def forget(key: str) -> None:
     """Drop a setting and its kept value, so that it starts again (e.g. the canvas is cleared)."""
     st.session_state.pop(key, None)
