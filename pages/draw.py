@@ -31,15 +31,16 @@ def _clear() -> None:
 
 def canvas_drawing(result) -> np.ndarray | None:
     """The digit on the canvas, remembering the drawing so that a later visit shows it again."""
-    initial = st.session_state.get("draw_canvas_initial")
     sent = result.json_data if result is not None else None
-    if sent is None:  # the canvas has sent nothing since it was mounted: it shows the initial drawing
-        return st.session_state.get("drawing") if initial is not None else None
-    if sent.get("objects"):
+    if sent is not None and sent.get("objects"):
         st.session_state["draw_canvas_json"] = sent
-    else:  # emptied with the canvas's own toolbar
+    elif sent is not None:  # emptied with the canvas's own toolbar
         st.session_state.pop("draw_canvas_json", None)
-    return drawing.canvas_digit(result)
+    digit = drawing.canvas_digit(result)
+    remounted = st.session_state.get("draw_canvas_initial") is not None and (sent is None or sent.get("objects"))
+    if digit is None and remounted:  # a remounted canvas shows the kept drawing but sends no picture of it
+        return st.session_state.get("drawing")
+    return digit
 
 
 def digit_controls():
@@ -160,7 +161,7 @@ def drawing_panel() -> None:
                 st.image(figures.inline_png(digit), width="stretch", caption="What the models see: 28×28")
                 noisy = drawing.corrupt_digit(digit, kind, level) if level > 0 else digit
                 if level > 0:
-                    st.image(figures.inline_png(noisy), width="stretch", caption=f"{NOISE_NAMES[kind]}, {level:g}")
+                    st.image(figures.inline_png(noisy), width="stretch", caption=f"Corrupted: {NOISE_NAMES[kind]}, {level:g}")
         with st.container():
             reconstructions(rows, chosen, noisy)
 

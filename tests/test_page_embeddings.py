@@ -20,7 +20,7 @@ from app import figures, maps
 ENTRY = Path(__file__).resolve().parents[1] / "app" / "Home.py"
 
 
-pytestmark = pytest.mark.usefixtures("fresh_app")  # tests/conftest.py
+pytestmark = pytest.mark.usefixtures("fresh_app", "ask_before_training")  # tests/conftest.py
 
 
 @pytest.fixture

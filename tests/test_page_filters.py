@@ -15,7 +15,7 @@ from aecore.spec import make_spec
 ENTRY = Path(__file__).resolve().parents[1] / "app" / "Home.py"
 
 
-pytestmark = pytest.mark.usefixtures("fresh_app")  # tests/conftest.py
+pytestmark = pytest.mark.usefixtures("fresh_app", "ask_before_training")  # tests/conftest.py
 
 
 def open_page(query: dict | None = None) -> AppTest:
