@@ -16,7 +16,8 @@ import torch
 
 from aecore.device import OtherProcessesCpu, training_threads
 from aecore.errors import DivergenceError
-from aecore.models import MODELS, build_model
+from aecore.configs import FAMILIES
+from aecore.models import build_model
 from aecore.runs import train_spec
 from aecore.spec import make_spec
 from aecore.trainer import PROBE_SIZE, Progress, Trainer, TrainConfig
@@ -178,7 +179,7 @@ def test_adam_at_lr_10_explodes_without_nan_and_is_still_caught(tiny_data):
         trainer.run()
 
 
-@pytest.mark.parametrize("family", sorted(MODELS))
+@pytest.mark.parametrize("family", FAMILIES)
 def test_default_learning_rate_never_trips_the_guard(family, tiny_data):
     result = trainer_for(family, tiny_data, epochs=2).run()
     assert all(math.isfinite(h["train"]["loss"]) for h in result.history)
@@ -195,7 +196,7 @@ def test_divergence_is_caught_at_the_first_bad_batch(tiny_data):
 
 # ---- probe snapshots -------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("family", sorted(MODELS))
+@pytest.mark.parametrize("family", FAMILIES)
 def test_one_probe_snapshot_per_epoch(family, tiny_data):
     result = trainer_for(family, tiny_data, epochs=2).run()
     probe = result.probe
