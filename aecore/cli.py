@@ -10,6 +10,7 @@ import argparse
 import json
 import sys
 import time
+import warnings
 from dataclasses import MISSING, fields
 from typing import Any, get_type_hints
 
@@ -209,7 +210,12 @@ def _cmd_prepare(args) -> int:
     return 0
 
 
+def _one_line_warning(message, category, filename, lineno, line=None) -> str:
+    return f"warning: {message}\n"  # a user reads the reason, not the line of aecore that noticed it
+
+
 def main(argv: list[str] | None = None) -> int:
+    warnings.formatwarning = _one_line_warning
     args = build_parser().parse_args(argv)
     command = {"train": _cmd_train, "list": _cmd_list, "info": _cmd_info, "prepare": _cmd_prepare}[args.command]
     try:

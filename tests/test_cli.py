@@ -149,3 +149,23 @@ def test_error_messages_name_the_problem(error_runs):
     assert "pretrain_epochs" in error_runs["setting of another family"].stderr
     assert "no-such-flag" in error_runs["bad flag"].stderr
     assert "digits.npz" in error_runs["missing dataset path"].stderr
+
+
+def test_list_skips_a_corrupt_entry_with_one_warning_line(tmp_path, tiny_data):
+    from aecore.runs import describe_run, train_spec
+    from aecore.spec import make_spec
+    from aecore.store import META, WEIGHTS, ModelStore
+    spec = make_spec("ae", "mnist-tiny", epochs=1, hidden=(16, 4))
+    result = train_spec(spec, tiny_data, device="cpu")
+    good = spec.key(tiny_data.fingerprint)
+    ModelStore(tmp_path / "models").save(good, result.model, describe_run(spec, tiny_data, result))
+    bad = tmp_path / "models" / ("f" * 20)
+    bad.mkdir()
+    (bad / META).write_text("[" * 200_000)  # RecursionError in json's parser
+    (bad / WEIGHTS).write_bytes(b"not safetensors")
+    for args in (["list"], ["list", "--json"]):
+        proc = run_cli(args, tmp_path)
+        assert proc.returncode == 0 and "Traceback" not in proc.stderr, proc.stderr
+        lines = proc.stderr.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("warning:") and "f" * 20 in lines[0], proc.stderr
+        assert good in proc.stdout and "f" * 20 not in proc.stdout
