@@ -17,6 +17,7 @@ from aecore.validation import (MAX_EPOCHS, MAX_LAYER_WIDTH, check_choice, check_
 
 ACTIVATION_NAMES = ("relu", "leaky_relu", "sigmoid", "tanh")
 CORRUPTIONS = ("masking", "gaussian", "salt_pepper")
+MIN_SPARSITY_TARGET = 1e-4  # ρ's range is [1e-4, 1 - 1e-4]; the mean activation is clamped to [1e-6, 1 - 1e-6]
 
 
 @dataclass(frozen=True)
@@ -62,9 +63,8 @@ class SparseConfig(AEConfig):
     def __post_init__(self):
         super().__post_init__()
         check_choice("sparsity", self.sparsity, ("kl", "l1"))
-        check_float("sparsity target", self.sparsity_target, 0.0, 1.0, lo_open=True)
-        if self.sparsity_target >= 1:
-            raise ConfigError("sparsity target must be below 1")
+        # Below 1e-4 the target is 0 in float32 and the KL penalty is NaN: the run would "diverge".
+        check_float("sparsity target", self.sparsity_target, MIN_SPARSITY_TARGET, 1 - MIN_SPARSITY_TARGET)
         check_float("sparsity weight", self.sparsity_weight, 0.0, 1000.0)
         if self.sparsity == "kl" and self.code_activation != "sigmoid":
             raise ConfigError("the KL sparsity penalty needs code_activation='sigmoid' (codes in 0..1)")

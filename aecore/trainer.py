@@ -91,7 +91,8 @@ Callback = Callable[[Progress], "bool | None"]
 def as_tensor_images(images: np.ndarray, device: torch.device) -> torch.Tensor:
     """(N, 28, 28) uint8 -> (N, 784) float32 in [0, 1] on `device`."""
     # A copy: datasets are shared read-only between sessions, and torch wants writable memory.
-    x = torch.from_numpy(np.array(images, dtype=np.uint8, copy=True)).reshape(len(images), -1)
+    pixels = int(np.prod(images.shape[1:]))  # not -1: an empty split (val_size=0) has no size to infer from
+    x = torch.from_numpy(np.array(images, dtype=np.uint8, copy=True)).reshape(len(images), pixels)
     return x.to(device).float().div_(255.0)
 
 

@@ -314,6 +314,8 @@ def test_deep_contractive_estimate_is_differentiable_and_off_in_eval(tiny_data):
     ("dae", {"corruption": "blur"}),
     ("sparse", {"sparsity_target": 0.0}),
     ("sparse", {"sparsity_target": 1.0}),
+    ("sparse", {"sparsity_target": 1e-300}),  # 0 in float32: the KL penalty would be NaN
+    ("sparse", {"sparsity_target": 5e-5}),
     ("sparse", {"code_activation": "relu"}),  # KL sparsity needs codes in (0, 1)
     ("vae", {"latent": 0}),
     ("vae", {"beta": -1}),

