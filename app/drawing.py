@@ -12,7 +12,9 @@ import numpy as np
 import streamlit as st
 import torch
 
-from aecore.analysis import decode_codes, encode_images, mnist_normalize
+from aecore.data.user_images import mnist_normalize
+from aecore.latent import decode_codes
+from aecore.metrics import encode_images
 from aecore.models import corrupt
 from aecore.spec import RunSpec
 from app import controls, state
@@ -89,12 +91,3 @@ def test_reconstructions(key: str, dataset: str, noise: float) -> dict[str, np.n
     noisy = corrupt_digit(clean, "masking", noise) if noise > 0 else clean
     code = encode_images(stored.model, noisy)
     return {"clean": clean, "noisy": noisy, "recon": decode_codes(stored.model, code)}
-
-
-@st.cache_data(show_spinner=False, max_entries=16)
-def test_codes(key: str, dataset: str) -> np.ndarray | None:
-    """Codes (posterior means for VAEs) of every test image, float32 (N, D)."""
-    stored = state.stored_model(key)
-    if stored is None:
-        return None
-    return encode_images(stored.model, state.dataset(dataset).x_test)

@@ -14,7 +14,7 @@ import numpy as np
 import streamlit as st
 from PIL import Image
 
-from aecore.analysis import filter_grid, reconstruct_images
+from aecore.metrics import filter_grid, reconstruct_images
 from aecore.store import WEIGHTS
 from app import figures, maps, state
 

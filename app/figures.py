@@ -14,7 +14,7 @@ from typing import Sequence
 import numpy as np
 import plotly.graph_objects as go
 
-from aecore.analysis import heavy_imports
+from aecore.import_lock import heavy_imports
 
 # Ten colours that stay distinct on a projector (Tableau 10), one per class.
 BAR_POSITIVE = (78, 121, 167)  # the first two class colours, as RGB

@@ -4,7 +4,7 @@ Everything here is keyed by the model's store key (never by a model object) and 
 server: test-split codes with `st.cache_data`, the training split's codes as one read-only array
 per model, and fitted maps in one process-wide `ProjectionCache`, so a map that one session fitted
 shows at once in every other. t-SNE and UMAP maps are fitted in the map worker process
-(`aecore.analysis.map_worker`), so a fit never holds this server's GIL and its imports never load here.
+(`aecore.maps.worker`), so a fit never holds this server's GIL and its imports never load here.
 """
 from __future__ import annotations
 
@@ -13,9 +13,9 @@ from typing import Callable
 import numpy as np
 import streamlit as st
 
-from aecore.analysis import Projection, ProjectionCache, encode_images, linear_probe_accuracy, project_codes
-from aecore.analysis.map_worker import WORKER_METHODS, shared_worker
-from aecore.analysis.metrics import PROBE_MAX_TRAIN
+from aecore.maps import Projection, ProjectionCache, project_codes
+from aecore.maps.worker import WORKER_METHODS, shared_worker
+from aecore.metrics import PROBE_MAX_TRAIN, encode_images, linear_probe_accuracy
 from aecore.errors import StoreError
 from app import state
 
@@ -56,15 +56,6 @@ def train_codes(key: str, dataset_name: str) -> np.ndarray:
 def projections() -> ProjectionCache:
     """The one process-wide store of fitted maps."""
     return ProjectionCache(maxsize=32)
-
-
-def method_params(method: str, perplexity: float, n_neighbors: int, min_dist: float) -> dict:
-    """The settings that matter to `method`, so unrelated sliders never split a cache entry."""
-    if method == "tsne":
-        return {"perplexity": float(perplexity)}
-    if method == "umap":
-        return {"n_neighbors": int(n_neighbors), "min_dist": float(min_dist)}
-    return {}
 
 
 def is_cached(key: str, n_points: int, method: str, params: dict, seed: int) -> bool:

@@ -12,7 +12,7 @@ from typing import Any, Callable, Sequence
 
 import streamlit as st
 
-from aecore.analysis.map_worker import shared_worker
+from aecore.maps.worker import shared_worker
 from aecore.data import Dataset, default_dataset_name, full_mnist_on_disk, load_dataset
 from aecore.data.datasets import SYSTEM_FASHION_DIR, data_home
 from aecore.errors import AecoreError
@@ -107,9 +107,9 @@ def start_background_warmup() -> None:
 
     def warm():
         try:
-            import aecore.analysis.latent  # noqa: F401 (torch and the models: what every other page imports first)
-            import aecore.analysis.metrics  # noqa: F401
-            from aecore.analysis import heavy_imports
+            import aecore.latent  # noqa: F401 (torch and the models: what every other page imports first)
+            import aecore.metrics  # noqa: F401
+            from aecore.import_lock import heavy_imports
             with heavy_imports:  # every plotly figure needs it first (figures._figure)
                 import pandas  # noqa: F401
         except Exception:  # a failed warm-up only costs speed later

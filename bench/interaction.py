@@ -86,7 +86,7 @@ def train_lecture_models(home: Path, dataset: str) -> None:
 
 def warm_numba_cache(home: Path) -> None:
     """Fill the numba kernel cache under `home`, as the first dashboard start on a machine would."""
-    subprocess.run([sys.executable, "-c", "from aecore.analysis.projection import warm_up_umap; warm_up_umap()"],
+    subprocess.run([sys.executable, "-c", "from aecore.maps.projection import warm_up_umap; warm_up_umap()"],
                    cwd=ROOT, env={**os.environ, "AECORE_HOME": str(home)}, check=True, capture_output=True,
                    timeout=600)
 

@@ -29,8 +29,9 @@ from pathlib import Path
 
 import numpy as np
 
-from aecore.analysis import ProjectionCache, encode_images, warm_up_umap
-from aecore.analysis.projection import TSNE_EARLY_ITERS, TSNE_INTS_IN_INTERVAL, TSNE_ITERS, TSNE_JOBS
+from aecore.maps import ProjectionCache, warm_up_umap
+from aecore.metrics import encode_images
+from aecore.maps.projection import TSNE_EARLY_ITERS, TSNE_INTS_IN_INTERVAL, TSNE_ITERS, TSNE_JOBS
 from aecore.runs import get_or_train
 from aecore.spec import make_spec
 from aecore.store import ModelStore
@@ -137,7 +138,7 @@ _FIRST_MAP = textwrap.dedent("""
     import json, sys, time
     t0 = time.perf_counter()
     import numpy as np
-    from aecore.analysis.projection import project_codes
+    from aecore.maps.projection import project_codes
     codes = np.load(sys.argv[1])
     t1 = time.perf_counter()
     project_codes(codes, sys.argv[2], seed=0)

@@ -14,7 +14,7 @@ from dataclasses import replace
 
 import numpy as np
 
-from aecore.analysis import reconstruction_metrics
+from aecore.metrics import reconstruction_metrics
 from aecore.models import build_model
 from aecore.runs import train_spec
 from aecore.spec import make_spec

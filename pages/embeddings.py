@@ -7,7 +7,8 @@ import time
 import numpy as np
 import streamlit as st
 
-from aecore.analysis import encode_images
+from aecore.maps import method_params
+from aecore.metrics import encode_images
 from aecore.errors import AecoreError
 from aecore.spec import make_spec
 from app import controls, figures, maps, state
@@ -52,8 +53,8 @@ def map_controls() -> dict:
         state.set_query(perplexity=st.session_state.emb_perplexity)
     elif method == "umap":
         state.set_query(neighbors=st.session_state.emb_neighbors, min_dist=st.session_state.emb_min_dist)
-    params = maps.method_params(method, st.session_state.emb_perplexity, st.session_state.emb_neighbors,
-                                st.session_state.emb_min_dist)
+    params = method_params(method, st.session_state.emb_perplexity, st.session_state.emb_neighbors,
+                           st.session_state.emb_min_dist)
     return {"method": method, "params": params, "n": int(n), "seed": int(seed)}
 
 

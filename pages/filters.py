@@ -4,7 +4,7 @@ pixels, and how well a linear classifier reads the digit's class from the codes.
 import numpy as np
 import streamlit as st
 
-from aecore.analysis import cosine_similarity_matrix, encode_images
+from aecore.metrics import cosine_similarity_matrix, encode_images
 from aecore.errors import AecoreError
 from aecore.spec import make_spec
 from app import controls, exports, figures, maps, state, training

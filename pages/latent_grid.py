@@ -4,10 +4,11 @@ an interpolation between two digits and samples from the prior."""
 import numpy as np
 import streamlit as st
 
-from aecore.analysis import decode_codes, decode_grid, encode_images, interpolate, latent_grid_points, sample_prior
+from aecore.latent import decode_codes, decode_grid, interpolate, latent_grid_points, sample_prior
+from aecore.metrics import encode_images
 from aecore.errors import AecoreError
 from aecore.spec import RunSpec, make_spec
-from app import controls, drawing, figures, state
+from app import controls, drawing, figures, maps, state
 
 SPACINGS = {"normal": "Normal quantiles (K&W)", "linear": "Linear", "data": "Fit the codes"}
 METHODS = {"linear": "straight line", "slerp": "slerp (great circle)"}
@@ -159,9 +160,10 @@ model = stored.model
 variational = model.is_variational
 n, spacing, span, limit = grid_controls(variational)
 
-codes = drawing.test_codes(key, dataset_name)
-if codes is None:
-    st.error("That model could not be loaded.")
+try:
+    _, codes = maps.test_codes(key, dataset_name, len(data.x_test), 0)
+except AecoreError as e:  # deleted from the cache since the page was drawn
+    st.error(str(e))
     st.stop()
 my_digit = st.session_state.get("drawing")
 drawing_code = encode_images(model, my_digit[None])[0] if my_digit is not None else None

@@ -223,7 +223,7 @@ def test_bad_uploads_get_a_one_line_message_and_a_good_one_is_used(lab_home):
     import numpy as np
     from PIL import Image
 
-    from tests.test_preprocess import ell_image, png_bytes, png_header_only
+    from tests.test_user_images import ell_image, png_bytes, png_header_only
 
     noise = png_bytes(Image.fromarray(np.random.default_rng(0).integers(0, 256, (64, 64), dtype=np.uint8)))
     bad = {

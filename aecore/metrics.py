@@ -13,8 +13,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from aecore.analysis._imports import heavy_imports
-from aecore.analysis._model_io import evaluating, flat_images, map_batches, model_device, to_unit_float
+from aecore.import_lock import heavy_imports
+from aecore.inference import evaluating, flat_images, map_batches, model_device, to_unit_float
 from aecore.errors import ConfigError
 from aecore.models.base import IMAGE_SIDE, Autoencoder
 

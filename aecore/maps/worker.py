@@ -32,16 +32,8 @@ from typing import Any, BinaryIO
 
 import numpy as np
 
-from aecore.analysis.projection import (
-    MIN_POINTS,
-    Progress,
-    Projection,
-    _as_codes,
-    _frozen,
-    _method_params,
-    project_codes,
-    warm_up_umap,
-)
+from aecore.maps.projection import (MIN_POINTS, Progress, Projection, checked_codes, method_params, project_codes,
+                                    read_only_points, warm_up_umap)
 from aecore.errors import AecoreError, ConfigError, DataError
 
 WORKER_METHODS = ("tsne", "umap")  # PCA is fast and light enough to fit in the caller's process
@@ -126,7 +118,7 @@ class MapWorker:
         from_child_r, from_child_w = os.pipe()
         try:
             self._process = subprocess.Popen(
-                [sys.executable, "-m", "aecore.analysis.map_worker", str(to_child_r), str(from_child_w),
+                [sys.executable, "-m", "aecore.maps.worker", str(to_child_r), str(from_child_w),
                  str(self.max_fitted)],
                 pass_fds=(to_child_r, from_child_w), stdin=subprocess.DEVNULL)
         finally:
@@ -199,8 +191,8 @@ class MapWorker:
         """`project_codes` for "tsne" and "umap", fitted in the child; same arguments and result."""
         if method not in WORKER_METHODS:
             raise ConfigError(f"the map process fits {' and '.join(WORKER_METHODS)}, not {method!r}")
-        params = _method_params(method, perplexity, n_neighbors, min_dist)
-        data = _as_codes(codes, min_points=MIN_POINTS)  # checked here, so bad input never reaches the child
+        params = method_params(method, perplexity, n_neighbors, min_dist)
+        data = checked_codes(codes, min_points=MIN_POINTS)  # checked here, so bad input never reaches the child
         report = progress or report_nothing
         token = next(self._tokens)
         points, used = self._call(("fit", token, data, method, seed, params), report)
@@ -212,7 +204,7 @@ class MapWorker:
                 placed = self._call(("transform", token, new_codes), report_nothing)
             return placed
 
-        return Projection(_frozen(points), method, used, data.shape[1], place)
+        return Projection(read_only_points(points), method, used, data.shape[1], place)
 
 
 def report_nothing(fraction: float, message: str) -> None:
