@@ -17,6 +17,7 @@ from aecore.import_lock import heavy_imports
 from aecore.inference import evaluating, flat_images, map_batches, model_device, to_unit_float
 from aecore.errors import ConfigError
 from aecore.models.base import IMAGE_SIDE, Autoencoder
+from aecore.pictures import tile_images
 
 ACTIVE_UNIT_THRESHOLD = 0.01  # Burda et al. (2016): a unit is active if Cov_x(E[z|x]) exceeds this
 PROBE_MAX_TRAIN = 5000  # the linear probe fits on at most this many codes, to stay interactive
@@ -205,18 +206,11 @@ def filter_grid(
     side = math.isqrt(n_pixels)
     if side * side != n_pixels:
         raise ValueError(f"filters of {n_pixels} pixels are not square images")
-    ncols = ncols or math.ceil(math.sqrt(n_filters))
-    nrows = math.ceil(n_filters / ncols)
     low = weights.min(axis=1, keepdims=True)
     spread = weights.max(axis=1, keepdims=True) - low
     # A constant filter has no contrast to show: draw it mid-grey instead of dividing by zero.
     scaled = np.where(spread > 0, (weights - low) / np.where(spread > 0, spread, 1.0), 0.5)
-    step = side + pad
-    picture = np.full((nrows * step - pad, ncols * step - pad), pad_value, dtype=np.float32)
-    for k, tile in enumerate(scaled.reshape(n_filters, side, side)):
-        row, col = divmod(k, ncols)
-        picture[row * step:row * step + side, col * step:col * step + side] = tile
-    return picture
+    return tile_images(scaled.reshape(n_filters, side, side), ncols, pad, pad_value, border=False)
 
 
 def _unit_rows(matrix: np.ndarray) -> np.ndarray:
