@@ -8,6 +8,7 @@ those return: codes (linear probe, cosine similarities) and first-layer weights 
 from __future__ import annotations
 
 import math
+from typing import cast
 
 import numpy as np
 import torch
@@ -17,6 +18,7 @@ from aecore.import_lock import heavy_imports
 from aecore.inference import evaluating, flat_images, map_batches, model_device, to_unit_float
 from aecore.errors import ConfigError
 from aecore.models.base import IMAGE_SIDE, Autoencoder
+from aecore.models.vae import VariationalAutoencoder
 from aecore.pictures import tile_images
 
 ACTIVE_UNIT_THRESHOLD = 0.01  # Burda et al. (2016): a unit is active if Cov_x(E[z|x]) exceeds this
@@ -98,7 +100,7 @@ def vae_metrics(model: Autoencoder, images: np.ndarray | torch.Tensor, batch_siz
     with evaluating(model):
         for start in range(0, len(rows), batch_size):
             x = to_unit_float(rows[start:start + batch_size], device)
-            mu, logvar = model.encode_dist(x)  # (B, D), (B, D)
+            mu, logvar = cast(VariationalAutoencoder, model).encode_dist(x)  # (B, D), (B, D)
             x_hat = model.decode(mu).clamp(_EPS, 1 - _EPS)
             recon_total += F.binary_cross_entropy(x_hat, x, reduction="sum").item()
             kl = 0.5 * (mu.pow(2) + logvar.exp() - 1.0 - logvar)  # (B, D), closed form per dimension

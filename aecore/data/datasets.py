@@ -149,6 +149,7 @@ def load_dataset(
     home = Path(home).expanduser() if home is not None else data_home()
     if name == "auto":
         name = default_dataset_name(home)
+    key: tuple
     if name in DATASET_NAMES:
         key = (name, val_size, str(home.resolve()))
     else:
@@ -304,7 +305,7 @@ def _write_array_cache(cache: Path, source_hash: str, arrays: dict[str, np.ndarr
     # A read-only or otherwise unusable data home only costs speed, so errors are ignored.
     try:
         cache.parent.mkdir(parents=True, exist_ok=True)
-        write_atomic(cache, lambda f: np.savez(f, **arrays, source_sha256=np.array(source_hash)))
+        write_atomic(cache, lambda f: np.savez(f, **arrays, source_sha256=np.array(source_hash)))  # type: ignore[arg-type]
     except OSError:
         pass
 
@@ -328,8 +329,8 @@ def _has_idx_set(folder: Path) -> bool:
 def _read_idx_dir_cached(folder: Path, cache: Path):
     """`_read_idx_dir`, through an uncompressed copy of the decoded arrays at `cache`, which a new process
     reads about 4x sooner than it gunzips the IDX files. Keyed by the SHA-256 of the four files."""
-    found = [_find_idx(folder, split, kind) for split, kind in _IDX_BASES]
-    if None in found:
+    found = [path for split, kind in _IDX_BASES if (path := _find_idx(folder, split, kind)) is not None]
+    if len(found) < len(_IDX_BASES):
         return _read_idx_dir(folder)  # it names the missing file
     digest = hashlib.sha256()
     for path in found:
