@@ -5,10 +5,10 @@ import streamlit as st
 
 from aecore.device import pick_device
 from aecore.errors import AecoreError
-from app import controls, figures, state, training
+from app import controls, dataset_choice, figures, resources, training
 
-dataset_name = state.current_dataset()
-data = state.dataset(dataset_name)
+dataset_name = dataset_choice.current_dataset()
+data = resources.dataset(dataset_name)
 
 st.title("Train")
 try:
@@ -17,7 +17,7 @@ except AecoreError as e:  # settings from the URL or widgets that the core refus
     st.error(str(e))
     st.stop()
 
-key, stored, job = state.find_model(spec)
+key, stored, job = resources.find_model(spec)
 go_col, info_col = st.columns([1, 3])
 with go_col:
     start = st.button("Train", type="primary", icon=":material/play_arrow:", width="stretch",
