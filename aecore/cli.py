@@ -156,8 +156,9 @@ def _cmd_list(args) -> int:
         print(f"no models in {store.root}")
     for m in rows:
         test = m["final"]["test"]
-        print(f"{m['key']}  {m.get('label', ''):32s} {m['dataset']['name']:14s} test loss {test.get('loss', float('nan')):9.3f}"
-              f"  {time.strftime('%Y-%m-%d %H:%M', time.localtime(m.get('created', 0)))}")
+        created = time.strftime('%Y-%m-%d %H:%M', time.localtime(m.get('created', 0)))
+        print(f"{m['key']}  {m.get('label', ''):32s} {m['dataset']['name']:14s} "
+              f"test loss {test.get('loss', float('nan')):9.3f}  {created}")
     return 0
 
 
@@ -179,11 +180,11 @@ def _cmd_info(args) -> int:
 
 
 def _cmd_prepare(args) -> int:
+    from dataclasses import replace
+
     from aecore.data import load_dataset
     from aecore.runs import get_or_train
-    from aecore.spec import lecture_specs
-    from dataclasses import replace
-    from aecore.spec import make_train_config
+    from aecore.spec import lecture_specs, make_train_config
 
     def show(name, done, total):
         if total:

@@ -14,9 +14,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from aecore.errors import ConfigError
 from aecore.import_lock import heavy_imports
 from aecore.inference import evaluating, flat_images, map_batches, model_device, to_unit_float
-from aecore.errors import ConfigError
 from aecore.models.base import IMAGE_SIDE, Autoencoder
 from aecore.models.vae import VariationalAutoencoder
 from aecore.pictures import tile_images

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import time
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING
 
 from aecore.data import Dataset, load_dataset
-from aecore.spec import RunSpec
 from aecore.errors import StoreError
+from aecore.spec import RunSpec
 from aecore.store import ModelStore, StoredModel
 
 if TYPE_CHECKING:  # torch, the models and the trainer are imported when a model is trained:

@@ -66,7 +66,9 @@ def _fsync_dir(path: Path) -> None:
 
 
 def library_versions() -> dict[str, str]:
-    import numpy, safetensors, torch
+    import numpy
+    import safetensors
+    import torch
     return {"python": platform.python_version(), "torch": torch.__version__, "numpy": numpy.__version__,
             "safetensors": safetensors.__version__}
 

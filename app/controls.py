@@ -2,8 +2,9 @@
 widgets with explicit keys, starts them from the URL query string and writes them back to it."""
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import fields
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import streamlit as st
 
@@ -26,7 +27,8 @@ def _q(kind: str, label: str, key: str, default: Any, *, cast=float, options: Se
        lo=None, hi=None, fmt: Callable | None = None, help: str | None = None, **kw) -> Any:
     """One widget backed by the query string parameter `key` (validated on the way in)."""
     if options is not None and default not in options:
-        options = sorted({*options, default}) if all(isinstance(o, (int, float)) for o in options) else [*options, default]
+        numeric = all(isinstance(o, (int, float)) for o in options)
+        options = sorted({*options, default}) if numeric else [*options, default]
     settings.init_from_query(f"w_{key}", key, default, cast=cast, choices=options, lo=lo, hi=hi)
     k = f"w_{key}"
     if kind == "slider":

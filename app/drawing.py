@@ -6,7 +6,8 @@ canvas costs one small forward pass per model and nothing else.
 """
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import streamlit as st

@@ -3,9 +3,9 @@ after every stroke, with its code as bars; below, test digits masked by noise an
 import numpy as np
 import streamlit as st
 
+from aecore.configs import CORRUPTIONS
 from aecore.data.user_images import MAX_IMAGE_BYTES
 from aecore.errors import AecoreError
-from aecore.configs import CORRUPTIONS
 from aecore.spec import lecture_specs, make_spec
 from app import canvas, dataset_choice, drawing, figures, resources, settings, training
 

@@ -11,9 +11,21 @@ import time
 
 import pytest
 
-from tests.browser import (MAP, ROOT, SHOWN_MAPS, browser_page, click_map_button, dashboard, drag_on_map,
-                           draw_finger_stroke, draw_stroke, missing_browser_reason, screenshot, shown_map,
-                           wait_until_idle)
+from tests.browser import (
+    MAP,
+    ROOT,
+    SHOWN_MAPS,
+    browser_page,
+    click_map_button,
+    dashboard,
+    drag_on_map,
+    draw_finger_stroke,
+    draw_stroke,
+    missing_browser_reason,
+    screenshot,
+    shown_map,
+    wait_until_idle,
+)
 
 pytestmark = [pytest.mark.browser, pytest.mark.skipif(missing_browser_reason() is not None,
                                                       reason=missing_browser_reason() or "")]

@@ -13,15 +13,14 @@ from unittest.mock import Mock
 import numpy as np
 import pytest
 import torch
+from conftest import SMALL_CONFIGS
 
 from aecore.device import OtherProcessesCpu, training_threads
 from aecore.errors import DivergenceError
 from aecore.models import MODELS, build_model
 from aecore.runs import train_spec
 from aecore.spec import make_spec
-from aecore.trainer import PROBE_SIZE, Progress, Trainer, TrainConfig
-
-from conftest import SMALL_CONFIGS
+from aecore.trainer import PROBE_SIZE, Progress, TrainConfig, Trainer
 
 
 def trainer_for(family, data, seed=0, callbacks=None, model_overrides=None, **train):
@@ -391,7 +390,8 @@ def test_small_batches_run_single_threaded_and_the_thread_count_comes_back():
 @pytest.mark.skipif(not Path("/proc/stat").exists(), reason="reads Linux's /proc")
 def test_other_processes_cpu_counts_another_busy_process_and_not_this_one():
     monitor = OtherProcessesCpu()
-    spinner = subprocess.Popen([sys.executable, "-c", "import time\nend = time.time() + 3\nwhile time.time() < end: pass"])
+    spin_for_3_s = "import time\nend = time.time() + 3\nwhile time.time() < end: pass"
+    spinner = subprocess.Popen([sys.executable, "-c", spin_for_3_s])
     try:
         time.sleep(0.5)
         monitor.cores()

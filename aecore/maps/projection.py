@@ -20,8 +20,8 @@ from typing import Any
 
 import numpy as np
 
-from aecore.import_lock import heavy_imports
 from aecore.errors import ConfigError, DataError
+from aecore.import_lock import heavy_imports
 
 METHODS = ("pca", "tsne", "umap")
 # UMAP's layout epochs (its default: 500 below 10,000 points): half the fit of 200, same 10-NN accuracy (bench.maps).
@@ -333,7 +333,7 @@ class _ExactNeighbours:
 
         self._search = NearestNeighbors(algorithm="brute").fit(data)
 
-    def knn(self, k: int) -> tuple[np.ndarray, np.ndarray, "_ExactNeighbours"]:
+    def knn(self, k: int) -> tuple[np.ndarray, np.ndarray, _ExactNeighbours]:
         """UMAP's `precomputed_knn` for the fitted codes (each point its own first neighbour, as in
         UMAP's search). Given for every size: below 4,096 points UMAP then skips its own all-pairs
         distances (it sets force_approximation_algorithm itself)."""

@@ -32,9 +32,17 @@ from typing import Any, BinaryIO
 
 import numpy as np
 
-from aecore.maps.projection import (MIN_POINTS, Progress, Projection, checked_codes, method_params, project_codes,
-                                    read_only_points, warm_up_umap)
 from aecore.errors import AecoreError, ConfigError, DataError
+from aecore.maps.projection import (
+    MIN_POINTS,
+    Progress,
+    Projection,
+    checked_codes,
+    method_params,
+    project_codes,
+    read_only_points,
+    warm_up_umap,
+)
 
 WORKER_METHODS = ("tsne", "umap")  # PCA is fast and light enough to fit in the caller's process
 _HEADER = struct.Struct("<Q")

@@ -9,8 +9,8 @@ from __future__ import annotations
 from typing import cast
 
 import torch
-from torch import nn
 import torch.nn.functional as F
+from torch import nn
 
 from aecore.configs import AEConfig
 from aecore.models.base import INPUT_DIM, Autoencoder, reconstruction_loss

@@ -11,8 +11,8 @@ from __future__ import annotations
 from typing import cast
 
 import torch
-from torch import nn
 import torch.nn.functional as F
+from torch import nn
 
 from aecore.configs import StackedConfig
 from aecore.models.base import INPUT_DIM, Autoencoder, Stage, reconstruction_loss
