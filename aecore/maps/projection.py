@@ -315,14 +315,10 @@ def _cache_umap_kernels() -> None:
 class _ExactNeighbours:
     """Exact nearest neighbours for UMAP, in place of its own NN-descent search (pynndescent).
 
-    From 4,096 points on, UMAP searches neighbours with pynndescent, whose numba code cannot be
-    cached on disk and compiles in every new process: about 20 s of a fresh dashboard's first map
-    here, and as much again for the first `transform`. Below that, UMAP computes every pairwise
-    distance through scikit-learn with its numba metric as a Python callable, one call per pair:
-    3.4 s for 2,000 codes, against 0.38 s for the whole fit with these neighbours. Exact
-    search of a few thousand codes of a few dozen numbers takes a fraction of a second, and gives
-    UMAP the neighbours it would compute or approximate. UMAP's `transform` asks this object for the
-    new points' neighbours through `query`.
+    From 4,096 points on, UMAP's pynndescent compiles numba code in every new process; below that,
+    UMAP calls its numba metric from Python once per pair of points. Both are many times slower than
+    exact search of a few thousand small codes (bench.maps). UMAP's `transform` asks this object for
+    the new points' neighbours through `query`.
     """
 
     _angular_trees = False  # read by UMAP's transform to pick its search tolerance
