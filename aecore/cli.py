@@ -105,7 +105,7 @@ class _ProgressLine:
 
 
 def _cmd_train(args) -> int:
-    from aecore.runs import describe_run, resolve, train_spec
+    from aecore.runs import resolve, train_and_store
     from aecore.spec import make_spec
     from aecore.store import ModelStore
     settings = {k: getattr(args, k) for k in _setting_fields() if getattr(args, k, None) is not None}
@@ -123,13 +123,11 @@ def _cmd_train(args) -> int:
     else:
         t0 = time.perf_counter()
         progress = _ProgressLine(spec.label())
-        result = train_spec(spec, data, device=args.device,
-                            callbacks={"on_batch_end": [progress], "on_epoch_end": [progress]})
-        meta = describe_run(spec, data, result)
-        try:
-            store.save(key, result.model, meta)
-        except AecoreError as e:
-            print(f"warning: {e}", file=sys.stderr)
+        trained = train_and_store(spec, data, store, device=args.device,
+                                  callbacks={"on_batch_end": [progress], "on_epoch_end": [progress]})
+        if trained.warning:
+            print(f"warning: {trained.warning}", file=sys.stderr)
+        meta = trained.stored.meta
         print(f"trained {spec.label()} in {time.perf_counter() - t0:.1f}s; stored as {key}", file=sys.stderr)
     summary = {"key": key, "dataset": meta["dataset"]["name"], "dataset_description": meta["dataset"]["description"],
                "model": spec.family, "config": meta["spec"], "epochs": spec.train.epochs,
@@ -159,8 +157,9 @@ def _cmd_list(args) -> int:
         print(f"no models in {store.root}")
     for m in rows:
         test = m["final"]["test"]
-        print(f"{m['key']}  {m.get('label', ''):32s} {m['dataset']['name']:14s} test loss {test.get('loss', float('nan')):9.3f}"
-              f"  {time.strftime('%Y-%m-%d %H:%M', time.localtime(m.get('created', 0)))}")
+        created = time.strftime('%Y-%m-%d %H:%M', time.localtime(m.get('created', 0)))
+        print(f"{m['key']}  {m.get('label', ''):32s} {m['dataset']['name']:14s} "
+              f"test loss {test.get('loss', float('nan')):9.3f}  {created}")
     return 0
 
 
@@ -182,11 +181,11 @@ def _cmd_info(args) -> int:
 
 
 def _cmd_prepare(args) -> int:
+    from dataclasses import replace
+
     from aecore.data import load_dataset
     from aecore.runs import get_or_train
-    from aecore.spec import lecture_specs
-    from dataclasses import replace
-    from aecore.spec import make_train_config
+    from aecore.spec import lecture_specs, make_train_config
 
     def show(name, done, total):
         if total:

@@ -12,8 +12,7 @@ from dataclasses import dataclass, fields
 from typing import Any
 
 from aecore.errors import ConfigError
-from aecore.validation import (MAX_EPOCHS, MAX_LAYER_WIDTH, check_choice, check_float, check_int, check_widths,
-                               set_field)
+from aecore.validation import MAX_EPOCHS, MAX_LAYER_WIDTH, check_choice, check_float, check_int, check_widths, set_field
 
 ACTIVATION_NAMES = ("relu", "leaky_relu", "sigmoid", "tanh")
 CORRUPTIONS = ("masking", "gaussian", "salt_pepper")

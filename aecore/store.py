@@ -11,7 +11,6 @@ json. Temporary directories of saves killed midway are removed when a store is o
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import platform
@@ -28,6 +27,7 @@ from typing import TYPE_CHECKING
 from filelock import FileLock, Timeout
 
 from aecore.errors import AecoreError, StoreError
+from aecore.files import data_home, file_hash
 from aecore.spec import STORE_FORMAT, RunSpec, check_key
 
 if TYPE_CHECKING:  # torch, safetensors and the models are imported where weights are read or written:
@@ -43,8 +43,8 @@ STALE_TEMPORARY_S = 15 * 60  # a save writes its temporary directory in seconds;
 
 
 def default_root() -> Path:
-    home = Path(os.environ.get("AECORE_HOME", Path.home() / ".cache" / "aecore"))
-    return home / "models"
+    """The store's folder: ``models/`` in `aecore.files.data_home()`."""
+    return data_home() / "models"
 
 
 @dataclass
@@ -57,13 +57,6 @@ class StoredModel:
     def spec(self) -> RunSpec:
         return RunSpec.from_dict(self.meta["spec"])
 
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def _fsync_dir(path: Path) -> None:
@@ -80,7 +73,9 @@ def _fsync_dir(path: Path) -> None:
 
 
 def library_versions() -> dict[str, str]:
-    import numpy, safetensors, torch
+    import numpy
+    import safetensors
+    import torch
     return {"python": platform.python_version(), "torch": torch.__version__, "numpy": numpy.__version__,
             "safetensors": safetensors.__version__}
 
@@ -160,7 +155,7 @@ class ModelStore:
                     f.flush()
                     os.fsync(f.fileno())
                 full_meta = {**meta, "key": key, "format": STORE_FORMAT, "created": time.time(),
-                             "versions": library_versions(), "weights_sha256": _sha256(tmp / WEIGHTS)}
+                             "versions": library_versions(), "weights_sha256": file_hash(tmp / WEIGHTS)}
                 with open(tmp / META, "w") as f:
                     json.dump(full_meta, f)
                     f.flush()
@@ -251,7 +246,7 @@ class ModelStore:
             meta, problem = self._meta(key)
             if meta is None:
                 raise ValueError(problem or "metadata is missing")
-            if _sha256(entry / WEIGHTS) != meta.get("weights_sha256"):
+            if file_hash(entry / WEIGHTS) != meta.get("weights_sha256"):
                 raise ValueError("weights do not match their checksum")
             spec = RunSpec.from_dict(meta["spec"])
             model = build_model(spec.family, spec.model)

@@ -9,15 +9,14 @@ from dataclasses import asdict, fields, replace
 import pytest
 import torch
 import torch.nn.functional as F
+from conftest import SMALL_CONFIGS
 
 from aecore.configs import ACTIVATION_NAMES, CONFIGS, CORRUPTIONS
 from aecore.errors import ConfigError
 from aecore.models import DESCRIPTIONS, INPUT_DIM, MODELS, build_model, corrupt, make_config
 from aecore.models.ae import ACTIVATIONS
 from aecore.spec import RunSpec, check_key, lecture_specs, make_spec
-from aecore.trainer import Trainer, TrainConfig
-
-from conftest import SMALL_CONFIGS
+from aecore.trainer import TrainConfig, Trainer
 
 FAMILIES = sorted(MODELS)
 

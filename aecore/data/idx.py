@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import gzip
 import os
-import tempfile
 import zlib
 from pathlib import Path
 
 import numpy as np
 
 from aecore.errors import DataError
+from aecore.files import write_atomic
 
 _GZIP_MAGIC = b"\x1f\x8b"
 _UBYTE = 0x08
@@ -186,16 +186,7 @@ def write_idx(path: str | os.PathLike, array: np.ndarray) -> Path:
         # mtime=0 keeps the output byte-identical across runs, so its hash is stable.
         payload = gzip.compress(payload, mtime=0)
     try:
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "wb") as out:
-                out.write(payload)
-            os.chmod(tmp, 0o644)  # mkstemp makes 0600; a data file should be as readable as any
-            os.replace(tmp, path)
-        except BaseException:
-            if os.path.exists(tmp):
-                os.remove(tmp)
-            raise
+        write_atomic(path, lambda out: out.write(payload))
     except OSError as exc:
         raise DataError(f"{path.name}: cannot write file ({exc})") from exc
     return path

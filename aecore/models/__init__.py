@@ -9,8 +9,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from aecore.configs import (DESCRIPTIONS, AEConfig, ContractiveConfig, ConvVAEConfig, DAEConfig, SparseConfig,
-                            StackedConfig, VAEConfig, config_class, make_config)
+from aecore.configs import (
+    DESCRIPTIONS,
+    AEConfig,
+    ContractiveConfig,
+    ConvVAEConfig,
+    DAEConfig,
+    SparseConfig,
+    StackedConfig,
+    VAEConfig,
+    config_class,
+    make_config,
+)
 from aecore.models.ae import AE
 from aecore.models.base import IMAGE_SIDE, INPUT_DIM, Autoencoder, Stage
 from aecore.models.contractive import ContractiveAE
