@@ -11,15 +11,16 @@ model class (imported, with torch, on first use by `aecore.models.model_class`).
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, fields
-from typing import Any, ClassVar, Mapping
+from typing import Any, ClassVar
 
 from aecore.errors import ConfigError
-from aecore.validation import (MAX_EPOCHS, MAX_LAYER_WIDTH, check_choice, check_float, check_int, check_widths,
-                               set_field)
+from aecore.validation import MAX_EPOCHS, MAX_LAYER_WIDTH, check_choice, check_float, check_int, check_widths, set_field
 
 ACTIVATION_NAMES = ("relu", "leaky_relu", "sigmoid", "tanh")
 CORRUPTIONS = ("masking", "gaussian", "salt_pepper")
+MIN_SPARSITY_TARGET = 1e-4  # ρ's range is [1e-4, 1 - 1e-4]; the mean activation is clamped to [1e-6, 1 - 1e-6]
 
 
 @dataclass(frozen=True)
@@ -64,18 +65,30 @@ class FamilyConfig:
     @classmethod
     def from_controls(cls, values: Mapping[str, Any]) -> dict[str, Any]:
         """The settings the controls' `values` give (a subset of the config's fields)."""
-        tuples = {f.name for f in fields(cls) if isinstance(f.default, tuple)}
-        return {k: (v,) if k in tuples else v for k, v in values.items()}
+        default = cls()
+        return {k: (v,) if isinstance(getattr(default, k), tuple) else v for k, v in values.items()}
 
 
 @dataclass(frozen=True)
-class AEConfig(FamilyConfig):
+class DenseAEConfig(FamilyConfig):
+    """The settings every dense autoencoder has (ae, and dae, sparse and contractive, which extend it)."""
+
     hidden: tuple[int, ...] = (256, 32)  # encoder widths 784 -> ... -> code; the last one is the code size
     activation: str = "relu"  # hidden activation: relu | leaky_relu | sigmoid | tanh
     code_activation: str = "linear"  # activation of the code layer: linear or any of the above
     tied: bool = False  # decoder uses the encoder's Wᵀ (own biases only)
     recon_loss: str = "bce"  # bce (summed over pixels) | mse (summed over pixels)
 
+    def __post_init__(self):
+        set_field(self, "hidden", check_widths("hidden", self.hidden))
+        check_choice("activation", self.activation, ACTIVATION_NAMES)
+        check_choice("code_activation", self.code_activation, ("linear", *ACTIVATION_NAMES))
+        set_field(self, "tied", bool(self.tied))
+        check_choice("recon_loss", self.recon_loss, ("bce", "mse"))
+
+
+@dataclass(frozen=True)
+class AEConfig(DenseAEConfig):
     description: ClassVar[str] = "Autoencoder (MLP, plain or deep)"
     SHAPES: ClassVar[dict[str, tuple[int, ...]]] = {  # the hidden layers before the code, by name
         "784-32 (simple)": (), "784-128-64-32 (deep)": (128, 64), "784-256-32": (256,),
@@ -88,13 +101,6 @@ class AEConfig(FamilyConfig):
     )
     small: ClassVar[dict[str, Any]] = {"hidden": (64, 16)}
 
-    def __post_init__(self):
-        set_field(self, "hidden", check_widths("hidden", self.hidden))
-        check_choice("activation", self.activation, ACTIVATION_NAMES)
-        check_choice("code_activation", self.code_activation, ("linear", *ACTIVATION_NAMES))
-        set_field(self, "tied", bool(self.tied))
-        check_choice("recon_loss", self.recon_loss, ("bce", "mse"))
-
     def control_values(self) -> dict[str, Any]:
         shape = next((name for name, widths in self.SHAPES.items() if widths == self.hidden[:-1]), "784-256-32")
         return {"shape": shape, "code": self.hidden[-1], "activation": self.activation, "tied": self.tied}
@@ -106,7 +112,7 @@ class AEConfig(FamilyConfig):
 
 
 @dataclass(frozen=True)
-class DAEConfig(AEConfig):
+class DAEConfig(DenseAEConfig):
     hidden: tuple[int, ...] = (500,)
     activation: str = "sigmoid"
     code_activation: str = "sigmoid"
@@ -128,13 +134,9 @@ class DAEConfig(AEConfig):
         check_choice("corruption", self.corruption, CORRUPTIONS)
         check_float("corruption level", self.level, 0.0, 1.0)
 
-    # one control per field, unlike the ae's shape and code size
-    control_values = FamilyConfig.control_values
-    from_controls = classmethod(FamilyConfig.from_controls.__func__)
-
 
 @dataclass(frozen=True)
-class SparseConfig(AEConfig):
+class SparseConfig(DenseAEConfig):
     hidden: tuple[int, ...] = (256,)
     activation: str = "sigmoid"
     code_activation: str = "sigmoid"
@@ -144,7 +146,8 @@ class SparseConfig(AEConfig):
 
     description: ClassVar[str] = "Sparse autoencoder"
     controls: ClassVar[tuple[Control, ...]] = (
-        Control("hidden", "slider", "Hidden units", lo=16, hi=1024, step=16, help="Above 784 the code is overcomplete."),
+        Control("hidden", "slider", "Hidden units", lo=16, hi=1024, step=16,
+                help="Above 784 the code is overcomplete."),
         Control("sparsity", "select", "Penalty", options=("kl", "l1"),
                 option_labels={"kl": "KL to target ρ", "l1": "L1 on activations"}),
         Control("sparsity_target", "slider", "Target activation ρ", lo=0.01, hi=0.5, step=0.01,
@@ -156,19 +159,15 @@ class SparseConfig(AEConfig):
     def __post_init__(self):
         super().__post_init__()
         check_choice("sparsity", self.sparsity, ("kl", "l1"))
-        check_float("sparsity target", self.sparsity_target, 0.0, 1.0, lo_open=True)
-        if self.sparsity_target >= 1:
-            raise ConfigError("sparsity target must be below 1")
+        # Below 1e-4 the target is 0 in float32 and the KL penalty is NaN: the run would "diverge".
+        check_float("sparsity target", self.sparsity_target, MIN_SPARSITY_TARGET, 1 - MIN_SPARSITY_TARGET)
         check_float("sparsity weight", self.sparsity_weight, 0.0, 1000.0)
         if self.sparsity == "kl" and self.code_activation != "sigmoid":
             raise ConfigError("the KL sparsity penalty needs code_activation='sigmoid' (codes in 0..1)")
 
-    control_values = FamilyConfig.control_values  # one control per field, as for dae
-    from_controls = classmethod(FamilyConfig.from_controls.__func__)
-
 
 @dataclass(frozen=True)
-class ContractiveConfig(AEConfig):
+class ContractiveConfig(DenseAEConfig):
     hidden: tuple[int, ...] = (128,)
     activation: str = "sigmoid"
     code_activation: str = "sigmoid"
@@ -185,9 +184,6 @@ class ContractiveConfig(AEConfig):
     def __post_init__(self):
         super().__post_init__()
         check_float("contraction weight", self.contraction_weight, 0.0, 1000.0)
-
-    control_values = FamilyConfig.control_values  # one control per field, as for dae
-    from_controls = classmethod(FamilyConfig.from_controls.__func__)
 
 
 LATENT = Control("latent", "slider", "Latent size", lo=2, hi=32, step=1,

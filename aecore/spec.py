@@ -12,8 +12,8 @@ import re
 from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
 
-from aecore.errors import ConfigError
 from aecore.configs import TrainConfig, config_class, make_config, make_train_config
+from aecore.errors import ConfigError
 
 STORE_FORMAT = 1  # bump when saved weights or metadata change meaning; old entries then miss
 KEY_LENGTH = 20
@@ -39,13 +39,13 @@ class RunSpec:
                 "dataset": self.dataset}
 
     @classmethod
-    def from_dict(cls, d: dict) -> "RunSpec":
+    def from_dict(cls, d: dict) -> RunSpec:
         if not isinstance(d, dict):
             raise ConfigError("a run spec must be a mapping")
         return cls(family=d.get("family", "ae"), model=d.get("model"), train=make_train_config(d.get("train")),
                    dataset=d.get("dataset", "auto"))
 
-    def with_dataset(self, name: str) -> "RunSpec":
+    def with_dataset(self, name: str) -> RunSpec:
         return replace(self, dataset=name)
 
     def key(self, dataset_fingerprint: str) -> str:

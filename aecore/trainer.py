@@ -12,16 +12,16 @@ import math
 import threading
 import time
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field, fields
-from typing import Callable
 
 import numpy as np
 import torch
 
+from aecore.configs import TrainConfig
 from aecore.device import CoreSharing, autocast_dtype, pick_device
 from aecore.errors import DivergenceError
 from aecore.models import Autoencoder, Stage
-from aecore.configs import TrainConfig
 
 PROBE_SIZE = 1000  # test digits whose codes are recorded each epoch to replay how the map formed
 EVAL_BATCH = 2048
@@ -106,7 +106,8 @@ Callback = Callable[[Progress], "bool | None"]
 def as_tensor_images(images: np.ndarray, device: torch.device) -> torch.Tensor:
     """(N, 28, 28) uint8 -> (N, 784) float32 in [0, 1] on `device`."""
     # A copy: datasets are shared read-only between sessions, and torch wants writable memory.
-    x = torch.from_numpy(np.array(images, dtype=np.uint8, copy=True)).reshape(len(images), -1)
+    pixels = int(np.prod(images.shape[1:]))  # not -1: an empty split (val_size=0) has no size to infer from
+    x = torch.from_numpy(np.array(images, dtype=np.uint8, copy=True)).reshape(len(images), pixels)
     return x.to(device).float().div_(255.0)
 
 
@@ -134,7 +135,8 @@ class Trainer:
         self._probe_x = self.x_test[torch.from_numpy(probe_idx).to(self.device)]
 
     def _tensors(self, images, labels):
-        return as_tensor_images(images, self.device), torch.tensor(np.asarray(labels), dtype=torch.int64, device=self.device)
+        labels = torch.tensor(np.asarray(labels), dtype=torch.int64, device=self.device)
+        return as_tensor_images(images, self.device), labels
 
     def add_callback(self, event: str, fn: Callback) -> None:
         self.callbacks[event].append(fn)

@@ -6,7 +6,8 @@ Builds the navigation over the page scripts in `pages/` and draws the widgets ev
 """
 import streamlit as st
 
-from app import state  # the installed package (pyproject.toml): Streamlit puts only app/ on the path
+# the installed package (pyproject.toml): Streamlit puts only app/ on the path
+from app import dataset_choice, page_visits, warmup
 
 PAGES = [
     ("home.py", "Home", ":material/home:"),
@@ -25,20 +26,19 @@ def main() -> None:
     pages = [st.Page(f"../pages/{file}", title=title, icon=icon, default=file == "home.py",
                      url_path=None if file == "home.py" else file.removesuffix(".py"))
              for file, title, icon in PAGES]
-    state.keep_settings()  # before any widget is drawn: setting a drawn widget's value is an error
     page = st.navigation(pages)
     # Digit pictures keep square, sharp pixels; progress bars do not ease, which costs a watching browser CPU
     # that training needs (bench.dashboard_overhead).
     st.html("<style>[data-testid='stImage'] img { image-rendering: pixelated; }"
             "[data-testid='stProgress'] * { transition: none !important; }</style>")
     with st.sidebar:
-        state.dataset_controls()
-    state.record_page(page.url_path)
-    state.start_map_worker()  # its imports take seconds: let them run on another core while pages render
+        dataset_choice.dataset_controls()
+    page_visits.record_page(page.url_path)
+    warmup.start_map_worker()  # its imports take seconds: let them run on another core while pages render
     try:
         page.run()
     finally:  # after the page, so that the first page a server shows does not share the GIL with it
-        state.start_background_warmup()
+        warmup.start_background_warmup()
 
 
 main()

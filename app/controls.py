@@ -2,13 +2,14 @@
 widgets with explicit keys, starts them from the URL query string and writes them back to it."""
 from __future__ import annotations
 
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import streamlit as st
 
 from aecore.configs import FAMILIES, TrainConfig, config_class
 from aecore.spec import RunSpec, make_spec
-from app import state
+from app import resources, settings
 
 LEARNING_RATES = [1e-4, 3e-4, 1e-3, 2e-3, 3e-3, 5e-3, 1e-2, 3e-2, 0.1]
 BATCH_SIZES = [20, 32, 64, 128, 256, 512]
@@ -23,9 +24,10 @@ def _q(kind: str, label: str, key: str, default: Any, *, cast=float, options: Se
     """One widget backed by the query string parameter `key` (validated on the way in); its session
     key is `widget_key`, by default `w_<key>`."""
     if options is not None and default not in options:
-        options = sorted({*options, default}) if all(isinstance(o, (int, float)) for o in options) else [*options, default]
+        numeric = all(isinstance(o, (int, float)) for o in options)
+        options = sorted({*options, default}) if numeric else [*options, default]
     k = widget_key or f"w_{key}"
-    state.init_from_query(k, key, default, cast=cast, choices=options, lo=lo, hi=hi)
+    settings.init_from_query(k, key, default, cast=cast, choices=options, lo=lo, hi=hi)
     if kind == "slider":
         value = st.slider(label, lo, hi, key=k, help=help, **kw)
     elif kind == "select_slider":
@@ -104,7 +106,7 @@ def spec_controls(dataset: str) -> RunSpec:
 def trained_models(dataset: str, accept: Callable[[RunSpec], bool] = lambda s: True) -> list[dict]:
     """Metadata of stored models trained on `dataset` whose spec passes `accept`, newest first."""
     out = []
-    for meta in state.registry().store.list():
+    for meta in resources.registry().store.list():
         try:
             spec = RunSpec.from_dict(meta["spec"])
         except Exception:
@@ -127,13 +129,13 @@ def model_picker(dataset: str, *, label: str, default: RunSpec, param: str = "mo
         return None
     keys = [m["key"] for m in metas]
     labels = {m["key"]: m.get("label", m["key"]) for m in metas}
-    default_key = state.model_key(default)
-    state.init_from_query(f"pick_{param}", param, default_key if default_key in keys else keys[0], choices=keys)
+    default_key = resources.model_key(default)
+    settings.init_from_query(f"pick_{param}", param, default_key if default_key in keys else keys[0], choices=keys)
     if st.session_state[f"pick_{param}"] not in keys:  # the chosen model was deleted meanwhile
         st.session_state[f"pick_{param}"] = keys[0]
     key = st.selectbox(label, keys, key=f"pick_{param}", format_func=lambda k: f"{labels[k]}  ·  {k[:6]}")
     st.query_params[param] = key
-    stored = state.stored_model(key)
+    stored = resources.stored_model(key)
     if stored is None:
         st.error("That model could not be loaded; it will be retrained when you train it again.")
         return None

@@ -6,7 +6,8 @@ canvas costs one small forward pass per model and nothing else.
 """
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import streamlit as st
@@ -17,7 +18,7 @@ from aecore.latent import decode_codes
 from aecore.metrics import encode_images
 from aecore.models import corrupt
 from aecore.spec import RunSpec
-from app import controls, state
+from app import controls, resources
 
 NOISE_SEED = 0  # one fixed noise pattern, so reruns after a stroke do not flicker
 GRID_PER_CLASS = 2  # test digits per class in the reconstruction grid
@@ -62,7 +63,7 @@ def corrupt_digit(digit: np.ndarray, kind: str, level: float, seed: int = NOISE_
 
 def respond(key: str, digit: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
     """(reconstruction (28, 28), code (D,)) of the model stored under `key`, or None if it is gone."""
-    stored = state.stored_model(key)
+    stored = resources.stored_model(key)
     if stored is None:
         return None
     code = encode_images(stored.model, digit[None])  # (1, D)
@@ -82,10 +83,10 @@ def grid_indices(labels: np.ndarray, per_class: int = GRID_PER_CLASS) -> np.ndar
 @st.cache_data(show_spinner=False, max_entries=64)
 def test_reconstructions(key: str, dataset: str, noise: float) -> dict[str, np.ndarray] | None:
     """Test digits, their masked copies and the model's reconstructions of those, each (N, 28, 28)."""
-    stored = state.stored_model(key)
+    stored = resources.stored_model(key)
     if stored is None:
         return None
-    data = state.dataset(dataset)
+    data = resources.dataset(dataset)
     idx = grid_indices(data.y_test)
     clean = data.x_test[idx].astype(np.float32) / 255.0  # a copy: the dataset arrays are shared
     noisy = corrupt_digit(clean, "masking", noise) if noise > 0 else clean

@@ -29,17 +29,17 @@ fresh machine, compiles UMAP's kernels: the dashboard's jobs then train on the c
 from __future__ import annotations
 
 import contextlib
-from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 import multiprocessing
 import random
 import subprocess
 import sys
 import tempfile
 import time
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from pathlib import Path
 
-from aecore.data import load_dataset
 from aecore.configs import FAMILIES
+from aecore.data import load_dataset
 from aecore.runs import train_spec
 from aecore.spec import RunSpec
 from aecore.store import ModelStore

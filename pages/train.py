@@ -5,10 +5,10 @@ import streamlit as st
 
 from aecore.device import pick_device
 from aecore.errors import AecoreError
-from app import controls, figures, state, training
+from app import controls, dataset_choice, figures, resources, training
 
-dataset_name = state.current_dataset()
-data = state.dataset(dataset_name)
+dataset_name = dataset_choice.current_dataset()
+data = resources.dataset(dataset_name)
 
 st.title("Train")
 try:
@@ -17,7 +17,7 @@ except AecoreError as e:  # settings from the URL or widgets that the core refus
     st.error(str(e))
     st.stop()
 
-key, stored, job = state.find_model(spec)
+key, stored, job = resources.find_model(spec)
 go_col, info_col = st.columns([1, 3])
 with go_col:
     start = st.button("Train", type="primary", icon=":material/play_arrow:", width="stretch",
@@ -84,6 +84,7 @@ if stored is not None:
         st.subheader("How the latent space formed")
         names = probe["snapshot_names"]
         i = st.slider("Epoch", 1, len(snaps), len(snaps), key="replay") - 1 if len(snaps) > 1 else 0
-        title = f"Probe digits' codes after {names[i]}" + (" (PCA-2 of the code)" if probe.get("reduced_with_pca") else "")
+        title = f"Probe digits' codes after {names[i]}"
+        title += " (PCA-2 of the code)" if probe.get("reduced_with_pca") else ""
         st.plotly_chart(figures.probe_scatter(snaps[i], np.asarray(probe["labels"]), data.class_names, title,
                                               axis_range=figures.probe_range(snaps)), width="stretch")

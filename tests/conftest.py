@@ -90,6 +90,7 @@ def fresh_app(monkeypatch):
     """A clean dashboard process state for AppTest: empty Streamlit caches, no UMAP warm-up thread,
     and a job registry whose store follows this test's AECORE_HOME; running jobs are stopped after."""
     import streamlit as st
+
     import aecore.jobs
     monkeypatch.setenv("LATENTLAB_WARMUP", "0")
     st.cache_resource.clear()

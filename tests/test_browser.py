@@ -11,9 +11,21 @@ import time
 
 import pytest
 
-from tests.browser import (MAP, ROOT, SHOWN_MAPS, browser_page, click_map_button, dashboard, drag_on_map,
-                           draw_finger_stroke, draw_stroke, missing_browser_reason, screenshot, shown_map,
-                           wait_until_idle)
+from tests.browser import (
+    MAP,
+    ROOT,
+    SHOWN_MAPS,
+    browser_page,
+    click_map_button,
+    dashboard,
+    drag_on_map,
+    draw_finger_stroke,
+    draw_stroke,
+    missing_browser_reason,
+    screenshot,
+    shown_map,
+    wait_until_idle,
+)
 
 pytestmark = [pytest.mark.browser, pytest.mark.skipif(missing_browser_reason() is not None,
                                                       reason=missing_browser_reason() or "")]
@@ -183,7 +195,7 @@ def test_switching_back_to_a_map_shows_the_chart_already_on_the_page(lab_home):
 
 def test_settings_survive_a_visit_to_another_page(lab_home):
     """Streamlit forgets the value of a widget a run does not draw, and a page switch drops the URL's
-    query string: without `state.keep_settings` the map came back as UMAP of 2,000 digits, seed 0."""
+    query string: without the kept settings (app.settings) the map came back as UMAP of 2,000 digits, seed 0."""
     def seed_and_url():
         field = page.locator('[data-testid="stMain"] [data-testid="stNumberInputField"]').first
         return field.input_value(), page.url

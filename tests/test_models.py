@@ -9,16 +9,14 @@ from dataclasses import asdict, fields, replace
 import pytest
 import torch
 import torch.nn.functional as F
+from conftest import SMALL_CONFIGS
 
 from aecore.configs import ACTIVATION_NAMES, CONFIGS, CORRUPTIONS, FAMILIES, config_class
 from aecore.errors import ConfigError
 from aecore.models import INPUT_DIM, build_model, corrupt, make_config, model_class
 from aecore.models.ae import ACTIVATIONS
 from aecore.spec import RunSpec, check_key, lecture_specs, make_spec
-from aecore.trainer import Trainer, TrainConfig
-
-from conftest import SMALL_CONFIGS
-
+from aecore.trainer import TrainConfig, Trainer
 
 
 def small_model(family: str, seed: int = 0, **overrides):
@@ -309,6 +307,8 @@ def test_deep_contractive_estimate_is_differentiable_and_off_in_eval(tiny_data):
     ("dae", {"corruption": "blur"}),
     ("sparse", {"sparsity_target": 0.0}),
     ("sparse", {"sparsity_target": 1.0}),
+    ("sparse", {"sparsity_target": 1e-300}),  # 0 in float32: the KL penalty would be NaN
+    ("sparse", {"sparsity_target": 5e-5}),
     ("sparse", {"code_activation": "relu"}),  # KL sparsity needs codes in (0, 1)
     ("vae", {"latent": 0}),
     ("vae", {"beta": -1}),

@@ -31,7 +31,7 @@ _EXIF_ORIENTATION = 0x0112
 _LUMA = np.array([0.299, 0.587, 0.114])  # ITU-R 601, the weights PIL uses for mode "L"
 
 
-def load_image_bytes(data: bytes) -> Image.Image:
+def load_image_bytes(data: bytes | bytearray | memoryview) -> Image.Image:
     """Decode an image file's bytes safely.
 
     Parameters

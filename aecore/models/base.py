@@ -7,12 +7,13 @@ parts, so the trainer and the dashboard can log any family the same way.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from typing import Any, Callable, ClassVar
+from typing import Any, ClassVar
 
 import torch
-from torch import nn
 import torch.nn.functional as F
+from torch import nn
 
 IMAGE_SIDE = 28
 INPUT_DIM = IMAGE_SIDE * IMAGE_SIDE  # 784: every dataset here is MNIST-shaped
