@@ -65,8 +65,8 @@ def family_controls(family: str) -> dict[str, Any]:
         if c.shown_when is not None and values.get(c.shown_when[0]) != c.shown_when[1]:
             continue
         key = f"w_{family}_{c.name}"
-        if not from_url:  # set before the widget, so the URL's value (another family's) is not read
-            st.session_state.setdefault(key, defaults[c.name])
+        if not from_url:  # kept or started before the widget, so the URL's value (another family's) is not read
+            settings.keep(key, lambda default=defaults[c.name]: default)
         fmt = (lambda v, labels=c.option_labels: labels[v]) if c.option_labels else None
         values[c.name] = _q(c.kind, c.label, c.name, defaults[c.name], cast=_cast(defaults[c.name]),
                             options=c.options or None, lo=c.lo, hi=c.hi, step=c.step, fmt=fmt, help=c.help,
