@@ -331,7 +331,7 @@ def test_cpu_training_keeps_every_tensor_on_the_cpu_with_autocast_only_on_native
     trainer = trainer_for("ae", tiny_data, epochs=1)
     # Emulated bfloat16 is slower than float32 for these small MLPs; in hardware it is faster.
     assert autocast_dtype(trainer.device) is (torch.bfloat16 if CPU_BF16 else None)
-    assert {trainer.x_train.device.type, trainer.x_test.device.type, trainer._probe_x.device.type} == {"cpu"}
+    assert {trainer.x_train.device.type, trainer.x_test.device.type, trainer.record_probe.x.device.type} == {"cpu"}
     assert pick_device("cpu").type == "cpu"
 
 
