@@ -14,8 +14,9 @@ import pytest
 import torch
 from conftest import SMALL_CONFIGS
 
+from aecore.configs import FAMILIES
 from aecore.errors import ConfigError, StoreError
-from aecore.models import MODELS, build_model
+from aecore.models import build_model
 from aecore.runs import describe_run, get_or_train, train_spec
 from aecore.spec import STORE_FORMAT, RunSpec, make_spec
 from aecore.store import META, WEIGHTS, ModelStore, default_root
@@ -41,7 +42,7 @@ def images(data, n=32):
 
 # ---- round trip --------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("family", sorted(MODELS))
+@pytest.mark.parametrize("family", FAMILIES)
 def test_save_then_load_gives_bit_identical_outputs(family, store, tiny_data):
     key, result, meta = train_and_describe(family, tiny_data)
     path = store.save(key, result.model, meta)

@@ -15,9 +15,10 @@ import pytest
 import torch
 from conftest import SMALL_CONFIGS
 
+from aecore.configs import FAMILIES
 from aecore.device import OtherProcessesCpu, training_threads
 from aecore.errors import DivergenceError
-from aecore.models import MODELS, build_model
+from aecore.models import build_model
 from aecore.runs import train_spec
 from aecore.spec import make_spec
 from aecore.trainer import PROBE_SIZE, Progress, TrainConfig, Trainer
@@ -177,7 +178,7 @@ def test_adam_at_lr_10_explodes_without_nan_and_is_still_caught(tiny_data):
         trainer.run()
 
 
-@pytest.mark.parametrize("family", sorted(MODELS))
+@pytest.mark.parametrize("family", FAMILIES)
 def test_default_learning_rate_never_trips_the_guard(family, tiny_data):
     result = trainer_for(family, tiny_data, epochs=2).run()
     assert all(math.isfinite(h["train"]["loss"]) for h in result.history)
@@ -226,7 +227,7 @@ def test_a_run_that_cannot_fit_in_memory_is_refused_before_anything_is_allocated
     assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before < 200 * 1024  # KiB
 
 
-@pytest.mark.parametrize("family", sorted(MODELS))
+@pytest.mark.parametrize("family", FAMILIES)
 def test_default_models_fit_a_small_machine(family, monkeypatch):
     import aecore.memory
     from aecore.memory import check_training_fits, training_bytes
@@ -237,7 +238,7 @@ def test_default_models_fit_a_small_machine(family, monkeypatch):
 
 # ---- probe snapshots -------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("family", sorted(MODELS))
+@pytest.mark.parametrize("family", FAMILIES)
 def test_one_probe_snapshot_per_epoch(family, tiny_data):
     result = trainer_for(family, tiny_data, epochs=2).run()
     probe = result.probe

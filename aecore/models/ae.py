@@ -12,7 +12,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from aecore.configs import AEConfig
+from aecore.configs import AEConfig, DenseAEConfig
 from aecore.models.base import INPUT_DIM, Autoencoder, reconstruction_loss
 
 ACTIVATIONS = {
@@ -25,9 +25,9 @@ ACTIVATIONS = {
 
 class AE(Autoencoder):
     family = "ae"
-    config_class = AEConfig
+    config_class: type[DenseAEConfig] = AEConfig
 
-    def __init__(self, cfg: AEConfig):
+    def __init__(self, cfg: DenseAEConfig):
         super().__init__(cfg)
         widths = (INPUT_DIM, *cfg.hidden)
         self.encoder = nn.ModuleList(nn.Linear(a, b) for a, b in zip(widths[:-1], widths[1:]))

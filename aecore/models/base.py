@@ -39,6 +39,7 @@ class Autoencoder(nn.Module):
 
     family: ClassVar[str] = ""
     is_variational: ClassVar[bool] = False
+    loss_parts: ClassVar[tuple[str, ...]] = ("recon",)  # the named parts `loss` reports besides "loss"
 
     def __init__(self, cfg: Any):
         super().__init__()

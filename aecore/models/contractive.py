@@ -18,6 +18,7 @@ from aecore.models.ae import AE
 class ContractiveAE(AE):
     family = "contractive"
     config_class = ContractiveConfig
+    loss_parts = ("recon", "contraction")
 
     def _single_sigmoid_layer(self) -> bool:
         return len(self.encoder) == 1 and self.cfg.code_activation == "sigmoid"

@@ -24,6 +24,7 @@ class VariationalAutoencoder(Autoencoder):
     """Shared VAE logic; subclasses provide `encode_dist` and `decode_logits`."""
 
     is_variational = True
+    loss_parts = ("recon", "kl")
 
     @property
     def code_dim(self) -> int:
