@@ -1,14 +1,15 @@
 """Latent Lab's entry script: `streamlit run app/Home.py`.
 
-Builds the navigation over the page scripts in `pages/` and draws the widgets every page shares
+`streamlit run` imports this file and finds `app`, a Streamlit `App` that serves this same file as
+its script behind one middleware (nested URLs redirect to their page, see `app.routing`); run as
+the script, it builds the navigation over the page scripts in `pages/` and draws the widgets every page shares
 (the dataset picker in the sidebar). Each page reads like a script of its screen; the work lives in
 `aecore` and the helpers in `app/`.
 """
+import sys
+from pathlib import Path
+
 import streamlit as st
-
-# the installed package (pyproject.toml): Streamlit puts only app/ on the path
-from app import dataset_choice, navigation, page_visits, warmup
-
 
 def main() -> None:
     st.set_page_config(page_title="Latent Lab", page_icon=":material/blur_on:", layout="wide")
@@ -27,4 +28,15 @@ def main() -> None:
         warmup.start_background_warmup()
 
 
-main()
+if __name__ == "__main__":  # Streamlit runs the script as __main__
+    # the installed package (pyproject.toml): Streamlit puts only app/ on the path
+    from app import dataset_choice, navigation, page_visits, warmup
+
+    main()
+else:  # imported by `streamlit run` (or uvicorn) for the server, with only app/ on the path
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from starlette.middleware import Middleware
+
+    from app.routing import NestedPathRedirect
+
+    app = st.App(__file__, middleware=[Middleware(NestedPathRedirect)])

@@ -18,6 +18,7 @@ from aecore.metrics import filter_grid, reconstruct_images
 from aecore.store import WEIGHTS
 from app import figures, maps, resources
 
+
 def stored_metas() -> list[dict]:
     """Every stored model's metadata, newest first (the store re-reads only changed entries)."""
     return resources.registry().store.list()

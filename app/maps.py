@@ -8,15 +8,15 @@ shows at once in every other. t-SNE and UMAP maps are fitted in the map worker p
 """
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 import streamlit as st
 
+from aecore.errors import StoreError
 from aecore.maps import Projection, ProjectionCache, project_codes
 from aecore.maps.worker import WORKER_METHODS, shared_worker
 from aecore.metrics import PROBE_MAX_TRAIN, encode_images, linear_probe_accuracy
-from aecore.errors import StoreError
 from app import resources
 
 METHOD_NAMES = {"pca": "PCA", "tsne": "t-SNE", "umap": "UMAP"}

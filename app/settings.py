@@ -9,7 +9,8 @@ under a plain session key that no run ever drops, and put back before its widget
 """
 from __future__ import annotations
 
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import streamlit as st
 

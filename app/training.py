@@ -7,7 +7,7 @@ show the trained model.
 """
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import streamlit as st
 

@@ -3,9 +3,9 @@ after every stroke, with its code as bars; below, test digits masked by noise an
 import numpy as np
 import streamlit as st
 
+from aecore.configs import CORRUPTIONS
 from aecore.data.user_images import MAX_IMAGE_BYTES
 from aecore.errors import AecoreError
-from aecore.configs import CORRUPTIONS
 from aecore.spec import lecture_spec, lecture_specs
 from app import canvas, dataset_choice, drawing, figures, page_visits, resources, settings, training
 
@@ -36,7 +36,7 @@ def canvas_drawing(result) -> np.ndarray | None:
         st.session_state["draw_canvas_json"] = sent
     elif sent is not None:  # emptied with the canvas's own toolbar
         st.session_state.pop("draw_canvas_json", None)
-    digit = drawing.canvas_digit(result)
+    digit = drawing.canvas_digit(result, CANVAS_SIDE)
     remounted = st.session_state.get("draw_canvas_initial") is not None and (sent is None or sent.get("objects"))
     if digit is None and remounted:  # a remounted canvas shows the kept drawing but sends no picture of it
         return st.session_state.get("drawing")

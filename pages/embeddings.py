@@ -7,9 +7,9 @@ import time
 import numpy as np
 import streamlit as st
 
+from aecore.errors import AecoreError
 from aecore.maps import method_params
 from aecore.metrics import encode_images
-from aecore.errors import AecoreError
 from aecore.spec import lecture_spec
 from app import controls, dataset_choice, figures, maps, page_visits, resources, settings
 

@@ -4,8 +4,8 @@ pixels, and how well a linear classifier reads the digit's class from the codes.
 import numpy as np
 import streamlit as st
 
-from aecore.metrics import cosine_similarity_matrix, encode_images
 from aecore.errors import AecoreError
+from aecore.metrics import cosine_similarity_matrix, encode_images
 from aecore.spec import lecture_spec
 from app import controls, dataset_choice, exports, figures, maps, resources, settings, training
 

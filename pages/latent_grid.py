@@ -4,11 +4,11 @@ an interpolation between two digits and samples from the prior."""
 import numpy as np
 import streamlit as st
 
+from aecore.errors import AecoreError
 from aecore.latent import decode_codes, decode_grid, interpolate, latent_grid_points, sample_prior
 from aecore.metrics import encode_images
-from aecore.errors import AecoreError
 from aecore.spec import RunSpec, lecture_spec
-from app import controls, dataset_choice, drawing, figures, maps, resources, settings
+from app import controls, dataset_choice, figures, maps, resources, settings
 
 SPACINGS = {"normal": "Normal quantiles (K&W)", "linear": "Linear", "data": "Fit the codes"}
 METHODS = {"linear": "straight line", "slerp": "slerp (great circle)"}

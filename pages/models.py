@@ -22,8 +22,8 @@ def dataset_filter(names: list[str]) -> str:
     settings.init_from_query("mdl_dataset", "show", "all", choices=options)
     if st.session_state.mdl_dataset not in options:  # its last model was deleted
         st.session_state.mdl_dataset = "all"
-    shown = st.selectbox("Dataset", options, key="mdl_dataset",
-                         format_func=lambda n: "All datasets" if n == "all" else dataset_choice.DATASET_LABELS.get(n, n))
+    shown = st.selectbox("Dataset", options, key="mdl_dataset", format_func=lambda n: "All datasets" if n == "all"
+                         else dataset_choice.DATASET_LABELS.get(n, n))
     settings.set_query(show=shown)
     return shown
 

@@ -96,6 +96,7 @@ if stored is not None:
         st.subheader("How the latent space formed")
         names = probe["snapshot_names"]
         i = st.slider("Epoch", 1, len(snaps), len(snaps), key="replay") - 1 if len(snaps) > 1 else 0
-        title = f"Probe digits' codes after {names[i]}" + (" (PCA-2 of the code)" if probe.get("reduced_with_pca") else "")
+        title = f"Probe digits' codes after {names[i]}"
+        title += " (PCA-2 of the code)" if probe.get("reduced_with_pca") else ""
         st.plotly_chart(figures.probe_scatter(snaps[i], np.asarray(probe["labels"]), data.class_names, title,
                                               axis_range=figures.probe_range(snaps)), width="stretch")

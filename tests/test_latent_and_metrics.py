@@ -9,10 +9,17 @@ import pytest
 import torch
 from torch import nn
 
-from aecore.latent import decode_codes, decode_grid, interpolate, latent_grid_points, sample_prior
-from aecore.metrics import (cosine_similarity_matrix, encode_images, filter_grid, linear_probe_accuracy,
-                            reconstruct_images, reconstruction_metrics, vae_metrics)
 from aecore.errors import ConfigError
+from aecore.latent import decode_codes, decode_grid, interpolate, latent_grid_points, sample_prior
+from aecore.metrics import (
+    cosine_similarity_matrix,
+    encode_images,
+    filter_grid,
+    linear_probe_accuracy,
+    reconstruct_images,
+    reconstruction_metrics,
+    vae_metrics,
+)
 from aecore.models.base import Autoencoder
 
 # ---------------------------------------------------------------- stand-in models

@@ -13,9 +13,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from aecore.errors import ConfigError, DataError
 from aecore.maps import project_codes
 from aecore.maps.worker import MapWorker, MapWorkerError, report_nothing
-from aecore.errors import ConfigError, DataError
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -52,7 +52,8 @@ def test_the_table_lists_every_model_with_its_results(two_models):
     at = open_page()
     df = table(at)
     assert set(df["key"]) == {ae.key, vae.key}
-    assert {"model", "family", "dataset", "epochs", "test loss", "loss parts", "training s", "created"} <= set(df.columns)
+    assert {"model", "family", "dataset", "epochs", "test loss", "loss parts", "training s",
+            "created"} <= set(df.columns)
     assert "metrics" not in df.columns  # neither family reports any: no empty column
     row = df[df["key"] == vae.key].iloc[0]
     assert row["family"] == "vae" and row["epochs"] == 1 and "kl" in row["loss parts"]
@@ -94,7 +95,8 @@ def test_download_files(two_models):
     assert len(lines) == 1 + len(data.x_test)
     first = lines[1].split(",")
     assert first[:2] == ["0", str(data.y_test[0])] and len(first) == 18
-    assert exports.weights_bytes(ae.key) == (resources.registry().store.path(ae.key) / "weights.safetensors").read_bytes()
+    stored_weights = resources.registry().store.path(ae.key) / "weights.safetensors"
+    assert exports.weights_bytes(ae.key) == stored_weights.read_bytes()
     assert json.loads(exports.meta_json(ae.key))["key"] == ae.key
     image = Image.open(io.BytesIO(exports.reconstruction_png(ae.key, "mnist-sample")))
     assert image.mode == "L" and image.width > image.height

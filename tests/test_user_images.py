@@ -16,7 +16,6 @@ from scipy import ndimage
 from aecore.data.user_images import MAX_IMAGE_BYTES, load_image_bytes, mnist_normalize
 from aecore.errors import ImageError
 
-
 # ---------------------------------------------------------------- helpers
 
 

@@ -112,7 +112,7 @@ def fetch_files(
                                    downloader=downloader)
                     break
                 except _CallbackFailed as exc:
-                    raise exc.__cause__ from None
+                    raise exc.error from None
                 except requests.exceptions.RequestException as exc:
                     failures.append(f"{base} -> {_describe(exc)}")
                 except ValueError:  # pooch's hash mismatch; the temporary file is already gone
@@ -166,6 +166,10 @@ def _describe(exc: Exception) -> str:
 class _CallbackFailed(Exception):
     """Carries an exception raised by the user's progress callback past pooch and our retries."""
 
+    def __init__(self, error: BaseException):
+        super().__init__(str(error))
+        self.error = error
+
 
 class _ProgressBar:
     """The progress-bar object pooch's HTTPDownloader accepts, forwarding to a plain callback.
@@ -189,7 +193,7 @@ class _ProgressBar:
             try:
                 self.callback(self.filename, self.done, self.total)
             except Exception as exc:
-                raise _CallbackFailed() from exc
+                raise _CallbackFailed(exc) from exc
 
     def reset(self) -> None:
         self.done = 0

@@ -20,8 +20,8 @@ from typing import Any
 
 import numpy as np
 
-from aecore.import_lock import heavy_imports
 from aecore.errors import ConfigError, DataError
+from aecore.import_lock import heavy_imports
 
 METHODS = ("pca", "tsne", "umap")
 # UMAP's layout epochs (its default: 500 below 10,000 points): half the fit of 200, same 10-NN accuracy (bench.maps).
@@ -315,14 +315,10 @@ def _cache_umap_kernels() -> None:
 class _ExactNeighbours:
     """Exact nearest neighbours for UMAP, in place of its own NN-descent search (pynndescent).
 
-    From 4,096 points on, UMAP searches neighbours with pynndescent, whose numba code cannot be
-    cached on disk and compiles in every new process: about 20 s of a fresh dashboard's first map
-    here, and as much again for the first `transform`. Below that, UMAP computes every pairwise
-    distance through scikit-learn with its numba metric as a Python callable, one call per pair:
-    3.4 s for 2,000 codes, against 0.38 s for the whole fit with these neighbours. Exact
-    search of a few thousand codes of a few dozen numbers takes a fraction of a second, and gives
-    UMAP the neighbours it would compute or approximate. UMAP's `transform` asks this object for the
-    new points' neighbours through `query`.
+    From 4,096 points on, UMAP's pynndescent compiles numba code in every new process; below that,
+    UMAP calls its numba metric from Python once per pair of points. Both are many times slower than
+    exact search of a few thousand small codes (bench.maps). UMAP's `transform` asks this object for
+    the new points' neighbours through `query`.
     """
 
     _angular_trees = False  # read by UMAP's transform to pick its search tolerance
@@ -333,7 +329,7 @@ class _ExactNeighbours:
 
         self._search = NearestNeighbors(algorithm="brute").fit(data)
 
-    def knn(self, k: int) -> tuple[np.ndarray, np.ndarray, "_ExactNeighbours"]:
+    def knn(self, k: int) -> tuple[np.ndarray, np.ndarray, _ExactNeighbours]:
         """UMAP's `precomputed_knn` for the fitted codes (each point its own first neighbour, as in
         UMAP's search). Given for every size: below 4,096 points UMAP then skips its own all-pairs
         distances (it sets force_approximation_algorithm itself)."""

@@ -32,9 +32,17 @@ from typing import Any, BinaryIO
 
 import numpy as np
 
-from aecore.maps.projection import (MIN_POINTS, Progress, Projection, checked_codes, method_params, project_codes,
-                                    read_only_points, warm_up_umap)
 from aecore.errors import AecoreError, ConfigError, DataError
+from aecore.maps.projection import (
+    MIN_POINTS,
+    Progress,
+    Projection,
+    checked_codes,
+    method_params,
+    project_codes,
+    read_only_points,
+    warm_up_umap,
+)
 
 WORKER_METHODS = ("tsne", "umap")  # PCA is fast and light enough to fit in the caller's process
 _HEADER = struct.Struct("<Q")
@@ -150,10 +158,11 @@ class MapWorker:
             if not self._ready:
                 progress(0.0, "loading the map code: a few seconds, once per server (the first time on a "
                               "machine it compiles, about half a minute)")
+            to_child, from_child = self._pipes()
             try:
-                _send(self._to_child, request)
+                _send(to_child, request)
                 while True:
-                    kind, *body = _receive(self._from_child)
+                    kind, *body = _receive(from_child)
                     if kind == "progress":
                         try:
                             progress(*body)
@@ -180,9 +189,15 @@ class MapWorker:
         """The caller gave up on the request in flight: ask the child to stop (t-SNE stops at its next
         progress report, UMAP runs to the end) and read the rest of its answer, so the next request
         reads only its own."""
-        _send(self._to_child, ("cancel", None))
-        while _receive(self._from_child)[0] == "progress":
+        to_child, from_child = self._pipes()
+        _send(to_child, ("cancel", None))
+        while _receive(from_child)[0] == "progress":
             pass
+
+    def _pipes(self) -> tuple[BinaryIO, BinaryIO]:
+        if self._to_child is None or self._from_child is None:
+            raise MapWorkerError("the map worker is not running")
+        return self._to_child, self._from_child
 
     # ---- maps -------------------------------------------------------------------------------------
 
@@ -235,6 +250,7 @@ def serve(requests: BinaryIO, answers: BinaryIO, max_fitted: int = 32) -> None:
     except Exception:  # a failed warm-up only costs the first map time; the error shows then
         pass
     fitted: OrderedDict[int, Projection] = OrderedDict()
+    answer: Any  # the points and parameters of a fit, a transform's points, or None
 
     def report(fraction: float, message: str) -> None:
         _send(answers, ("progress", fraction, message))
@@ -259,10 +275,10 @@ def serve(requests: BinaryIO, answers: BinaryIO, max_fitted: int = 32) -> None:
                     fitted.popitem(last=False)
                 answer = (np.asarray(projection.points), projection.params)
             elif op == "transform":
-                projection = fitted.get(token)
-                if projection is not None:
+                kept = fitted.get(token)
+                if kept is not None:
                     fitted.move_to_end(token)
-                answer = None if projection is None else projection.transform(args[0])
+                answer = None if kept is None else kept.transform(args[0])
             else:
                 raise ValueError(f"unknown request {op!r}")
         except Exception as e:  # the parent re-raises it; the child goes on serving
