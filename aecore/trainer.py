@@ -203,6 +203,7 @@ class Trainer:
         self.cfg = cfg
         self.share_cores = share_cores
         self.device = device if isinstance(device, torch.device) else pick_device(device)
+        self.amp = autocast_dtype(self.device)  # bfloat16 autocast where it is native, else None
         self.model = model.to(self.device)
         self.callbacks: dict[str, list[Callback]] = defaultdict(list, callbacks or {})
         self._stop = threading.Event()
@@ -214,6 +215,7 @@ class Trainer:
         self.history: list[dict] = []  # one Progress dict per epoch, every stage
         self.global_step = self.total_steps = 0
         self._samples, self._train_time, self._start = 0, 0.0, 0.0
+        self._shuffle = torch.Generator()  # seeded by `run`
 
     @property
     def probe(self) -> ProbeRecord:
@@ -293,8 +295,7 @@ class Trainer:
     def _step(self, stage: Stage, optimizer, guard: DivergenceGuard, idx: torch.Tensor, epoch: int,
               step: int) -> dict[str, torch.Tensor]:
         """One optimisation step on the batch `idx`; returns its loss parts."""
-        amp = autocast_dtype(self.device)
-        with torch.autocast(self.device.type, dtype=amp, enabled=amp is not None):
+        with torch.autocast(self.device.type, dtype=self.amp, enabled=self.amp is not None):
             parts = stage.loss_fn(self.x_train[idx], self.y_train[idx])
         guard.check(parts["loss"], epoch, step)
         optimizer.zero_grad(set_to_none=True)

@@ -14,7 +14,7 @@ import streamlit as st
 from aecore.errors import AecoreError
 from aecore.jobs import Job
 from aecore.spec import RunSpec
-from app import figures, resources
+from app import figures, lecturer, resources
 
 REFRESH_S = 1.0  # the progress bar (each redraw costs a watching browser on the same cores)
 CHARTS_REFRESH_S = 2.0  # the live charts (see job_progress)
@@ -28,10 +28,12 @@ CPU_SAMPLES_PER_S = {"ae": 3000, "dae": 3000, "sparse": 3000, "contractive": 150
 AUTO_TRAIN_MAX_S = 60  # a page trains the model it needs without asking when that should take at most this
 
 
-def submit(spec: RunSpec) -> Job | None:
-    """Start or join the job for `spec`; shows a one-line error and returns None for bad settings."""
+def submit(spec: RunSpec, *, shared: bool = False) -> Job | None:
+    """Start or join the job for `spec`; shows a one-line error and returns None for bad settings or
+    when this session already has a run waiting. A `shared` job (a model a page needs for everyone)
+    belongs to no session and counts against none."""
     try:
-        job = resources.registry().submit(spec)
+        job = resources.registry().submit(spec, owner=None if shared else lecturer.session_owner())
     except AecoreError as e:
         st.error(str(e))
         return None
@@ -44,7 +46,8 @@ def submit(spec: RunSpec) -> Job | None:
 def status_line(job: Job) -> str:
     p = job.latest
     if job.state == "queued":
-        return "Waiting for another training run to finish…"
+        place = resources.registry().queue_position(job)
+        return f"Waiting for its turn: {_ordinal(place)} in line…" if place else "Waiting for its turn…"
     if p is None:
         return "Starting…"
     stage = "" if p["stage"] == "train" else f"{p['stage']} · "
@@ -52,6 +55,10 @@ def status_line(job: Job) -> str:
     if job.state == "running":
         text += f" · about {max(p['eta_s'], 0):.0f} s left"
     return text
+
+
+def _ordinal(n: int) -> str:
+    return f"{n}{'th' if 10 <= n % 100 <= 20 else {1: 'st', 2: 'nd', 3: 'rd'}.get(n % 10, 'th')}"
 
 
 def job_progress(job: Job, *, curves: bool = True, key: str = "job",
@@ -72,7 +79,8 @@ def job_progress(job: Job, *, curves: bool = True, key: str = "job",
         if job.state in ("queued", "running"):
             cols = st.columns([5, 1])
             cols[0].progress(min(fraction, 1.0), text=f"**{job.spec.label()}** — {status_line(job)}")
-            if cols[1].button("Stop", key=f"{key}-stop-{job.key}", icon=":material/stop:", width="stretch"):
+            if lecturer.may_stop(job) and cols[1].button("Stop", key=f"{key}-stop-{job.key}", icon=":material/stop:",
+                                                         width="stretch"):
                 job.cancel()
         elif job.state == "failed":
             st.error(job.error or "training failed")
@@ -136,7 +144,7 @@ def ensure_trained(spec: RunSpec, *, why: str, key: str):
         return None
     seconds = estimated_seconds(spec, len(resources.dataset(spec.dataset).x_train))
     if job is None and seconds <= AUTO_TRAIN_MAX_S:
-        job = submit(spec)
+        job = submit(spec, shared=True)
         if job is not None and not job.done:
             st.caption(f"{why} Training **{spec.label()}** now ({duration_text(seconds)}), for everyone "
                        "on this server; the page fills in when it is done.")
@@ -149,20 +157,6 @@ def ensure_trained(spec: RunSpec, *, why: str, key: str):
     st.info(f"{why} **{spec.label()}** is not trained on this dataset yet: training it takes "
             f"{duration_text(seconds)} on this server.")
     if st.button(f"Train {spec.label()} now", key=f"{key}-train", type="primary", icon=":material/play_arrow:"):
-        if submit(spec) is not None:
+        if submit(spec, shared=True) is not None:  # the page's model, for everyone
             st.rerun()
     return None
-
-
-def train_offer(spec: RunSpec, *, why: str, key: str) -> None:
-    """For pages that need a model: say it is missing and offer to train it in one click."""
-    model_key, stored, job = resources.find_model(spec)
-    if job is not None and not job.done:
-        job_progress(job, key=key)
-        return
-    if job is not None and job.state == "failed":
-        st.error(job.error)
-    st.info(f"{why} No **{spec.label()}** has been trained on this dataset yet.")
-    if st.button(f"Train {spec.label()} now", key=f"{key}-train", type="primary", icon=":material/play_arrow:"):
-        if submit(spec) is not None:
-            st.rerun()

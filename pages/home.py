@@ -5,7 +5,7 @@ import numpy as np
 import streamlit as st
 
 from aecore.spec import lecture_specs
-from app import dataset_choice, figures, navigation, resources, training
+from app import dataset_choice, figures, lecturer, navigation, resources, training
 
 dataset_name = dataset_choice.current_dataset()
 data = resources.dataset(dataset_name)
@@ -62,12 +62,14 @@ with left:
         st.button("Preparing the lecture set: " + (f"training {running[0]}" if running else "starting") +
                   (f", {waiting} waiting" if waiting else ""), type="primary", icon=":material/school:",
                   disabled=True, key="home-preparing")
+    elif missing and not lecturer.may_manage():
+        lecturer.locked_note("prepare the lecture set")
     elif missing:
         seconds = sum(training.estimated_seconds(s, len(data.x_train)) for s in missing)
         if st.button(f"Prepare the lecture set ({len(missing)} to train, {training.duration_text(seconds)})",
                      type="primary", icon=":material/school:", key="home-prepare"):
             for spec in missing:
-                training.submit(spec)
+                training.submit(spec, shared=True)  # the lecture's models, for everyone
             st.rerun()
     else:
         st.success("Every lecture model is trained and cached: pages open without waiting.")

@@ -24,7 +24,7 @@ key, stored, job = resources.find_model(spec)
 auto = stored is None and job is None and key == resources.model_key(lecture_spec(spec.family, dataset_name)) \
     and training.estimated_seconds(spec, len(data.x_train)) <= training.AUTO_TRAIN_MAX_S
 if auto:
-    job = training.submit(spec)
+    job = training.submit(spec, shared=True)  # the family's lecture model, for everyone
 go_col, info_col = st.columns([1, 3])
 with go_col:
     start = st.button("Train", type="primary", icon=":material/play_arrow:", width="stretch",
@@ -41,8 +41,7 @@ with info_col:
         took = training.duration_text(training.estimated_seconds(spec, len(data.x_train)))
         st.caption(f"Takes {took} on this server's {str(pick_device()).upper()}, as a background job: "
                    "leave the page and come back, it keeps going.")
-if start:
-    job = training.submit(spec)
+if start and training.submit(spec) is not None:  # else its one-line reason stays on the page
     st.rerun()
 
 
