@@ -1,13 +1,15 @@
 """Latent Lab's entry script: `streamlit run app/Home.py`.
 
-Builds the navigation over the page scripts in `pages/` and draws the widgets every page shares
+`streamlit run` imports this file and finds `app`, a Streamlit `App` that serves this same file as
+its script behind one middleware (nested URLs redirect to their page, see `app.routing`); run as
+the script, it builds the navigation over the page scripts in `pages/` and draws the widgets every page shares
 (the dataset picker in the sidebar). Each page reads like a script of its screen; the work lives in
 `aecore` and the helpers in `app/`.
 """
-import streamlit as st
+import sys
+from pathlib import Path
 
-# the installed package (pyproject.toml): Streamlit puts only app/ on the path
-from app import dataset_choice, page_visits, warmup
+import streamlit as st
 
 PAGES = [
     ("home.py", "Home", ":material/home:"),
@@ -33,6 +35,7 @@ def main() -> None:
             "[data-testid='stProgress'] * { transition: none !important; }</style>")
     with st.sidebar:
         dataset_choice.dataset_controls()
+        lecturer.lecturer_controls()
     page_visits.record_page(page.url_path)
     warmup.start_map_worker()  # its imports take seconds: let them run on another core while pages render
     try:
@@ -41,4 +44,15 @@ def main() -> None:
         warmup.start_background_warmup()
 
 
-main()
+if __name__ == "__main__":  # Streamlit runs the script as __main__
+    # the installed package (pyproject.toml): Streamlit puts only app/ on the path
+    from app import dataset_choice, lecturer, page_visits, warmup
+
+    main()
+else:  # imported by `streamlit run` (or uvicorn) for the server, with only app/ on the path
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from starlette.middleware import Middleware
+
+    from app.routing import NestedPathRedirect
+
+    app = st.App(__file__, middleware=[Middleware(NestedPathRedirect)])

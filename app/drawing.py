@@ -13,7 +13,7 @@ import numpy as np
 import streamlit as st
 import torch
 
-from aecore.data.user_images import mnist_normalize
+from aecore.data.user_images import canvas_image_bytes, canvas_max_pixels, load_image_bytes, mnist_normalize
 from aecore.latent import decode_codes
 from aecore.metrics import encode_images
 from aecore.models import corrupt
@@ -40,12 +40,15 @@ def trained_models(dataset: str, accept: Callable[[RunSpec], bool] = lambda s: T
 
 # ---- the user's digit -----------------------------------------------------------------------------
 
-def canvas_digit(result: Any) -> np.ndarray | None:
-    """The canvas as an MNIST-style (28, 28) float32 digit, or None while it is blank."""
-    pixels = None if result is None else result.image_data  # decodes the PNG: read it once
-    if pixels is None:
+def canvas_digit(result: Any, side: int) -> np.ndarray | None:
+    """The canvas (of `side` CSS pixels) as an MNIST-style (28, 28) float32 digit, or None while it is
+    blank; raises ImageError for data a browser should never send (checked before decoding)."""
+    # Read raw, not through CanvasResult.image_data: that decodes any size with Image.open.
+    data_url = None if result is None else getattr(result, "_image_data_url", None)
+    if data_url is None:
         return None
-    return mnist_normalize(pixels)
+    png = canvas_image_bytes(data_url, side)
+    return mnist_normalize(load_image_bytes(png, max_pixels=canvas_max_pixels(side)))
 
 
 @st.cache_data(show_spinner=False, max_entries=8)

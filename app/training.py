@@ -14,7 +14,7 @@ import streamlit as st
 from aecore.errors import AecoreError
 from aecore.jobs import Job
 from aecore.spec import RunSpec
-from app import figures, resources
+from app import figures, lecturer, resources
 
 REFRESH_S = 1.0  # the progress bar (each redraw costs a watching browser on the same cores)
 CHARTS_REFRESH_S = 2.0  # the live charts (see job_progress)
@@ -23,10 +23,12 @@ LIVE_HEIGHT = 380  # pixels, as the finished model's loss chart
 LIVE_SCATTER_HEIGHT = 480  # pixels: ten classes' legend stands beside the points
 
 
-def submit(spec: RunSpec) -> Job | None:
-    """Start or join the job for `spec`; shows a one-line error and returns None for bad settings."""
+def submit(spec: RunSpec, *, shared: bool = False) -> Job | None:
+    """Start or join the job for `spec`; shows a one-line error and returns None for bad settings or
+    when this session already has a run waiting. A `shared` job (a model a page needs for everyone)
+    belongs to no session and counts against none."""
     try:
-        job = resources.registry().submit(spec)
+        job = resources.registry().submit(spec, owner=None if shared else lecturer.session_owner())
     except AecoreError as e:
         st.error(str(e))
         return None
@@ -39,7 +41,8 @@ def submit(spec: RunSpec) -> Job | None:
 def status_line(job: Job) -> str:
     p = job.latest
     if job.state == "queued":
-        return "Waiting for another training run to finish…"
+        place = resources.registry().queue_position(job)
+        return f"Waiting for its turn: {_ordinal(place)} in line…" if place else "Waiting for its turn…"
     if p is None:
         return "Starting…"
     stage = "" if p["stage"] == "train" else f"{p['stage']} · "
@@ -47,6 +50,10 @@ def status_line(job: Job) -> str:
     if job.state == "running":
         text += f" · about {max(p['eta_s'], 0):.0f} s left"
     return text
+
+
+def _ordinal(n: int) -> str:
+    return f"{n}{'th' if 10 <= n % 100 <= 20 else {1: 'st', 2: 'nd', 3: 'rd'}.get(n % 10, 'th')}"
 
 
 def job_progress(job: Job, *, curves: bool = True, key: str = "job",
@@ -67,7 +74,8 @@ def job_progress(job: Job, *, curves: bool = True, key: str = "job",
         if job.state in ("queued", "running"):
             cols = st.columns([5, 1])
             cols[0].progress(min(fraction, 1.0), text=f"**{job.spec.label()}** — {status_line(job)}")
-            if cols[1].button("Stop", key=f"{key}-stop-{job.key}", icon=":material/stop:", width="stretch"):
+            if lecturer.may_stop(job) and cols[1].button("Stop", key=f"{key}-stop-{job.key}", icon=":material/stop:",
+                                                         width="stretch"):
                 job.cancel()
         elif job.state == "failed":
             st.error(job.error or "training failed")

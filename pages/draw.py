@@ -40,7 +40,7 @@ def digit_controls():
             else:
                 st.caption("Using the uploaded image; remove it to draw again.")
             return digit
-        return drawing.canvas_digit(result)
+        return drawing.canvas_digit(result, CANVAS_SIDE)
     except AecoreError as e:  # the reason's first clause; the rest names decoder internals
         st.error(f"Could not use that image: {str(e).split(':')[0]}.")
         return None

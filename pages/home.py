@@ -5,7 +5,7 @@ import numpy as np
 import streamlit as st
 
 from aecore.spec import lecture_specs
-from app import dataset_choice, figures, resources, training
+from app import dataset_choice, figures, lecturer, resources, training
 
 dataset_name = dataset_choice.current_dataset()
 data = resources.dataset(dataset_name)
@@ -33,11 +33,13 @@ with left:
     st.markdown("| model | status | key |\n|---|---|---|\n" +
                 "\n".join(f"| {r['model']} | {r['status']} | `{r['key']}` |" for r in rows))
     missing = [s for s, r in zip(specs, rows) if r["status"] != "ready"]
-    if missing:
+    if missing and not lecturer.may_manage():
+        lecturer.locked_note("prepare the lecture set")
+    elif missing:
         if st.button(f"Prepare the lecture set ({len(missing)} to train)", type="primary",
                      icon=":material/school:"):
             for spec in missing:
-                training.submit(spec)
+                training.submit(spec, shared=True)  # the lecture's models, for everyone
             st.rerun()
     else:
         st.success("Every lecture model is trained and cached: pages open without waiting.")

@@ -29,8 +29,7 @@ with info_col:
     elif job is None or job.done:
         st.caption(f"Trains on this server's {str(pick_device()).upper()} as a background job: "
                    "leave the page and come back, it keeps going.")
-if start:
-    job = training.submit(spec)
+if start and training.submit(spec) is not None:  # else its one-line reason stays on the page
     st.rerun()
 
 

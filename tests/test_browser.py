@@ -60,6 +60,15 @@ def test_every_page_opens_without_models(tmp_path):
             assert not _exceptions(page), (path, _exceptions(page))
             assert page.locator("h1").count() >= 1, f"page /{path} shows no title"
             screenshot(page, f"empty-{path or 'home'}")
+        # Nested paths (a mistyped or stale link) show the app, not a blank white page.
+        for nested, title in [("train/extra", "Train"), ("draw/a/b?dkind=gaussian", "Draw & reconstruct"),
+                              ("no-such-page/extra", None)]:
+            page.goto(f"{url}/{nested}")
+            wait_until_idle(page)
+            assert not _exceptions(page), (nested, _exceptions(page))
+            shown = page.locator('[data-testid="stMain"] h1').first.inner_text()
+            assert title is None or shown == title, (nested, shown)
+        screenshot(page, "nested-path")
 
 
 def test_every_page_opens_with_models(lab_home):

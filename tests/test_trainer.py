@@ -21,7 +21,7 @@ from aecore.errors import DivergenceError
 from aecore.models import build_model
 from aecore.runs import train_spec
 from aecore.spec import make_spec
-from aecore.trainer import PROBE_SIZE, Progress, TrainConfig, Trainer
+from aecore.trainer import PROBE_SIZE, DivergenceGuard, Progress, TrainConfig, Trainer
 
 
 def trainer_for(family, data, seed=0, callbacks=None, model_overrides=None, **train):
@@ -193,6 +193,16 @@ def test_divergence_is_caught_at_the_first_bad_batch(tiny_data):
     assert losses and all(math.isfinite(v) for v in losses)  # no callback ever saw a non-finite loss
 
 
+def test_divergence_guard_measures_against_the_stage_first_batch():
+    guard = DivergenceGuard(TrainConfig(lr=0.5, optimizer="sgd"), "fine-tune")
+    guard.check(torch.tensor(2.0), epoch=1, step=0)
+    guard.check(torch.tensor(150.0), epoch=1, step=1)  # 75x the first loss: still training
+    with pytest.raises(DivergenceError, match=r"in fine-tune, epoch 2, batch 4\).*try 0.05\), use Adam"):
+        guard.check(torch.tensor(201.0), epoch=2, step=3)
+    with pytest.raises(DivergenceError, match="became nan"):
+        DivergenceGuard(TrainConfig(), "train").check(torch.tensor(float("nan")), epoch=1, step=0)
+
+
 def test_smallest_allowed_sparsity_target_trains(tiny_data):
     from aecore.configs import MIN_SPARSITY_TARGET
     result = trainer_for("sparse", tiny_data, epochs=1, model_overrides={"sparsity_target": MIN_SPARSITY_TARGET}).run()
@@ -332,7 +342,7 @@ def test_cpu_training_keeps_every_tensor_on_the_cpu_with_autocast_only_on_native
     trainer = trainer_for("ae", tiny_data, epochs=1)
     # Emulated bfloat16 is slower than float32 for these small MLPs; in hardware it is faster.
     assert autocast_dtype(trainer.device) is (torch.bfloat16 if CPU_BF16 else None)
-    assert {trainer.x_train.device.type, trainer.x_test.device.type, trainer._probe_x.device.type} == {"cpu"}
+    assert {trainer.x_train.device.type, trainer.x_test.device.type, trainer.record_probe.x.device.type} == {"cpu"}
     assert pick_device("cpu").type == "cpu"
 
 

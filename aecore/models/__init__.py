@@ -11,7 +11,7 @@ from importlib import import_module
 from typing import Any
 
 from aecore.configs import FAMILY_REGISTRY, config_class, make_config
-from aecore.models.base import IMAGE_SIDE, INPUT_DIM, Autoencoder, Stage
+from aecore.models.base import IMAGE_SIDE, INPUT_DIM, Autoencoder, Baseline, Stage
 from aecore.models.dae import corrupt
 
 
@@ -27,4 +27,5 @@ def build_model(family: str, cfg: Any = None) -> Autoencoder:
     return model_class(family)(make_config(family, cfg))
 
 
-__all__ = ["Autoencoder", "Stage", "IMAGE_SIDE", "INPUT_DIM", "build_model", "make_config", "model_class", "corrupt"]
+__all__ = ["Autoencoder", "Baseline", "Stage", "IMAGE_SIDE", "INPUT_DIM", "build_model", "make_config", "model_class",
+           "corrupt"]

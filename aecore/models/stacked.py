@@ -2,9 +2,9 @@
 
 Greedy layer-wise pretraining: layer k is a tied-weight denoising autoencoder trained on the clean
 codes of layers 1..k-1, with its own corruption level. Then a softmax head is put on top and the whole
-encoder is fine-tuned on the labels. As the baseline, the same network (encoder + head) is trained
-from random initialisation for the same number of fine-tuning epochs, and both test accuracies are
-reported. Each of these is a `Stage`, so the trainer logs every stage's loss curve.
+encoder is fine-tuned on the labels. Each of these is a `Stage`, so the trainer logs every stage's
+loss curve. As the `baseline`, the trainer then trains the same network (encoder + head) from random
+initialisation for the same number of fine-tuning epochs, and both test accuracies are reported.
 """
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from aecore.configs import StackedConfig
-from aecore.models.base import INPUT_DIM, Autoencoder, Stage, reconstruction_loss
+from aecore.models.base import INPUT_DIM, Autoencoder, Baseline, Stage, reconstruction_loss
 from aecore.models.dae import corrupt
 
 
@@ -95,12 +95,13 @@ class StackedDAE(Autoencoder):
 
             plan.append(Stage(f"pretrain layer {k + 1}", self.cfg.pretrain_epochs, params, pretrain_loss))
         plan.append(Stage("fine-tune", epochs, list(self.net.parameters()), self.net.classify_loss))
-        # The baseline lives outside this module's parameters, so it is never saved with the model.
-        self._baseline = [_Network(self.cfg).to(next(self.parameters()).device)]
-        baseline = self._baseline[0]
-        plan.append(Stage("random init", epochs, list(baseline.parameters()), baseline.classify_loss,
-                          records_probe=False))
         return plan
+
+    def baseline(self, epochs: int) -> Baseline:
+        """The same network (encoder and head) trained from random initialisation for as many epochs."""
+        network = _Network(self.cfg).to(next(self.parameters()).device)
+        return Baseline([Stage("random init", epochs, list(network.parameters()), network.classify_loss)],
+                        lambda x, y: {"random_init_test_accuracy": _accuracy(network, x, y)})
 
     def first_layer_weights(self) -> torch.Tensor:
         return cast(nn.Linear, self.net.layers[0]).weight
@@ -110,10 +111,7 @@ class StackedDAE(Autoencoder):
         return self.net.head(self.net.encode(x)).argmax(dim=1)
 
     def final_metrics(self, x_test, y_test):
-        out = {"finetune_test_accuracy": _accuracy(self.net, x_test, y_test)}
-        if getattr(self, "_baseline", None):
-            out["random_init_test_accuracy"] = _accuracy(self._baseline[0], x_test, y_test)
-        return out
+        return {"finetune_test_accuracy": _accuracy(self.net, x_test, y_test)}
 
 
 @torch.no_grad()
