@@ -57,7 +57,9 @@ def quick_run(tmp_path_factory):
 
 # ---- every benchmark, end to end ---------------------------------------------------------------------
 
-@pytest.mark.parametrize("module", list(EXPECTED_KEYS), ids=lambda m: m.__name__.split(".")[-1])
+# bench.maps fits t-SNE and UMAP in fresh processes, cold numba cache included: slow.
+@pytest.mark.parametrize("module", [pytest.param(m, marks=pytest.mark.slow) if m is maps else m for m in EXPECTED_KEYS],
+                         ids=lambda m: m.__name__.split(".")[-1])
 def test_quick_run_ends_with_a_json_line_of_its_figures(module, quick_run):
     returned, out = quick_run(module)
     figures = last_json_line(out)

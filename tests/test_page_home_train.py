@@ -42,6 +42,7 @@ def test_home_without_models_offers_the_lecture_set():
     assert any("Prepare the lecture set (5 to train, about" in b.label for b in at.button)
 
 
+@pytest.mark.slow  # trains the lecture ae
 def test_home_counts_a_cached_model():
     get_or_train(lecture_specs("mnist-sample")[0])  # the lecture's ae, so one fewer to train
     at = open_page()
@@ -61,6 +62,7 @@ print(sorted(m for m in ("torch", "safetensors", "umap", "openTSNE", "sklearn") 
 """
 
 
+@pytest.mark.slow  # trains the lecture ae, then a fresh interpreter
 def test_home_opens_without_importing_torch():
     # The first page of a lecture: torch alone takes 1-1.5 s to import on two cores (bench.interaction).
     get_or_train(lecture_specs("mnist-sample")[0])
@@ -188,6 +190,7 @@ def test_the_live_scatter_has_every_class_with_axes_that_follow_the_points():
     assert chart["legend"]["orient"] == "vertical" and chart["grid"]["right"] > 100  # beside the points
 
 
+@pytest.mark.slow  # a training job
 def test_the_live_charts_update_in_place_while_a_job_trains():
     """Each refresh sends the charts with the same element id and new data, so the browser updates its
     chart instead of mounting a new one (plotly charts are keyed by their content)."""
