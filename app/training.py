@@ -97,7 +97,7 @@ def job_progress(job: Job, *, curves: bool = True, key: str = "job",
         snaps = job.progress()
         if curves and snaps:
             label = job.spec.label()
-            parts = [k for k in snaps[-1]["train"] if k not in ("loss", "accuracy")]
+            parts = [k for k in snaps[-1]["train"] if k not in ("loss", "accuracy", "error")]
             cols = st.columns(2 if len(parts) > 1 else 1)
             # keyed ECharts charts: each refresh updates the browser's chart instead of mounting a new one
             cols[0].echarts_chart(figures.live_loss_chart([(label, snaps)], title="loss", max_points=LIVE_POINTS),
