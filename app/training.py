@@ -21,6 +21,11 @@ CHARTS_REFRESH_S = 2.0  # the live charts (see job_progress)
 LIVE_POINTS = 300  # points per live chart (loss line, latent scatter): each redraw costs the browser
 LIVE_HEIGHT = 380  # pixels, as the finished model's loss chart
 LIVE_SCATTER_HEIGHT = 480  # pixels: ten classes' legend stands beside the points
+# Training images per second of each family's lecture model on a 2-core CPU machine shared with other
+# work (bench.first_open's machine), to say how long a model will take before it is trained.
+CPU_SAMPLES_PER_S = {"ae": 3000, "dae": 3000, "sparse": 3000, "contractive": 1500, "vae": 10000,
+                     "conv_vae": 600, "stacked": 1200}
+AUTO_TRAIN_MAX_S = 60  # a page trains the model it needs without asking when that should take at most this
 
 
 def submit(spec: RunSpec, *, shared: bool = False) -> Job | None:
@@ -108,15 +113,50 @@ def job_progress(job: Job, *, curves: bool = True, key: str = "job",
     charts()
 
 
-def train_offer(spec: RunSpec, *, why: str, key: str) -> None:
-    """For pages that need a model: say it is missing and offer to train it in one click."""
-    model_key, stored, job = resources.find_model(spec)
+def estimated_seconds(spec: RunSpec, n_train: int) -> float:
+    """About how long training `spec` on `n_train` images takes on a CPU (CPU_SAMPLES_PER_S)."""
+    epochs = spec.train.epochs
+    if spec.family == "stacked":  # fine-tuning and the random-init baseline, plus each layer's pretraining
+        epochs = 2 * epochs + spec.model.pretrain_epochs * len(spec.model.hidden)
+    return epochs * n_train / CPU_SAMPLES_PER_S.get(spec.family, 1000)
+
+
+def duration_text(seconds: float) -> str:
+    """'about 20 s', 'about 3 min'."""
+    return f"about {max(5, round(seconds / 5) * 5):.0f} s" if seconds < 90 else f"about {round(seconds / 60):.0f} min"
+
+
+def ensure_trained(spec: RunSpec, *, why: str, key: str):
+    """The stored model of `spec`, or None while it is not trained yet.
+
+    A model that should train within AUTO_TRAIN_MAX_S (the page models on the embedded sample) starts
+    training at once, as the one background job every session that needs it joins, and its live
+    progress is shown; the page reruns when it is done. A longer one is offered with how long it
+    should take. A run the user stopped is offered again rather than restarted.
+    """
+    _, stored, job = resources.find_model(spec)
+    if stored is not None:
+        return stored
     if job is not None and not job.done:
+        st.caption(f"{why} Training **{spec.label()}** now, for everyone on this server; the page "
+                   "fills in when it is done.")
         job_progress(job, key=key)
-        return
+        return None
+    seconds = estimated_seconds(spec, len(resources.dataset(spec.dataset).x_train))
+    if job is None and seconds <= AUTO_TRAIN_MAX_S:
+        job = submit(spec, shared=True)
+        if job is not None and not job.done:
+            st.caption(f"{why} Training **{spec.label()}** now ({duration_text(seconds)}), for everyone "
+                       "on this server; the page fills in when it is done.")
+            job_progress(job, key=key)
+        elif job is not None:  # it was in the store after all
+            st.rerun()
+        return None
     if job is not None and job.state == "failed":
         st.error(job.error)
-    st.info(f"{why} No **{spec.label()}** has been trained on this dataset yet.")
+    st.info(f"{why} **{spec.label()}** is not trained on this dataset yet: training it takes "
+            f"{duration_text(seconds)} on this server.")
     if st.button(f"Train {spec.label()} now", key=f"{key}-train", type="primary", icon=":material/play_arrow:"):
-        if submit(spec) is not None:
+        if submit(spec, shared=True) is not None:  # the page's model, for everyone
             st.rerun()
+    return None

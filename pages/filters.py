@@ -6,7 +6,7 @@ import streamlit as st
 
 from aecore.errors import AecoreError
 from aecore.metrics import cosine_similarity_matrix, encode_images
-from aecore.spec import make_spec
+from aecore.spec import lecture_spec
 from app import controls, dataset_choice, exports, figures, maps, resources, settings, training
 
 FILTER_COUNTS = [25, 49, 100, 196]
@@ -69,18 +69,16 @@ st.title("Filters & codes")
 st.subheader("First-layer filters: plain vs denoising autoencoder")
 anything_trained = bool(resources.registry().store.keys())
 n_filters = filter_count_control() if anything_trained else 100
-lecture = [(level, make_spec("dae", dataset_name, level=level)) for level in (0.0, 0.3)]
+lecture = [(level, lecture_spec("dae", dataset_name, level=level)) for level in (0.0, 0.3)]
 cols = st.columns(2, gap="large")
 shown = False
 for col, (level, spec) in zip(cols, lecture):
     with col:
         st.markdown(f"**Corruption {level:g}**" + (" — a plain autoencoder" if level == 0 else
                                                    " — 30% of the pixels masked while training"))
-        key, stored, _ = resources.find_model(spec)
-        if stored is None:
-            training.train_offer(spec, why="The comparison needs both.", key=f"flt-offer-{level:g}")
-        else:
-            show_filters(key, spec.label(), n_filters)
+        stored = training.ensure_trained(spec, why="The comparison needs both.", key=f"flt-offer-{level:g}")
+        if stored is not None:
+            show_filters(stored.key, spec.label(), n_filters)
             shown = True
 if shown:
     st.caption("Each tile is one hidden unit's weights on the 28×28 pixels, scaled to its own range. "
@@ -93,7 +91,8 @@ st.divider()
 st.subheader("Inside one model")
 picker_col, _ = st.columns([2, 3])
 with picker_col:
-    picked = controls.model_picker(dataset_name, label="Model", default=make_spec("ae", dataset_name),
+    # the denoising autoencoder of the pair above: its filters look for strokes
+    picked = controls.model_picker(dataset_name, label="Model", default=lecture[1][1], key="flt_model",
                                    why="Codes need a trained model.")
 if picked is None:
     st.stop()
