@@ -13,7 +13,7 @@ if str(ROOT) not in sys.path:  # `streamlit run app/Home.py` puts only app/ on t
 
 import streamlit as st  # noqa: E402
 
-from app import state  # noqa: E402
+from app import projector, state  # noqa: E402
 
 PAGES = [
     ("home.py", "Home", ":material/home:"),
@@ -41,6 +41,8 @@ def main() -> None:
             "[data-testid='stProgress'] * { transition: none !important; }</style>")
     with st.sidebar:
         state.dataset_controls()
+        projector.projector_controls()
+    st.html(projector.page_style())
     state.record_page(page.url_path)
     state.start_map_worker()  # its imports take seconds: let them run on another core while pages render
     try:

@@ -6,24 +6,16 @@ import streamlit as st
 
 from aecore.analysis import decode_codes, decode_grid, encode_images, interpolate, latent_grid_points, sample_prior
 from aecore.errors import AecoreError
-from aecore.spec import RunSpec, make_spec
+from aecore.spec import has_2d_code, make_spec
 from app import controls, drawing, figures, state
 
 SPACINGS = {"normal": "Normal quantiles (K&W)", "linear": "Linear", "data": "Fit the codes"}
 METHODS = {"linear": "straight line", "slerp": "slerp (great circle)"}
-CLICK_LAYER_SIDE = 40  # a 40x40 layer of invisible points makes every spot on the map clickable
 N_SAMPLES = 32
 SIDE = 280  # pixels of a digit shown large
 
 dataset_name = state.current_dataset()
 data = state.dataset(dataset_name)
-
-
-def has_2d_code(spec: RunSpec) -> bool:
-    model = spec.model
-    if hasattr(model, "latent"):
-        return model.latent == 2
-    return bool(getattr(model, "hidden", None)) and model.hidden[-1] == 2
 
 
 @st.cache_data(show_spinner="Decoding the grid…", max_entries=32)
@@ -48,12 +40,6 @@ def grid_images(key: str, n: int, spacing: str, span: float, limit: float,
 def prior_samples(key: str, n: int, seed: int) -> np.ndarray | None:
     stored = state.stored_model(key)
     return None if stored is None else sample_prior(stored.model, n, seed)
-
-
-def code_box(codes: np.ndarray) -> tuple[float, float, float, float]:
-    """(x0, x1, y0, y1) holding 98% of the codes on each axis: stray points do not shrink the rest."""
-    lo, hi = np.percentile(codes, 1, axis=0), np.percentile(codes, 99, axis=0)
-    return float(lo[0]), float(hi[0]), float(lo[1]), float(hi[1])
 
 
 def grid_controls(variational: bool) -> tuple[int, str, float, float]:
@@ -116,39 +102,6 @@ def picked(event, model_key: str) -> dict | None:
     return pick if pick is not None and pick["model"] == model_key else None
 
 
-def map_figure(codes, grid_codes, path, drawing_code):
-    """The test codes coloured by class, the grid's outline and the interpolation path, over an
-    invisible layer of points so that a click anywhere picks a spot (images return no selection)."""
-    extra = {"your drawing": drawing_code} if drawing_code is not None else None
-    fig = figures.latent_scatter(codes, data.y_test, data.class_names, height=520, marker_size=5, extra=extra)
-    gx0, gy0 = grid_codes.min(axis=0)
-    gx1, gy1 = grid_codes.max(axis=0)
-    fig.add_shape(type="rect", x0=gx0, x1=gx1, y0=gy0, y1=gy1, line=dict(color="#333", width=2, dash="dash"))
-    if path is not None:
-        fig.add_scatter(x=path[:, 0], y=path[:, 1], mode="lines+markers", name="interpolation", showlegend=False,
-                        line=dict(color="black", width=3), marker=dict(size=7, color="black"), hoverinfo="skip")
-    x0, x1, y0, y1 = code_box(codes)
-    x0, x1, y0, y1 = min(x0, gx0), max(x1, gx1), min(y0, gy0), max(y1, gy1)
-    pad = max(0.08 * max(x1 - x0, y1 - y0), 0.1)
-    x0, x1, y0, y1 = x0 - pad, x1 + pad, y0 - pad, y1 + pad
-    gx, gy = np.meshgrid(np.linspace(x0, x1, CLICK_LAYER_SIDE), np.linspace(y0, y1, CLICK_LAYER_SIDE))
-    fig.add_scattergl(x=gx.ravel(), y=gy.ravel(), mode="markers", showlegend=False, name="",
-                      customdata=np.full(gx.size, -1), marker=dict(size=14, color="rgba(0,0,0,0)"),
-                      selected=dict(marker=dict(size=9, color="rgba(0,0,0,0.45)")),  # the picked spot or box shows
-                      hovertemplate="z = (%{x:.2f}, %{y:.2f})<extra></extra>")
-    fig.update_traces(unselected=dict(marker=dict(opacity=0.8)), selector=lambda t: t.name)  # a pick fades nothing
-    fig.update_traces(unselected=dict(textfont=dict(color="black")), selector=dict(name="your drawing"))
-    # The layer goes underneath, so the digits' points stay on top; the drawing's star goes on top of all.
-    layer, *rest = fig.data[-1:] + fig.data[:-1]
-    fig.data = (layer, *sorted(rest, key=lambda t: t.name == "your drawing"))
-    fig.update_xaxes(range=[x0, x1], title="z₁")
-    fig.update_yaxes(range=[y0, y1], title="z₂")
-    # Streamlit selects a clicked point only outside box-select mode; boxes stay in the toolbar.
-    fig.update_layout(dragmode="pan", legend=dict(orientation="v", x=1.02, xanchor="left", y=1, yanchor="top"),
-                      margin=dict(l=10, r=10, t=30, b=10))
-    return fig
-
-
 st.title("Latent grid")
 chosen = controls.model_picker(dataset_name, label="Model with a 2-D code", default=make_spec("vae", dataset_name),
                                accept=has_2d_code, why="The latent grid walks a model's 2-D code plane.")
@@ -169,7 +122,7 @@ i_from, i_to, use_drawing, method, steps = interpolation_state(len(codes))
 start = drawing_code if use_drawing and drawing_code is not None else codes[i_from]
 try:
     path = interpolate(start, codes[i_to], steps, method)
-    grid = grid_images(key, n, spacing, span, limit, code_box(codes))
+    grid = grid_images(key, n, spacing, span, limit, figures.robust_box(codes))
 except AecoreError as e:
     st.error(str(e))
     st.stop()
@@ -186,7 +139,7 @@ def plane_row():
         st.caption(f"{n}×{n} decoded codes: z₁ from {gx0:.2f} (left) to {gx1:.2f} (right), "
                    f"z₂ from {gy0:.2f} (bottom) to {gy1:.2f} (top). The dashed box on the map.")
     with map_col:
-        event = st.plotly_chart(map_figure(codes, grid_codes, path, drawing_code), width="stretch",
+        event = st.plotly_chart(figures.grid_map_figure(codes, data.y_test, data.class_names, grid_codes, path, drawing_code), width="stretch",
                                 on_select="rerun", selection_mode=("points", "box", "lasso"), key=f"lg_map_{key}")
     with pick_col:
         pick = picked(event, key)
