@@ -59,8 +59,20 @@ def _figure() -> go.Figure:
 
 
 def _layout(fig: go.Figure, height: int, **kw) -> go.Figure:
-    fig.update_layout(height=height, margin=dict(l=10, r=10, t=40, b=10), font=font(),
+    """Height, margins, and `font()` on every text of the figure: Streamlit's plotly theme sets its own
+    smaller, grey sizes on ticks, axis titles and legends, which only an explicit font overrides."""
+    fig.update_layout(height=height, margin=dict(l=10, r=10, t=40, b=10),
                       legend=dict(orientation="h", yanchor="bottom", y=1.02, x=0), **kw)
+    return _fonts(fig)
+
+
+def _fonts(fig: go.Figure) -> go.Figure:
+    """`font()` on every text of the figure; again after a builder sets a title as plain text."""
+    text = font()
+    fig.update_layout(font=text, title_font=text, legend_font=text, hoverlabel_font=text)
+    fig.update_xaxes(tickfont=text, title_font=text)
+    fig.update_yaxes(tickfont=text, title_font=text)
+    fig.update_traces(colorbar=dict(tickfont=text), selector=dict(type="heatmap"))
     return fig
 
 
@@ -107,22 +119,26 @@ def loss_figure(runs: Sequence[tuple[str, list[dict]]], parts: Sequence[str] = (
 # redraw for a second after every update.
 
 def _class_series(points: np.ndarray, labels: np.ndarray, class_names: Sequence[str], marker_size: int,
-                  indexed: bool = False) -> list[dict]:
+                  indexed: bool = False, ids: np.ndarray | None = None, sheet_columns: int = 0) -> list[dict]:
     """One ECharts scatter series per class present, id "class-<c>", in its class colour. Each point is
-    [x, y] or, `indexed`, [x, y, its index in `points`], which the tooltip then shows."""
+    [x, y] or, `indexed`, [x, y, its index in `points`, its id (`ids`, default the index), and with
+    `sheet_columns` its picture's x and y offsets in a `digit_sheet` of that many columns]."""
     points, labels = np.asarray(points, dtype=np.float64), np.asarray(labels)
+    ids = np.arange(len(points)) if ids is None else np.asarray(ids)
     series = []
     for c, name in enumerate(class_names):
         members = labels == c
         if not members.any():
             continue
         data = np.round(points[members], 4)
-        extra = {}
         if indexed:
-            data = np.column_stack([data, np.flatnonzero(members)])
-            extra = dict(tooltip=dict(formatter=f"{name} · #{{@[2]}}"))
+            at = np.flatnonzero(members)
+            columns = [data, at, ids[at]]
+            if sheet_columns:
+                columns += [at % sheet_columns * TOOLTIP_DIGIT_PX, at // sheet_columns * TOOLTIP_DIGIT_PX]
+            data = np.column_stack(columns)
         series.append(dict(type="scatter", id=f"class-{c}", name=str(name), data=data.tolist(),
-                           symbolSize=marker_size, itemStyle=dict(color=CLASS_COLORS[c % 10], opacity=0.8), **extra))
+                           symbolSize=marker_size, itemStyle=dict(color=CLASS_COLORS[c % 10], opacity=0.8)))
     return series
 
 
@@ -185,7 +201,7 @@ def latent_scatter(points: np.ndarray, labels: np.ndarray, class_names: Sequence
     if equal_scale:
         fig.update_yaxes(scaleanchor="x", scaleratio=1)
     _layout(fig, height, title=title, dragmode="select")
-    fig.update_layout(legend=dict(orientation="v", x=1.02, y=1, itemsizing="constant"))  # not under the title
+    fig.update_layout(legend=dict(orientation="v", x=1.02, y=1, yanchor="top", itemsizing="constant"))  # not under the title
     return fig
 
 
@@ -220,8 +236,8 @@ def grid_map_figure(codes: np.ndarray, labels: np.ndarray, class_names: Sequence
     # The layer goes underneath, so the digits' points stay on top; the drawing's star goes on top of all.
     layer, *rest = fig.data[-1:] + fig.data[:-1]
     fig.data = (layer, *sorted(rest, key=lambda t: t.name == "your drawing"))
-    fig.update_xaxes(range=[x0, x1], title="z₁")
-    fig.update_yaxes(range=[y0, y1], title="z₂")
+    fig.update_xaxes(range=[x0, x1], title_text="z₁")
+    fig.update_yaxes(range=[y0, y1], title_text="z₂")
     # Streamlit selects a clicked point only outside box-select mode; boxes stay in the toolbar.
     fig.update_layout(dragmode="pan", legend=dict(orientation="v", x=1.02, xanchor="left", y=1, yanchor="top"),
                       margin=dict(l=10, r=10, t=30, b=10))
@@ -244,17 +260,20 @@ MAP_BUTTONS = ("rect", "polygon", "clear", "zoom", "back", "saveAsImage")  # the
 
 def map_chart(points: np.ndarray, labels: np.ndarray, class_names: Sequence[str], *, title: str,
               height: int = 680, marker_size: int = 6, extra: dict[str, np.ndarray] | None = None,
-              equal_axes: bool = False) -> dict:
+              equal_axes: bool = False, ids: np.ndarray | None = None, images: np.ndarray | None = None) -> dict:
     """The Embeddings map as an ECharts option: 2-D points coloured by class, box and lasso selection
     (read back with `app.maps.selected_indices`), box zoom, and a PNG download.
 
-    Each class is a series with id "class-<c>" whose points are [x, y, index into `points`]; the
-    tooltip names the class and the index. `extra` adds labelled stars, e.g. {"your drawing": (M, 2)}.
-    `equal_axes` draws a square plot with one scale on both axes (a PCA map's units mean something;
-    t-SNE's and UMAP's do not, and fill the space).
+    Each class is a series with id "class-<c>" whose points are [x, y, index into `points`, id, ...];
+    hovering a point shows its digit (`images`, (N, 28, 28) uint8, one per point, up to
+    TOOLTIP_MAX_IMAGES of them), its class and its id (`ids`, e.g. test indices; default the index).
+    `extra` adds labelled stars, e.g. {"your drawing": (M, 2)}. `equal_axes` draws a square plot with
+    one scale on both axes (a PCA map's units mean something; t-SNE's and UMAP's do not, and fill the space).
     """
     points = np.asarray(points, dtype=np.float64)
-    series = _class_series(points, labels, class_names, marker_size, indexed=True)
+    with_images = images is not None and 0 < len(images) <= TOOLTIP_MAX_IMAGES
+    sheet, columns = digit_sheet(images) if with_images else (None, 0)
+    series = _class_series(points, labels, class_names, marker_size, indexed=True, ids=ids, sheet_columns=columns)
     for name, pts in (extra or {}).items():
         pts = np.round(np.atleast_2d(np.asarray(pts, dtype=np.float64)), 4).tolist()
         series.append(dict(type="scatter", id=f"extra-{name}", name=name, data=pts, symbol=STAR, symbolSize=26,
@@ -278,7 +297,7 @@ def map_chart(points: np.ndarray, labels: np.ndarray, class_names: Sequence[str]
         animation=False,
         title=dict(text=title, left=0, textStyle=_text()),  # the toolbox on its right
         legend=dict(orient="vertical", right=0, top=MAP_MARGIN["top"], textStyle=_text()), textStyle=_text(),
-        tooltip=dict(trigger="item"),
+        tooltip=dict(trigger="item", formatter=_digit_tooltip(sheet, columns), textStyle=_text()),
         grid=grid, xAxis=x_axis, yAxis=y_axis, series=series,
         brush=dict(toolbox=MAP_TOOLS, xAxisIndex=0, outOfBrush=dict(colorAlpha=0.15)),
         toolbox=MAP_TOOLBOX | dict(feature=dict(
@@ -287,6 +306,34 @@ def map_chart(points: np.ndarray, labels: np.ndarray, class_names: Sequence[str]
             dataZoom=dict(filterMode="none", title=dict(zoom="Zoom into a box", back="Zoom back")),
             saveAsImage=dict(title="Save as PNG", pixelRatio=2))),
     )
+
+
+TOOLTIP_DIGIT_PX = 84  # a digit in the map's tooltip: 28 pixels, three times
+TOOLTIP_MAX_IMAGES = 5000  # above this many points the tooltip names the digit only: ~170 bytes of PNG each
+
+
+def digit_sheet(images: np.ndarray) -> tuple[str, int]:
+    """(a PNG data URL of `images` (N, 28, 28) uint8 tiled row by row, the number of columns): the
+    pictures a map's tooltip crops one digit from."""
+    images = np.asarray(images, dtype=np.uint8)
+    columns = int(np.ceil(np.sqrt(len(images))))
+    rows = -(-len(images) // columns)
+    sheet = np.zeros((rows * 28, columns * 28), dtype=np.uint8)
+    for i, image in enumerate(images):
+        r, c = divmod(i, columns)
+        sheet[r * 28:(r + 1) * 28, c * 28:(c + 1) * 28] = image.reshape(28, 28)
+    return inline_png(sheet), columns
+
+
+def _digit_tooltip(sheet: str | None, columns: int) -> str:
+    """The map's tooltip template: the hovered digit's picture cut from `sheet`, its class and id."""
+    words = "{a} · test digit #{@[3]}"
+    if sheet is None:
+        return words
+    side = TOOLTIP_DIGIT_PX
+    picture = (f'<div style="width:{side}px;height:{side}px;background:url({sheet}) '
+               f'-{{@[4]}}px -{{@[5]}}px / {columns * side}px auto no-repeat;image-rendering:pixelated"></div>')
+    return picture + words
 
 
 def map_frame(title: str, message: str) -> dict:
@@ -413,8 +460,8 @@ def probe_scatter(snapshot: np.ndarray, labels: np.ndarray, class_names: Sequenc
     x_range, y_range = axes or probe_axes([snapshot])
     fig = latent_scatter(snapshot, np.asarray(labels), class_names, title=title, height=height, marker_size=6,
                          equal_scale=False)
-    fig.update_xaxes(range=list(x_range), title="code axis 1")
-    return fig.update_yaxes(range=list(y_range), title="code axis 2")
+    fig.update_xaxes(range=list(x_range), title_text="code axis 1")
+    return fig.update_yaxes(range=list(y_range), title_text="code axis 2")
 
 
 def stage_figure(stages: dict[str, list[dict]], part: str = "loss", *, splits: Sequence[str] = ("val",),

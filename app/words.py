@@ -70,3 +70,26 @@ def loss_meaning(family: str) -> str:
     }
     extra["conv_vae"] = extra["vae"]
     return base + extra.get(family, "")
+
+
+ALIKE = 0.8  # pixel correlation above which two filter pictures read as the same picture
+CLEARLY_MORE = 1.15  # a concentration this many times the other's reads as "more localised"
+
+
+def filter_pair_caption(correlation: float | None, plain: float, denoising: float) -> str:
+    """What the two filter grids (corruption 0 and 0.3) show, from measurements of the shown pictures:
+    their pixel `correlation` (None when not comparable) and each set's `filter_concentration`."""
+    share = (f"a filter's strongest 10% of pixels carry {plain:.0%} of its weight at corruption 0 and "
+             f"{denoising:.0%} at 0.3 (about 44% for pure noise, near 100% for one short stroke)")
+    alike = correlation is not None and correlation >= ALIKE
+    said = f"pixel correlation between the two grids {correlation:.2f}" if correlation is not None else ""
+    if alike:
+        return (f"The two grids look alike ({said}): corruption has not visibly changed what these units "
+                f"look for. Measured: {share}.")
+    if denoising >= plain * CLEARLY_MORE:
+        verdict = "The corrupted model's filters are more localised, closer to strokes"
+    elif plain >= denoising * CLEARLY_MORE:
+        verdict = "Here the plain model's filters are the more localised ones"
+    else:
+        verdict = "The two grids differ, but neither set is more localised"
+    return f"{verdict}: {share}" + (f"; {said}." if said else ".")

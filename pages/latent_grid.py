@@ -7,12 +7,13 @@ import streamlit as st
 from aecore.analysis import decode_codes, decode_grid, encode_images, interpolate, latent_grid_points, sample_prior
 from aecore.errors import AecoreError
 from aecore.spec import has_2d_code, make_spec
-from app import controls, drawing, figures, state
+from app import controls, drawing, figures, state, words
 
 SPACINGS = {"normal": "Normal quantiles (K&W)", "linear": "Linear", "data": "Fit the codes"}
 METHODS = {"linear": "straight line", "slerp": "slerp (great circle)"}
 N_SAMPLES = 32
 SIDE = 280  # pixels of a digit shown large
+MAP_HEIGHT = 440  # about the grid's side at 1280x720: both fit a projector's screen without scrolling
 
 dataset_name = state.current_dataset()
 data = state.dataset(dataset_name)
@@ -49,8 +50,8 @@ def grid_controls(variational: bool) -> tuple[int, str, float, float]:
     n = cols[0].slider("Grid size", 5, 30, key="lg_n", help="n × n decoded digits")
     state.init_from_query("lg_spacing", "spacing", "normal" if variational else "data", choices=list(SPACINGS))
     spacing = cols[1].radio("Spacing", list(SPACINGS), key="lg_spacing", format_func=SPACINGS.get, horizontal=True,
-                            help="Normal quantiles: Kingma & Welling's grid, evenly spaced in probability under the "
-                                 "N(0, I) prior. Linear: evenly spaced codes in ±range. Fit the codes: the "
+                            help=words.term("K&W quantiles") + " " + words.term("N(0, I)") +
+                                 " Linear: evenly spaced codes in ±range. Fit the codes: the "
                                  "box holding 98% of the test codes, for models without a prior.")
     state.init_from_query("lg_span", "span", 0.95, cast=float, lo=0.8, hi=0.99)
     state.init_from_query("lg_range", "range", 3.0, cast=float, lo=0.5, hi=8.0)
@@ -103,14 +104,19 @@ def picked(event, model_key: str) -> dict | None:
 
 
 st.title("Latent grid")
-chosen = controls.model_picker(dataset_name, label="Model with a 2-D code", default=make_spec("vae", dataset_name),
-                               accept=has_2d_code, why="The latent grid walks a model's 2-D code plane.")
+# One row, so the grid and the map fit a projector; the offer to train a model gets the full width.
+picker_col, controls_col = st.columns([1.2, 3], gap="medium") if controls.trained_models(dataset_name, has_2d_code) \
+    else (st.container(), st.container())
+with picker_col:
+    chosen = controls.model_picker(dataset_name, label="Model with a 2-D code", default=make_spec("vae", dataset_name),
+                                   accept=has_2d_code, why="The latent grid walks a model's 2-D code plane.")
 if chosen is None:
     st.stop()
 key, stored = chosen
 model = stored.model
 variational = model.is_variational
-n, spacing, span, limit = grid_controls(variational)
+with controls_col:
+    n, spacing, span, limit = grid_controls(variational)
 
 codes = drawing.test_codes(key, dataset_name)
 if codes is None:
@@ -139,12 +145,15 @@ def plane_row():
         st.caption(f"{n}×{n} decoded codes: z₁ from {gx0:.2f} (left) to {gx1:.2f} (right), "
                    f"z₂ from {gy0:.2f} (bottom) to {gy1:.2f} (top). The dashed box on the map.")
     with map_col:
-        event = st.plotly_chart(figures.grid_map_figure(codes, data.y_test, data.class_names, grid_codes, path, drawing_code), width="stretch",
-                                on_select="rerun", selection_mode=("points", "box", "lasso"), key=f"lg_map_{key}")
-    with pick_col:
+        event = st.plotly_chart(figures.grid_map_figure(codes, data.y_test, data.class_names, grid_codes, path,
+                                                        drawing_code, height=MAP_HEIGHT),
+                                width="stretch", on_select="rerun", selection_mode=("points", "box", "lasso"),
+                                key=f"lg_map_{key}")
         pick = picked(event, key)
+        if pick is None:  # a caption under the wide map, not a hint box wrapping in the narrow column
+            st.caption(":material/touch_app: Click the map (or drag a box) to decode that spot: it appears on the right.")
+    with pick_col:
         if pick is None:
-            st.info("Click the map (or drag a box) to decode that spot.", icon=":material/touch_app:")
             return
         z = np.asarray(pick["z"], dtype=np.float32)
         st.image(figures.digit_image(decode_codes(model, z[None])[0], SIDE), width="stretch", output_format="PNG",
@@ -166,8 +175,7 @@ cols = st.columns([1, 1, 1.3, 1.2, 1.3], gap="medium")
 cols[0].number_input("From test digit #", 0, len(codes) - 1, key="lg_from", disabled=use_drawing)
 cols[1].number_input("To test digit #", 0, len(codes) - 1, key="lg_to")
 cols[2].radio("Path", list(METHODS), key="lg_method", format_func=METHODS.get, horizontal=True,
-              help="Slerp keeps intermediate codes at a typical distance from the origin "
-                   "instead of cutting through the prior's centre.")
+              help=words.term("slerp") + " A straight line cuts through the prior's centre.")
 cols[3].slider("Steps", 8, 12, key="lg_steps")
 cols[4].toggle("Start at my drawing", key="lg_use_drawing", disabled=my_digit is None,
                help="Draw a digit on the Draw & reconstruct page first." if my_digit is None else None)
@@ -201,4 +209,5 @@ st.query_params["seed"] = str(seed)
 samples = prior_samples(key, N_SAMPLES, seed)
 if samples is not None:
     st.image(figures.enlarge(figures.tile(samples, ncols=16), 3), width="stretch", output_format="PNG",
-             caption=f"{N_SAMPLES} codes drawn from N(0, I) and decoded")
+             caption=f"{N_SAMPLES} codes drawn from N(0, I), the prior (a standard normal in each code "
+                     "dimension), and decoded: new digits the model has never seen.")
