@@ -104,7 +104,7 @@ class _ProgressLine:
 
 
 def _cmd_train(args) -> int:
-    from aecore.runs import describe_run, resolve, train_spec
+    from aecore.runs import resolve, train_and_store
     from aecore.spec import make_spec
     from aecore.store import ModelStore
     settings = {k: getattr(args, k) for k in _setting_fields() if getattr(args, k, None) is not None}
@@ -122,13 +122,11 @@ def _cmd_train(args) -> int:
     else:
         t0 = time.perf_counter()
         progress = _ProgressLine(spec.label())
-        result = train_spec(spec, data, device=args.device,
-                            callbacks={"on_batch_end": [progress], "on_epoch_end": [progress]})
-        meta = describe_run(spec, data, result)
-        try:
-            store.save(key, result.model, meta)
-        except AecoreError as e:
-            print(f"warning: {e}", file=sys.stderr)
+        trained = train_and_store(spec, data, store, device=args.device,
+                                  callbacks={"on_batch_end": [progress], "on_epoch_end": [progress]})
+        if trained.warning:
+            print(f"warning: {trained.warning}", file=sys.stderr)
+        meta = trained.stored.meta
         print(f"trained {spec.label()} in {time.perf_counter() - t0:.1f}s; stored as {key}", file=sys.stderr)
     summary = {"key": key, "dataset": meta["dataset"]["name"], "dataset_description": meta["dataset"]["description"],
                "model": spec.family, "config": meta["spec"], "epochs": spec.train.epochs,

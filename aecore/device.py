@@ -51,10 +51,9 @@ CPU_BF16 = _cpu_has_native_bf16()
 
 def autocast_dtype(device: torch.device) -> torch.dtype | None:
     """Mixed precision where it is safe and faster: bfloat16 (no loss scaling needed) on CUDA GPUs
-    that support it and on CPUs with bfloat16 in hardware (AVX512-BF16, AMX), where 10 epochs of the
-    784-400-20 VAE took 1.3-1.7x less time than in float32 (interleaved runs on a busy 2-core machine)
-    with the same test loss within the spread of seeds. None elsewhere: emulated bfloat16 is slower
-    than float32 for these small MLPs."""
+    that support it and on CPUs with bfloat16 in hardware (AVX512-BF16, AMX), faster there with the same
+    test loss (bench.vae_quality). None elsewhere: emulated bfloat16 is slower than float32 for these
+    small MLPs."""
     if device.type == "cuda" and torch.cuda.is_bf16_supported():
         return torch.bfloat16
     if device.type == "cpu" and CPU_BF16:
@@ -68,8 +67,7 @@ def single_threaded(enabled: bool = True) -> Iterator[None]:
 
     For a forward pass of a few rows, a second thread saves nothing and costs a great deal when
     the other core is busy (a browser drawing, a training job): the pass waits for a descheduled
-    worker. On the Draw page, three models' passes over one digit measured ~20 ms that way instead
-    of under 1 ms.
+    worker (the Draw page's rerun, bench.interaction).
     """
     if not enabled:
         yield
@@ -87,11 +85,8 @@ class OtherProcessesCpu:
     /proc; None where it cannot be read).
 
     Training on every core while another process keeps one busy is slow out of proportion: each
-    parallel region waits for its descheduled thread, and the waiting thread spins. On two cores, with
-    the map worker compiling UMAP's kernels (a fresh machine's first minute) and Chromium drawing the
-    Train page, 10 epochs of the default ae took 46-60 s on two threads and 27-29 s with `CoreSharing`
-    (12-16 s headless, nothing else running). Chromium alone, about 0.4 of a core, stays below
-    OTHERS_BUSY_CORES: one thread was no faster than two then (20-28 s either way).
+    parallel region waits for its descheduled thread, and the waiting thread spins
+    (bench.dashboard_overhead --busy-core).
     """
 
     def __init__(self):

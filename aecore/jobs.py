@@ -12,13 +12,13 @@ import threading
 import time
 from typing import TYPE_CHECKING, Any
 
-from aecore.errors import AecoreError, StoreError
+from aecore.errors import AecoreError
 from aecore.spec import RunSpec
 from aecore.store import ModelStore, StoredModel
-from aecore.runs import describe_run, resolve, train_spec
+from aecore.runs import TrainedModel, resolve, train_and_store
 
 if TYPE_CHECKING:  # torch and the trainer are imported by the job's thread, not by whoever lists the jobs
-    from aecore.trainer import Trainer
+    from aecore.trainer import ProbeSnapshot, Progress, Trainer
 
 log = logging.getLogger(__name__)
 
@@ -28,7 +28,8 @@ MAX_FINISHED = 64  # finished jobs remembered by the registry (results also live
 
 
 class Job:
-    """One training run. Read `state`, `progress()`, `latest`, `error`, `result`; call `cancel()`."""
+    """One training run. Read `state`, `progress()`, `latest`, `latest_probe`, `error`, `result`;
+    call `cancel()`. The registry moves it on with `found`, `begin`, `attach`, `finish` and `fail`."""
 
     def __init__(self, key: str, spec: RunSpec):
         self.key, self.spec = key, spec
@@ -37,7 +38,7 @@ class Job:
         self.warning: str | None = None  # e.g. the model could not be saved
         self.result: StoredModel | None = None  # set when done (or cancelled with a partial model)
         self.latest: dict | None = None  # the newest progress snapshot
-        self.probe = None  # the trainer's ProbeRecord while training: probe codes after each epoch
+        self.latest_probe: ProbeSnapshot | None = None  # the probe digits' codes after the latest epoch
         self.created = time.time()
         self.finished_at: float | None = None
         self._progress: list[dict] = []
@@ -54,6 +55,11 @@ class Job:
     def done(self) -> bool:
         return self._finished.is_set()
 
+    @property
+    def joinable(self) -> bool:
+        """Whether a new submission of the same spec should join this job rather than start another."""
+        return self.state in (QUEUED, RUNNING, DONE) and not self._cancel.is_set()
+
     def progress(self) -> list[dict]:
         """Snapshots so far (batch snapshots thinned to PROGRESS_EVERY_S, every epoch end)."""
         with self._lock:
@@ -68,14 +74,34 @@ class Job:
         with self._lock:
             trainer = self._trainer
             if self.state == QUEUED and trainer is None:  # never started: end now, not when a slot frees
-                self._finish(CANCELLED)
+                self._end(CANCELLED)
         if trainer is not None:
             trainer.request_stop()
 
     def wait(self, timeout: float | None = None) -> bool:
         return self._finished.wait(timeout)
 
-    def _record(self, progress) -> None:
+    def begin(self) -> bool:
+        """Queued -> running, unless cancelled meanwhile (then the job ends). Returns whether to train."""
+        with self._lock:  # against a cancel() arriving at this moment
+            if self._cancel.is_set():
+                if not self.done:
+                    self._end(CANCELLED)
+                return False
+            self.state = RUNNING
+            return True
+
+    def attach(self, trainer: Trainer) -> None:
+        """The trainer running this job, so that `cancel` can stop it."""
+        with self._lock:
+            self._trainer = trainer
+        if self._cancel.is_set():
+            trainer.request_stop()
+
+    def record(self, progress: Progress) -> None:
+        """The trainer's progress callback: keeps the snapshot and the probe digits' latest codes."""
+        if progress.probe is not None:
+            self.latest_probe = progress.probe
         now = time.monotonic()
         if progress.event == "batch" and now - self._last_kept < PROGRESS_EVERY_S:
             self.latest = progress.to_dict()
@@ -86,7 +112,27 @@ class Job:
             self._progress.append(snap)
             self.latest = snap
 
-    def _finish(self, state: str) -> None:
+    def found(self, stored: StoredModel) -> None:
+        """Done at once: the model was already in the store."""
+        with self._lock:
+            self.result = stored
+            self._progress = list(stored.meta.get("history", []))
+            self._end(DONE)
+
+    def finish(self, trained: TrainedModel) -> None:
+        """Done with the trained model, or cancelled with the partial one."""
+        with self._lock:
+            self._trainer = None
+            self.result, self.warning = trained.stored, trained.warning
+            self._end(CANCELLED if trained.stopped_early else DONE)
+
+    def fail(self, error: str) -> None:
+        with self._lock:
+            self._trainer = None
+            self.error = error
+            self._end(FAILED)
+
+    def _end(self, state: str) -> None:
         self.state = state
         self.finished_at = time.time()
         self._finished.set()
@@ -107,16 +153,14 @@ class JobRegistry:
         with self._lock:
             job = self._jobs.get(key)
             # A cancelled job stays queued or running until its thread notices; never join it.
-            if job is not None and job.state in (QUEUED, RUNNING, DONE) and not job._cancel.is_set():
+            if job is not None and job.joinable:
                 return job
             job = Job(key, spec)
             self._jobs[key] = job
             self._forget_old()
         stored = self.store.load(key)
         if stored is not None:
-            job.result = stored
-            job._progress = [p for p in stored.meta.get("history", [])]
-            job._finish(DONE)
+            job.found(stored)
             return job
         threading.Thread(target=self._run, args=(job, data), name=f"aecore-job-{key}", daemon=True).start()
         return job
@@ -143,59 +187,26 @@ class JobRegistry:
             del self._jobs[j.key]
 
     def _run(self, job: Job, data) -> None:
-        # torch's thread count is per thread, and a new thread starts from whatever another thread set
-        # last (the dashboard's small inferences run single-threaded): a job sets its own.
-        # Each thread that runs a parallel torch op keeps its own OpenMP workers. While a long-lived
-        # thread has some (say a process's main thread trained before), a job's thread holds more
-        # workers than there are cores, and libgomp then lets them sleep between parallel regions
-        # instead of spinning: on 2 cores a 10-epoch job took 20 s instead of 11 s. The dashboard's
-        # long-lived threads never run torch; its script threads end with their run.
+        # torch's thread count is per thread, so a job sets its own. No long-lived thread may run parallel
+        # torch ops beside it: its OpenMP workers then outnumber the cores and sleep (bench.dashboard_overhead).
         import torch
 
         from aecore.device import DEFAULT_THREADS
 
         torch.set_num_threads(DEFAULT_THREADS)
         with self._slots:
-            with job._lock:  # against a cancel() arriving at this moment
-                if job._cancel.is_set():
-                    if not job.done:
-                        job._finish(CANCELLED)
-                    return
-                job.state = RUNNING
-
-            def attach(trainer: Trainer) -> None:
-                with job._lock:
-                    job._trainer = trainer
-                    job.probe = trainer.probe
-                if job._cancel.is_set():
-                    trainer.request_stop()
-
+            if not job.begin():
+                return
             try:
                 # share_cores: the page's browser often runs on the same machine (aecore.device.CoreSharing)
-                result = train_spec(job.spec, data, device=self.device, on_trainer=attach, share_cores=True,
-                                    callbacks={"on_batch_end": [job._record], "on_epoch_end": [job._record]})
-                meta = describe_run(job.spec, data, result)
-                result.model.cpu().eval()  # as a later load gives it (ModelStore.load), trained on any device
-                job.result = StoredModel(key=job.key, model=result.model, meta={**meta, "key": job.key})
-                if result.stopped_early:
-                    job._finish(CANCELLED)
-                    return
-                try:
-                    self.store.save(job.key, result.model, meta)
-                    job.result.meta = self.store.read_meta(job.key) or job.result.meta  # as a later load sees it
-                except StoreError as e:
-                    job.warning = f"{e}; the model is kept in memory only"
-                job._finish(DONE)
+                job.finish(train_and_store(job.spec, data, self.store, device=self.device, on_trainer=job.attach,
+                                           share_cores=True,
+                                           callbacks={"on_batch_end": [job.record], "on_epoch_end": [job.record]}))
             except AecoreError as e:
-                job.error = str(e)
-                job._finish(FAILED)
+                job.fail(str(e))
             except Exception as e:  # a bug, not bad input: keep the traceback in the log
                 log.exception("training job %s failed", job.key)
-                job.error = f"training failed unexpectedly ({type(e).__name__}: {e})"
-                job._finish(FAILED)
-            finally:
-                with job._lock:
-                    job._trainer = None
+                job.fail(f"training failed unexpectedly ({type(e).__name__}: {e})")
 
 
 _default: JobRegistry | None = None

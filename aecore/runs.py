@@ -1,12 +1,14 @@
-"""Train a `RunSpec` end to end: seed, build, train, describe the result for the store.
+"""Train a `RunSpec` end to end: seed, build, train, describe the result, store it.
 
-`train_spec` is the one path from settings to a trained model, used by the job registry, the CLI
-and the benchmarks; `get_or_train` adds the model store in front of it.
+`train_and_store` is the one path from settings to a stored model, used by the job registry, the
+CLI and `get_or_train`, which puts the model store's lookup in front of it. `train_spec` trains
+without storing (the benchmarks and tests use it).
 """
 from __future__ import annotations
 
 import time
 import warnings
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Callable
 
 from aecore.data import Dataset, load_dataset
@@ -60,6 +62,53 @@ def describe_run(spec: RunSpec, data: Dataset, result: TrainResult) -> dict:
     }
 
 
+@dataclass
+class TrainedModel:
+    """What `train_and_store` hands back."""
+
+    stored: StoredModel  # model on the CPU in eval mode, meta as a later `ModelStore.load` gives them
+    stopped_early: bool  # a callback or stop request ended training: kept in memory, never stored
+    warning: str | None = None  # why a finished model is kept in memory only (e.g. a read-only store)
+
+
+def train_and_store(spec: RunSpec, data: Dataset, store: ModelStore, *, device=None, callbacks=None,
+                    on_trainer: Callable[[Trainer], None] | None = None,
+                    share_cores: bool = False) -> TrainedModel:
+    """Train a fresh model for `spec` on `data` and save it in `store` under its key.
+
+    Parameters
+    ----------
+    spec : RunSpec
+        Settings with a concrete dataset (see `resolve`).
+    data : Dataset
+        The spec's data; its fingerprint is part of the store key.
+    store : ModelStore
+    device, callbacks, on_trainer, share_cores
+        As for `train_spec`.
+
+    Returns
+    -------
+    TrainedModel
+        A model stopped early is not stored; a store that cannot save keeps it in memory, with a
+        warning. Raises what training raises (e.g. `DivergenceError`).
+    """
+    key = spec.key(data.fingerprint)
+    result = train_spec(spec, data, device=device, callbacks=callbacks, on_trainer=on_trainer,
+                        share_cores=share_cores)
+    meta = describe_run(spec, data, result)
+    result.model.cpu().eval()  # where a loaded model lives: a fresh model and a loaded one behave alike
+    stored = StoredModel(key=key, model=result.model, meta={**meta, "key": key})
+    if result.stopped_early:  # a partial model is never stored under the full model's key
+        return TrainedModel(stored, stopped_early=True)
+    try:
+        store.save(key, result.model, meta)
+    except StoreError as e:  # a read-only or full store must not throw the trained model away
+        return TrainedModel(stored, stopped_early=False, warning=f"{e}; the model is kept in memory only")
+    # The meta as stored (JSON types, versions, checksum), so a fresh model reads like a loaded one.
+    stored.meta = store.read_meta(key) or stored.meta
+    return TrainedModel(stored, stopped_early=False)
+
+
 def get_or_train(spec: RunSpec, store: ModelStore | None = None, *, device=None, callbacks=None,
                  download: bool = False) -> tuple[StoredModel, bool]:
     """The stored model for `spec`, training and saving it first if needed. Returns (model, trained).
@@ -67,16 +116,10 @@ def get_or_train(spec: RunSpec, store: ModelStore | None = None, *, device=None,
     The model is on the CPU either way, as `ModelStore.load` gives it, wherever it was trained."""
     store = store or ModelStore()
     spec, data = resolve(spec, download=download)
-    key = spec.key(data.fingerprint)
-    found = store.load(key)
+    found = store.load(spec.key(data.fingerprint))
     if found is not None:
         return found, False
-    result = train_spec(spec, data, device=device, callbacks=callbacks)
-    meta = describe_run(spec, data, result)
-    try:
-        store.save(key, result.model, meta)
-    except StoreError as e:  # a read-only or full cache must not throw the trained model away
-        warnings.warn(f"{e}; the model is kept in memory only", stacklevel=2)
-    result.model.cpu().eval()  # where a loaded model lives: a fresh model and a loaded one behave alike
-    # The meta as stored (JSON types, versions, checksum), so a fresh model reads like a loaded one.
-    return StoredModel(key=key, model=result.model, meta=store.read_meta(key) or {**meta, "key": key}), True
+    trained = train_and_store(spec, data, store, device=device, callbacks=callbacks)
+    if trained.warning:
+        warnings.warn(trained.warning, stacklevel=2)
+    return trained.stored, True

@@ -12,7 +12,7 @@ import math
 import threading
 import time
 from collections import defaultdict
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Callable
 
 import numpy as np
@@ -47,13 +47,28 @@ class Progress:
     eta_s: float
     train: dict[str, float]
     val: dict[str, float] | None = None
+    probe: ProbeSnapshot | None = None  # at the end of an epoch of the model's own stages
 
     @property
     def fraction(self) -> float:
         return self.global_step / max(self.total_steps, 1)
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        """The snapshot as plain numbers, as the history keeps it (without the probe codes)."""
+        out = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "probe"}
+        out["train"] = dict(self.train)
+        out["val"] = None if self.val is None else dict(self.val)
+        return out
+
+
+@dataclass(frozen=True)
+class ProbeSnapshot:
+    """The probe digits' codes after one epoch, as the live latent chart shows them."""
+
+    name: str  # "stage epoch"
+    codes: np.ndarray  # (P, 2)
+    labels: np.ndarray  # (P,)
+    reduced_with_pca: bool  # codes are PCA-2 of larger codes
 
 
 @dataclass
@@ -208,7 +223,7 @@ class Trainer:
                                           {k: float(v) / seen for k, v in sums.items()})
                 progress.val = self.evaluate(stage.loss_fn, self.x_val, self.y_val)
                 if stage.records_probe:
-                    self._record_probe(f"{stage.name} {epoch}")
+                    progress.probe = self._record_probe(f"{stage.name} {epoch}")
                 progress.elapsed_s = time.perf_counter() - start
                 history.append(progress.to_dict())
                 self._fire("on_epoch_end", progress)
@@ -260,7 +275,7 @@ class Trainer:
         return {k: v / max(len(x), 1) for k, v in sums.items()}
 
     @torch.no_grad()
-    def _record_probe(self, name: str) -> None:
+    def _record_probe(self, name: str) -> ProbeSnapshot:
         self.model.eval()
         codes = torch.cat([self.model.encode(self._probe_x[i:i + EVAL_BATCH]).float()
                            for i in range(0, len(self._probe_x), EVAL_BATCH)]).cpu().numpy()
@@ -275,3 +290,4 @@ class Trainer:
             codes = np.concatenate([codes, np.zeros_like(codes)], axis=1)
         self.probe.snapshots.append(codes.astype(np.float32))
         self.probe.snapshot_names.append(name)
+        return ProbeSnapshot(name, self.probe.snapshots[-1], self.probe.labels, self.probe.projection is not None)

@@ -4,16 +4,9 @@ Builds the navigation over the page scripts in `pages/` and draws the widgets ev
 (the dataset picker in the sidebar). Each page reads like a script of its screen; the work lives in
 `aecore` and the helpers in `app/`.
 """
-import sys
-from pathlib import Path
+import streamlit as st
 
-ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:  # `streamlit run app/Home.py` puts only app/ on the path
-    sys.path.insert(0, str(ROOT))
-
-import streamlit as st  # noqa: E402
-
-from app import projector, state  # noqa: E402
+from app import projector, state  # the installed package (pyproject.toml): Streamlit puts only app/ on the path
 
 PAGES = [
     ("home.py", "Home", ":material/home:"),
@@ -34,9 +27,8 @@ def main() -> None:
              for file, title, icon in PAGES]
     state.keep_settings()  # before any widget is drawn: setting a drawn widget's value is an error
     page = st.navigation(pages)
-    # Digit pictures are a few dozen pixels scaled up in the browser: keep their pixels square and sharp.
-    # A progress bar eases to each new value, repainting for a while after each of a job's updates: on
-    # a machine that also trains, a watching browser took CPU from the run for it (bench.dashboard_overhead).
+    # Digit pictures keep square, sharp pixels; progress bars do not ease, which costs a watching browser CPU
+    # that training needs (bench.dashboard_overhead).
     st.html("<style>[data-testid='stImage'] img { image-rendering: pixelated; }"
             "[data-testid='stProgress'] * { transition: none !important; }</style>")
     with st.sidebar:

@@ -18,9 +18,7 @@ from aecore.analysis import heavy_imports
 
 BAR_POSITIVE = (1, 115, 178)  # the first and fourth class colours, as RGB
 BAR_NEGATIVE = (213, 94, 0)
-# Up to this many points a scatter is drawn as SVG, above it with WebGL. Every new chart is a fresh
-# mount (Streamlit keys a chart by its spec), and a WebGL context costs a fixed 0.2-0.3 s in a software-
-# rendered Chromium: SVG is faster up to about 1,000 points, WebGL beyond (bench.map_redraw).
+# Up to this many points a scatter is SVG, above it WebGL, whose context costs 0.2-0.3 s in software (bench.map_redraw).
 SVG_MAX_POINTS = 1000
 # One colour per class, told apart with the common colour-vision deficiencies: seaborn's "colorblind"
 # palette, Okabe & Ito's palette extended to ten (https://seaborn.pydata.org/tutorial/color_palettes.html).
@@ -112,11 +110,8 @@ def loss_figure(runs: Sequence[tuple[str, list[dict]]], parts: Sequence[str] = (
 
 
 # ---- live charts -----------------------------------------------------------------------------------
-# The charts a training job redraws every few seconds are ECharts options, not plotly figures: a keyed
-# `st.echarts_chart` keeps its chart in the browser and only updates its data, where every plotly update
-# mounts a new chart (Streamlit keys a plotly chart by its content). A watching browser on the same
-# cores then takes less of the CPU the run needs (bench.dashboard_overhead). No animation: it would
-# redraw for a second after every update.
+# Live charts are keyed ECharts charts, updated in place without animation (plotly remounts): a watching
+# browser takes less of the CPU training needs (bench.dashboard_overhead).
 
 def _class_series(points: np.ndarray, labels: np.ndarray, class_names: Sequence[str], marker_size: int,
                   indexed: bool = False, ids: np.ndarray | None = None, sheet_columns: int = 0) -> list[dict]:
@@ -245,12 +240,7 @@ def grid_map_figure(codes: np.ndarray, labels: np.ndarray, class_names: Sequence
 
 
 # ---- the Embeddings map ----------------------------------------------------------------------------
-# An ECharts chart rather than plotly: Chromium's first plotly chart costs ~0.8 s of CPU to load
-# plotly's code, and a WebGL context rendered in software; ECharts' code is a quarter of plotly's and
-# draws on a 2-D canvas. A first UMAP map asked the moment the dashboard is up, fitted on the same two
-# cores, appeared in 3.64 s instead of 4.13 s, Chromium using 1.6-1.9 s of CPU instead of 2.9-3.4 s
-# (medians of 5 fresh servers, alternating); a new map of 5,000 points appears in 0.19 s instead of
-# 0.52 s (bench.map_redraw).
+# An ECharts chart rather than plotly: a new map of 5,000 points draws sooner, with less browser CPU (bench.map_redraw).
 STAR = "path://M50,0 L61,35 L98,35 L68,57 L79,91 L50,70 L21,91 L32,57 L2,35 L39,35 Z"
 MAP_TOOLS = ["rect", "polygon", "clear"]  # box and lasso selection, and clearing it
 MAP_MARGIN = dict(top=50, bottom=30, left=50, right=130)  # pixels around the plot: title, legend, ticks

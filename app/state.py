@@ -100,8 +100,7 @@ def start_map_worker() -> None:
 def start_background_warmup() -> None:
     """Once per server, in a background thread: import torch and the models (the Home page needs
     neither), so that the next page is fast. scikit-learn is left to the PCA map and the probes that
-    use it: importing it here too, the first UMAP map asked at once took 7.29 s against 5.67 s without
-    (bench.interaction, one run each, one after the other)."""
+    use it: importing it here delays the first UMAP map (bench.interaction)."""
     if _warm_started.is_set() or not warmup_enabled():
         return
     _warm_started.set()

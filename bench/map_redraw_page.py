@@ -5,18 +5,11 @@ Embeddings page's `figures.map_chart`), `svg` or `webgl` (the other pages' `figu
 its point traces forced to one plotly trace type), and `?points=` how many points each map has. Not
 part of the dashboard: run it through the benchmark.
 """
-import sys
-from pathlib import Path
+import numpy as np
+import plotly.graph_objects as go
+import streamlit as st
 
-ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:  # `streamlit run bench/map_redraw_page.py` puts only bench/ on the path
-    sys.path.insert(0, str(ROOT))
-
-import numpy as np  # noqa: E402
-import plotly.graph_objects as go  # noqa: E402
-import streamlit as st  # noqa: E402
-
-from app.figures import CLASS_COLORS, latent_scatter, map_chart  # noqa: E402
+from app.figures import CLASS_COLORS, latent_scatter, map_chart
 
 draw = st.query_params.get("draw", "webgl")
 points = int(st.query_params.get("points", 5000))

@@ -152,11 +152,10 @@ def first_map_in_fresh_process(codes_file: Path, method: str, numba_cache: Path)
     Returns ``map_s`` (the call, including importing UMAP and compiling or loading its kernels),
     ``import_s`` (numpy and aecore before it) and ``process_s`` (the whole process, start to exit).
     """
-    env = dict(os.environ, NUMBA_CACHE_DIR=str(numba_cache),
-               PYTHONPATH=os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")])))
+    env = dict(os.environ, NUMBA_CACHE_DIR=str(numba_cache))
     t0 = time.perf_counter()
     done = subprocess.run([sys.executable, "-c", _FIRST_MAP, str(codes_file), method], env=env,
-                          capture_output=True, text=True, check=False)
+                          cwd=REPO_ROOT, capture_output=True, text=True, check=False)
     process_s = time.perf_counter() - t0
     if done.returncode != 0:
         raise RuntimeError(f"the fresh process failed:\n{done.stderr[-2000:]}")

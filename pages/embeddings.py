@@ -156,11 +156,9 @@ with right:
     title = f"{name} of {n:,} test digits' {codes.shape[1]}-d codes · {stored.meta.get('label', model_key)}"
     if kept.get(method, (None,))[0] != map_id:
         kept[method] = (map_id, map_chart(proj.points, labels, title, method, n, extra, idx))
-    # The other kept maps are hidden by their containers' CSS class (st-key-<key>); the containers are
-    # always there, in one order, so each chart keeps its place in the page and is never remounted.
-    # Folded to no height rather than `display: none`, which takes the chart's size away: ECharts then
-    # redrew the map on its return (UMAP of 5,000 shown again 0.18 s against 0.29 s after a click on
-    # the radio, medians of 10 switches, alternating). `flex: none`: Streamlit's flex sizing won over a height.
+    # The other kept maps are folded away by their containers' CSS class, always there in one order, so no
+    # chart is remounted; to no height, not `display: none`, which made ECharts redraw (bench.interaction);
+    # `flex: none`, as Streamlit's flex sizing won over a height.
     st.html("<style>" + "".join(f".st-key-emb-kept-{m} {{ {HIDDEN_MAP_STYLE} }}" for m in maps.METHOD_NAMES
                                 if m != method) + "</style>")
     event = None

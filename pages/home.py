@@ -29,8 +29,7 @@ with left:
     for spec in specs:
         key, status, job = state.model_status(spec)
         rows.append({"model": spec.label(), "status": status, "key": key, "job": job})
-    # A Markdown table: st.dataframe and st.table would import pandas on the server (~0.7 s here) and
-    # the data grid's script in the browser (another ~0.7 s) for five rows of text.
+    # Markdown, not st.dataframe: no pandas on the server nor data grid in the browser (bench.interaction).
     st.markdown("| model | status | key |\n|---|---|---|\n" +
                 "\n".join(f"| {r['model']} | {r['status']} | `{r['key']}` |" for r in rows))
     missing = [s for s, r in zip(specs, rows) if r["status"] != "ready"]

@@ -35,15 +35,13 @@ if start:
 
 
 def live_latent(job):
-    probe = job.probe
-    if probe is None or not probe.snapshots:
+    probe = job.latest_probe
+    if probe is None:
         return
     # about LIVE_POINTS of the probe digits, evenly through the set (it is in class order)
     every = slice(None, None, max(1, len(probe.labels) // training.LIVE_POINTS))
-    snap = probe.snapshots[-1][every]
-    title = f"Probe digits' codes after {figures.snapshot_label(probe.snapshot_names[-1])}" + \
-        (" (PCA-2)" if probe.projection is not None else "")
-    st.echarts_chart(figures.live_scatter_chart(snap, probe.labels[every], data.class_names, title),
+    title = f"Probe digits' codes after {figures.snapshot_label(probe.name)}" + (" (PCA-2)" if probe.reduced_with_pca else "")
+    st.echarts_chart(figures.live_scatter_chart(probe.codes[every], probe.labels[every], data.class_names, title),
                      height=training.LIVE_SCATTER_HEIGHT, key=f"live-latent-{job.key}")
 
 

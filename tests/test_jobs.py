@@ -29,19 +29,19 @@ def wait_until(condition, timeout=TIMEOUT, every=0.01) -> bool:
 
 @pytest.fixture
 def trainings(monkeypatch):
-    """Counts calls of `train_spec` made by the registry; `gates[family]` holds that family's start."""
+    """Counts calls of `train_and_store` made by the registry; `gates[family]` holds that family's start."""
     calls: list = []
     gates: dict[str, threading.Event] = {}
-    real = jobs_module.train_spec
+    real = jobs_module.train_and_store
 
-    def counting(spec, data, **kwargs):
+    def counting(spec, data, store, **kwargs):
         calls.append(spec)
         gate = gates.get(spec.family)
         if gate is not None:
             assert gate.wait(TIMEOUT), "test forgot to open a gate"
-        return real(spec, data, **kwargs)
+        return real(spec, data, store, **kwargs)
 
-    monkeypatch.setattr(jobs_module, "train_spec", counting)
+    monkeypatch.setattr(jobs_module, "train_and_store", counting)
     counting.calls, counting.gates = calls, gates
     return counting
 
@@ -125,12 +125,11 @@ def test_a_trained_model_is_handed_back_on_the_cpu_where_a_loaded_one_is_and_job
         result.model.cpu = lambda: (moved.append(result.model), to_cpu())[1]
         return result
 
-    monkeypatch.setattr(jobs_module, "train_spec", spying)
+    monkeypatch.setattr(runs_module, "train_spec", spying)
     job = registry.submit(spec_for(tiny_npz))
     assert job.wait(TIMEOUT) and job.state == DONE
     assert moved == [job.result.model]
 
-    monkeypatch.setattr(runs_module, "train_spec", spying)
     fresh, trained = get_or_train(spec_for(tiny_npz, "vae"), store)
     assert trained and moved[1:] == [fresh.model]
     # The dashboard's jobs share the cores with a browser that may run beside them (aecore.device);
@@ -213,7 +212,7 @@ def test_progress_grows_while_running(registry, tiny_npz, trainings, monkeypatch
     go = [threading.Event(), threading.Event()]
     real = trainings
 
-    def hold_at_epoch_ends(spec, data, *, on_trainer=None, **kwargs):
+    def hold_at_epoch_ends(spec, data, store, *, on_trainer=None, **kwargs):
         def attach(trainer):
             on_trainer(trainer)
 
@@ -224,14 +223,17 @@ def test_progress_grows_while_running(registry, tiny_npz, trainings, monkeypatch
 
             trainer.add_callback("on_epoch_end", hold)  # after the job's own recorder
 
-        return real(spec, data, on_trainer=attach, **kwargs)
+        return real(spec, data, store, on_trainer=attach, **kwargs)
 
-    monkeypatch.setattr(jobs_module, "train_spec", hold_at_epoch_ends)
+    monkeypatch.setattr(jobs_module, "train_and_store", hold_at_epoch_ends)
     job = registry.submit(spec_for(tiny_npz, epochs=3))
     assert reached[0].wait(TIMEOUT)
     first = job.progress()
     assert job.state == RUNNING and len(job.epochs()) == 1 and job.latest["event"] == "epoch"
     assert first[0]["event"] == "batch" and first[0]["global_step"] == 1  # the first batch is always kept
+    # the live latent chart's codes come with the epoch's progress, never in the kept snapshots
+    assert job.latest_probe.name == "train 1" and job.latest_probe.codes.shape == (len(job.latest_probe.labels), 2)
+    assert all("probe" not in p for p in first)
     go[0].set()
     assert reached[1].wait(TIMEOUT)
     second = job.progress()

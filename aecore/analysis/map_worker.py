@@ -28,7 +28,6 @@ import subprocess
 import sys
 import threading
 from collections import OrderedDict
-from pathlib import Path
 from typing import Any, BinaryIO
 
 import numpy as np
@@ -125,13 +124,11 @@ class MapWorker:
         self._stop()
         to_child_r, to_child_w = os.pipe()
         from_child_r, from_child_w = os.pipe()
-        root = str(Path(__file__).resolve().parents[2])  # so the child finds this checkout's aecore
-        env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH")) if p)}
         try:
             self._process = subprocess.Popen(
                 [sys.executable, "-m", "aecore.analysis.map_worker", str(to_child_r), str(from_child_w),
                  str(self.max_fitted)],
-                pass_fds=(to_child_r, from_child_w), stdin=subprocess.DEVNULL, env=env)
+                pass_fds=(to_child_r, from_child_w), stdin=subprocess.DEVNULL)
         finally:
             os.close(to_child_r)
             os.close(from_child_w)

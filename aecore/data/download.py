@@ -30,11 +30,8 @@ MNIST_MIRRORS: list[str] = [
     "http://yann.lecun.com/exdb/mnist/",
 ]
 
-# These are the MD5s of the files the Fashion-MNIST mirror serves (the same values torchvision
-# and the Fashion-MNIST README publish). Debian's dataset-fashion-mnist package ships the same
-# images re-gzipped, so its .gz files hash differently (sha256 of Debian's train-images:
-# b0564c3e...) and would make every download from the mirror fail verification. pooch reads
-# the "md5:" prefix; unprefixed values are SHA-256.
+# MD5s of the files the mirror serves, as torchvision publishes them (Debian re-gzips the same images,
+# so its .gz files hash differently). pooch reads the "md5:" prefix; unprefixed values are SHA-256.
 FASHION_FILES: dict[str, str] = {
     "train-images-idx3-ubyte.gz": "md5:8d4fb7e6c68d591d4c3dfef9ec88bf0d",
     "train-labels-idx1-ubyte.gz": "md5:25c81989df183df01b3e8a0aad5dffbe",
