@@ -430,9 +430,9 @@ def robust_box(points: np.ndarray, coverage: float = 0.98) -> tuple[float, float
 
 
 def probe_axes(snapshots: Sequence[np.ndarray], pad: float = 0.08) -> tuple[list[float], list[float]]:
-    """([x0, x1], [y0, y1]) for every epoch of a replay, so it does not jump: the union of each epoch's
-    `robust_box`, `pad` of its size to spare. An outlier, or an early epoch's wide spread on one axis,
-    would otherwise squeeze the final codes into a blob."""
+    """([x0, x1], [y0, y1]) holding the union of the snapshots' `robust_box`es, `pad` of its size to
+    spare. Give one epoch's codes for axes that fit that epoch: the replay's codes move and shrink as
+    they form, and axes shared by all epochs (or set by an outlier) squeezed the last into a blob."""
     if not len(snapshots):
         return [-1.0, 1.0], [-1.0, 1.0]
     boxes = np.array([robust_box(np.asarray(s, dtype=np.float64)) for s in snapshots])

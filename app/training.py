@@ -78,32 +78,34 @@ def job_progress(job: Job, *, curves: bool = True, key: str = "job",
     @st.fragment(run_every=(CHARTS_REFRESH_S if live else REFRESH_S) if was_running else None)
     def panel():
         snaps = job.progress()
-        p = snaps[-1] if snaps else job.latest
+        p = snaps[-1] if snaps else None if live else job.latest
         fraction = p["global_step"] / max(p["total_steps"], 1) if p else 0.0
+        label = job.spec.label()
+        parts = [k for k in snaps[-1]["train"] if k not in ("loss", "accuracy")] if snaps else []
+        # Every chart is built before anything is drawn, so the bar's text and the charts reach the
+        # browser together rather than a chart's build time apart.
+        charts = [] if not (curves and snaps) else [
+            (figures.live_loss_chart([(label, snaps)], title="loss per image", max_points=LIVE_POINTS), "loss",
+             f"loss curves of {label}, {epochs_done(snaps[-1]):.2f} epochs trained")]
+        if charts and len(parts) > 1:  # e.g. reconstruction vs KL
+            charts.append((figures.live_loss_chart([(label, snaps)], parts=parts, title="loss parts",
+                                                   max_points=LIVE_POINTS), "parts", f"loss parts of {label}"))
         if job.state in ("queued", "running"):
             cols = st.columns([5, 1])
-            cols[0].progress(min(fraction, 1.0), text=f"**{job.spec.label()}** — {status_line(job, p)}")
+            cols[0].progress(min(fraction, 1.0), text=f"**{label}** — {status_line(job, p)}")
             if cols[1].button("Stop", key=f"{key}-stop-{job.key}", icon=":material/stop:", width="stretch"):
                 job.cancel()
         elif job.state == "failed":
             st.error(job.error or "training failed")
         elif job.state == "cancelled":
-            st.warning(f"{job.spec.label()} was stopped after {len(job.epochs())} epoch(s); "
+            st.warning(f"{label} was stopped after {len(job.epochs())} epoch(s); "
                        "the partly trained model is not saved.")
         if job.warning:
             st.warning(job.warning)
-        if curves and snaps:
-            label = job.spec.label()
-            parts = [k for k in snaps[-1]["train"] if k not in ("loss", "accuracy")]
-            cols = st.columns(2 if len(parts) > 1 else 1)
+        if charts:
             # keyed ECharts charts: each refresh updates the browser's chart instead of mounting a new one
-            cols[0].echarts_chart(figures.live_loss_chart([(label, snaps)], title="loss per image", max_points=LIVE_POINTS),
-                                  height=LIVE_HEIGHT, key=f"{key}-loss-{job.key}",
-                                  alt=f"loss curves of {label}, {epochs_done(snaps[-1]):.2f} epochs trained")
-            if len(parts) > 1:  # e.g. reconstruction vs KL
-                cols[1].echarts_chart(figures.live_loss_chart([(label, snaps)], parts=parts, title="loss parts",
-                                                              max_points=LIVE_POINTS),
-                                      height=LIVE_HEIGHT, key=f"{key}-parts-{job.key}")
+            for col, (option, name, alt) in zip(st.columns(len(charts)), charts):
+                col.echarts_chart(option, height=LIVE_HEIGHT, key=f"{key}-{name}-{job.key}", alt=alt)
             st.caption(words.loss_meaning(job.spec.family))
         if also is not None:
             also(job)

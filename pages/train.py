@@ -90,4 +90,4 @@ if stored is not None:
         title = f"Probe digits' codes after {figures.snapshot_label(names[i])}" + \
             (" (PCA-2 of the code)" if probe.get("reduced_with_pca") else "")
         st.plotly_chart(figures.probe_scatter(snaps[i], np.asarray(probe["labels"]), data.class_names, title,
-                                              axes=figures.probe_axes(snaps)), width="stretch")
+                                              axes=figures.probe_axes([snaps[i]])), width="stretch")

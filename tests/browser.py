@@ -39,12 +39,15 @@ def dashboard(home: Path, *, warmup: bool = False, timeout_s: float = 90):
 
 
 @contextlib.contextmanager
-def browser_page(width: int = 1400, height: int = 1600, touch: bool = False):
+def browser_page(width: int = 1400, height: int = 1600, touch: bool = False, zoom: float = 1.0):
+    """A Chromium page of `width` x `height` CSS pixels; `zoom` 1.5 with a 1280/1.5-pixel width is a
+    1280-pixel window at 150% zoom."""
     from playwright.sync_api import sync_playwright
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
-            yield browser.new_page(viewport={"width": width, "height": height}, has_touch=touch)
+            yield browser.new_page(viewport={"width": width, "height": height}, has_touch=touch,
+                                   device_scale_factor=zoom)
         finally:
             browser.close()
 
