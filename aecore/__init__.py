@@ -1,4 +1,4 @@
-"""aecore: Latent Lab's modeling core — datasets, autoencoder families, trainer, jobs, store, analysis.
+"""aecore: Latent Lab's modeling core — datasets, autoencoder families, trainer, jobs, store, metrics, maps.
 
 It never imports Streamlit: the dashboard, the CLI (`python -m aecore`), the tests and notebooks all
 use the same API. Start from `aecore.spec.make_spec`, `aecore.runs.get_or_train` or

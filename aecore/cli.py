@@ -10,6 +10,7 @@ import argparse
 import json
 import sys
 import time
+import warnings
 from dataclasses import MISSING, fields
 from typing import Any, get_type_hints
 
@@ -156,8 +157,9 @@ def _cmd_list(args) -> int:
         print(f"no models in {store.root}")
     for m in rows:
         test = m["final"]["test"]
-        print(f"{m['key']}  {m.get('label', ''):32s} {m['dataset']['name']:14s} test loss {test.get('loss', float('nan')):9.3f}"
-              f"  {time.strftime('%Y-%m-%d %H:%M', time.localtime(m.get('created', 0)))}")
+        created = time.strftime('%Y-%m-%d %H:%M', time.localtime(m.get('created', 0)))
+        print(f"{m['key']}  {m.get('label', ''):32s} {m['dataset']['name']:14s} "
+              f"test loss {test.get('loss', float('nan')):9.3f}  {created}")
     return 0
 
 
@@ -179,11 +181,11 @@ def _cmd_info(args) -> int:
 
 
 def _cmd_prepare(args) -> int:
+    from dataclasses import replace
+
     from aecore.data import load_dataset
     from aecore.runs import get_or_train
-    from aecore.spec import lecture_specs
-    from dataclasses import replace
-    from aecore.spec import make_train_config
+    from aecore.spec import lecture_specs, make_train_config
 
     def show(name, done, total):
         if total:
@@ -207,7 +209,12 @@ def _cmd_prepare(args) -> int:
     return 0
 
 
+def _one_line_warning(message, category, filename, lineno, line=None) -> str:
+    return f"warning: {message}\n"  # a user reads the reason, not the line of aecore that noticed it
+
+
 def main(argv: list[str] | None = None) -> int:
+    warnings.formatwarning = _one_line_warning
     args = build_parser().parse_args(argv)
     command = {"train": _cmd_train, "list": _cmd_list, "info": _cmd_info, "prepare": _cmd_prepare}[args.command]
     try:

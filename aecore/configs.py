@@ -1,26 +1,78 @@
-"""What can be set: each model family's settings and the training settings, as frozen dataclasses.
+"""What can be set: each model family's settings and the training settings, and the family registry.
 
 Kept apart from the models so that reading or checking settings never imports torch: the dashboard's
 Home page, the job registry and the model store's index use them before any model is built (torch
 takes 1-1.5 s to import on a 2-core machine). Each config checks itself in `__post_init__`, so a bad
 value from a widget, a URL, the CLI or a JSON file is refused here. A dataclass's defaults are the
-lecture's default model of that family.
+lecture's default model of that family. Beside its settings, each family's config declares as plain
+data what the rest of the lab needs to know about it: a one-line `description`, the Train page's
+`controls`, and `small` settings for the tests. `FAMILIES` registers each family's config and its
+model class (imported, with torch, on first use by `aecore.models.model_class`).
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, fields
-from typing import Any
+from typing import Any, ClassVar
 
 from aecore.errors import ConfigError
-from aecore.validation import (MAX_EPOCHS, MAX_LAYER_WIDTH, check_choice, check_float, check_int, check_widths,
-                               set_field)
+from aecore.validation import MAX_EPOCHS, MAX_LAYER_WIDTH, check_choice, check_float, check_int, check_widths, set_field
 
 ACTIVATION_NAMES = ("relu", "leaky_relu", "sigmoid", "tanh")
 CORRUPTIONS = ("masking", "gaussian", "salt_pepper")
+MIN_SPARSITY_TARGET = 1e-4  # ρ's range is [1e-4, 1 - 1e-4]; the mean activation is clamped to [1e-6, 1 - 1e-6]
 
 
 @dataclass(frozen=True)
-class AEConfig:
+class Control:
+    """One widget of a family's settings on the Train page, as plain data (`app.controls` draws it).
+
+    Its value is the config field `name`, a one-element tuple field given as its one number (the
+    width of a one-layer encoder), or, for a config that overrides `from_controls`, a value that
+    config turns into its fields. Its default is the config default's (`FamilyConfig.control_values`).
+    """
+
+    name: str  # the value's name; also its URL parameter
+    kind: str  # "slider" | "select" | "select_slider" | "toggle"
+    label: str
+    options: tuple = ()  # select and select_slider
+    lo: float | None = None  # slider bounds and step
+    hi: float | None = None
+    step: float | None = None
+    help: str | None = None
+    option_labels: Mapping[Any, str] | None = None  # shown instead of the option itself
+    shown_when: tuple[str, Any] | None = None  # (another control's name, value): drawn only then
+
+
+TIED = Control("tied", "toggle", "Tied weights (decoder uses Wᵀ)")
+
+
+class FamilyConfig:
+    """What every family's config declares beside its settings, and the mapping to its controls."""
+
+    description: ClassVar[str] = ""  # one line, shown where a family is picked
+    controls: ClassVar[tuple[Control, ...]] = ()  # the Train page's widgets, in order
+    small: ClassVar[dict[str, Any]] = {}  # a small model with the same code paths, for the tests
+
+    def control_values(self) -> dict[str, Any]:
+        """The controls' values that give these settings (a control's default is its value here)."""
+        out = {}
+        for c in self.controls:
+            value = getattr(self, c.name)
+            out[c.name] = value[0] if isinstance(value, tuple) else value
+        return out
+
+    @classmethod
+    def from_controls(cls, values: Mapping[str, Any]) -> dict[str, Any]:
+        """The settings the controls' `values` give (a subset of the config's fields)."""
+        default = cls()
+        return {k: (v,) if isinstance(getattr(default, k), tuple) else v for k, v in values.items()}
+
+
+@dataclass(frozen=True)
+class DenseAEConfig(FamilyConfig):
+    """The settings every dense autoencoder has (ae, and dae, sparse and contractive, which extend it)."""
+
     hidden: tuple[int, ...] = (256, 32)  # encoder widths 784 -> ... -> code; the last one is the code size
     activation: str = "relu"  # hidden activation: relu | leaky_relu | sigmoid | tanh
     code_activation: str = "linear"  # activation of the code layer: linear or any of the above
@@ -36,13 +88,46 @@ class AEConfig:
 
 
 @dataclass(frozen=True)
-class DAEConfig(AEConfig):
+class AEConfig(DenseAEConfig):
+    description: ClassVar[str] = "Autoencoder (MLP, plain or deep)"
+    SHAPES: ClassVar[dict[str, tuple[int, ...]]] = {  # the hidden layers before the code, by name
+        "784-32 (simple)": (), "784-128-64-32 (deep)": (128, 64), "784-256-32": (256,),
+        "784-256-128-64 (deep)": (256, 128)}
+    controls: ClassVar[tuple[Control, ...]] = (
+        Control("shape", "select", "Hidden layers", options=tuple(SHAPES)),
+        Control("code", "slider", "Code size", lo=2, hi=128, step=1),
+        Control("activation", "select", "Activation", options=ACTIVATION_NAMES),
+        TIED,
+    )
+    small: ClassVar[dict[str, Any]] = {"hidden": (64, 16)}
+
+    def control_values(self) -> dict[str, Any]:
+        shape = next((name for name, widths in self.SHAPES.items() if widths == self.hidden[:-1]), "784-256-32")
+        return {"shape": shape, "code": self.hidden[-1], "activation": self.activation, "tied": self.tied}
+
+    @classmethod
+    def from_controls(cls, values: Mapping[str, Any]) -> dict[str, Any]:
+        return {"hidden": (*cls.SHAPES[values["shape"]], values["code"]), "activation": values["activation"],
+                "tied": values["tied"]}
+
+
+@dataclass(frozen=True)
+class DAEConfig(DenseAEConfig):
     hidden: tuple[int, ...] = (500,)
     activation: str = "sigmoid"
     code_activation: str = "sigmoid"
     tied: bool = True
     corruption: str = "masking"  # masking | gaussian | salt_pepper
     level: float = 0.3  # masking/salt-and-pepper probability, or Gaussian σ; 0 = plain autoencoder
+
+    description: ClassVar[str] = "Denoising autoencoder"
+    controls: ClassVar[tuple[Control, ...]] = (
+        Control("hidden", "slider", "Hidden units", lo=16, hi=1000, step=16),
+        Control("corruption", "select", "Corruption", options=CORRUPTIONS),
+        Control("level", "slider", "Corruption level", lo=0.0, hi=0.9, step=0.05),
+        TIED,
+    )
+    small: ClassVar[dict[str, Any]] = {"hidden": (64,), "level": 0.3}
 
     def __post_init__(self):
         super().__post_init__()
@@ -51,7 +136,7 @@ class DAEConfig(AEConfig):
 
 
 @dataclass(frozen=True)
-class SparseConfig(AEConfig):
+class SparseConfig(DenseAEConfig):
     hidden: tuple[int, ...] = (256,)
     activation: str = "sigmoid"
     code_activation: str = "sigmoid"
@@ -59,34 +144,63 @@ class SparseConfig(AEConfig):
     sparsity_target: float = 0.05  # ρ, the wanted mean activation of each code unit (kl only)
     sparsity_weight: float = 1.0  # weight of the penalty against the summed reconstruction loss
 
+    description: ClassVar[str] = "Sparse autoencoder"
+    controls: ClassVar[tuple[Control, ...]] = (
+        Control("hidden", "slider", "Hidden units", lo=16, hi=1024, step=16,
+                help="Above 784 the code is overcomplete."),
+        Control("sparsity", "select", "Penalty", options=("kl", "l1"),
+                option_labels={"kl": "KL to target ρ", "l1": "L1 on activations"}),
+        Control("sparsity_target", "slider", "Target activation ρ", lo=0.01, hi=0.5, step=0.01,
+                shown_when=("sparsity", "kl")),
+        Control("sparsity_weight", "select_slider", "Sparsity weight", options=(0.0, 0.01, 0.1, 0.3, 1.0, 3.0, 10.0)),
+    )
+    small: ClassVar[dict[str, Any]] = {"hidden": (64,)}
+
     def __post_init__(self):
         super().__post_init__()
         check_choice("sparsity", self.sparsity, ("kl", "l1"))
-        check_float("sparsity target", self.sparsity_target, 0.0, 1.0, lo_open=True)
-        if self.sparsity_target >= 1:
-            raise ConfigError("sparsity target must be below 1")
+        # Below 1e-4 the target is 0 in float32 and the KL penalty is NaN: the run would "diverge".
+        check_float("sparsity target", self.sparsity_target, MIN_SPARSITY_TARGET, 1 - MIN_SPARSITY_TARGET)
         check_float("sparsity weight", self.sparsity_weight, 0.0, 1000.0)
         if self.sparsity == "kl" and self.code_activation != "sigmoid":
             raise ConfigError("the KL sparsity penalty needs code_activation='sigmoid' (codes in 0..1)")
 
 
 @dataclass(frozen=True)
-class ContractiveConfig(AEConfig):
+class ContractiveConfig(DenseAEConfig):
     hidden: tuple[int, ...] = (128,)
     activation: str = "sigmoid"
     code_activation: str = "sigmoid"
     contraction_weight: float = 0.1  # λ, weight of the Jacobian penalty
+
+    description: ClassVar[str] = "Contractive autoencoder"
+    controls: ClassVar[tuple[Control, ...]] = (
+        Control("hidden", "slider", "Hidden units", lo=16, hi=1000, step=16),
+        Control("contraction_weight", "select_slider", "Contraction weight λ",
+                options=(0.0, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0)),
+    )
+    small: ClassVar[dict[str, Any]] = {"hidden": (32,)}
 
     def __post_init__(self):
         super().__post_init__()
         check_float("contraction weight", self.contraction_weight, 0.0, 1000.0)
 
 
+LATENT = Control("latent", "slider", "Latent size", lo=2, hi=32, step=1,
+                 help="2 gives a latent plane you can walk on the Latent grid page.")
+BETA = Control("beta", "select_slider", "β (KL weight)", options=(0.0, 0.5, 1.0, 2.0, 4.0, 8.0))
+
+
 @dataclass(frozen=True)
-class VAEConfig:
+class VAEConfig(FamilyConfig):
     hidden: tuple[int, ...] = (400,)  # encoder widths before the latent heads; the decoder mirrors them
     latent: int = 2  # size of z; 2 gives a latent plane you can walk
     beta: float = 1.0  # weight of the KL term (β-VAE when > 1)
+
+    description: ClassVar[str] = "Variational autoencoder (MLP)"
+    controls: ClassVar[tuple[Control, ...]] = (
+        Control("hidden", "slider", "Hidden units", lo=32, hi=1024, step=32), LATENT, BETA)
+    small: ClassVar[dict[str, Any]] = {"hidden": (64,), "latent": 2}
 
     def __post_init__(self):
         set_field(self, "hidden", check_widths("hidden", self.hidden))
@@ -95,11 +209,16 @@ class VAEConfig:
 
 
 @dataclass(frozen=True)
-class ConvVAEConfig:
+class ConvVAEConfig(FamilyConfig):
     filters: int = 64  # channels of the 14×14 feature maps
     dense: int = 128  # width of the dense layer between the feature maps and the latent heads
     latent: int = 2  # size of z
     beta: float = 1.0  # weight of the KL term
+
+    description: ClassVar[str] = "Variational autoencoder (convolutional)"
+    controls: ClassVar[tuple[Control, ...]] = (
+        Control("filters", "select_slider", "Filters", options=(8, 16, 32, 64)), LATENT, BETA)
+    small: ClassVar[dict[str, Any]] = {"filters": 8, "dense": 16}
 
     def __post_init__(self):
         check_int("filters", self.filters, 1, 256)
@@ -109,11 +228,20 @@ class ConvVAEConfig:
 
 
 @dataclass(frozen=True)
-class StackedConfig:
+class StackedConfig(FamilyConfig):
     hidden: tuple[int, ...] = (500, 250)  # width of each pretrained layer; the last is the code
     levels: tuple[float, ...] = (0.1, 0.2)  # masking corruption of each layer's dA, one per layer
     pretrain_epochs: int = 5  # epochs of greedy pretraining per layer
     num_classes: int = 10  # outputs of the softmax head used for fine-tuning
+
+    description: ClassVar[str] = "Stacked denoising autoencoder"
+    controls: ClassVar[tuple[Control, ...]] = (
+        Control("layers", "slider", "Layers", lo=1, hi=3, step=1),
+        Control("hidden", "slider", "Units per layer", lo=64, hi=1000, step=32),
+        Control("level", "slider", "Corruption of each layer", lo=0.0, hi=0.9, step=0.05),
+        Control("pretrain_epochs", "slider", "Pretraining epochs per layer", lo=0, hi=30, step=1),
+    )
+    small: ClassVar[dict[str, Any]] = {"hidden": (64, 32), "levels": (0.1, 0.2), "pretrain_epochs": 1}
 
     def __post_init__(self):
         set_field(self, "hidden", check_widths("hidden", self.hidden))
@@ -123,6 +251,16 @@ class StackedConfig:
         set_field(self, "levels", tuple(check_float("corruption level", v, 0.0, 1.0) for v in levels))
         check_int("pretrain epochs", self.pretrain_epochs, 0, MAX_EPOCHS)
         check_int("number of classes", self.num_classes, 2, 1000)
+
+    def control_values(self) -> dict[str, Any]:
+        return {"layers": len(self.hidden), "hidden": self.hidden[0], "level": self.levels[0],
+                "pretrain_epochs": self.pretrain_epochs}
+
+    @classmethod
+    def from_controls(cls, values: Mapping[str, Any]) -> dict[str, Any]:
+        depth = values["layers"]  # each layer half as wide as the one below it
+        return {"hidden": tuple(max(values["hidden"] // 2 ** i, 16) for i in range(depth)),
+                "levels": (values["level"],) * depth, "pretrain_epochs": values["pretrain_epochs"]}
 
 
 @dataclass(frozen=True)
@@ -143,27 +281,18 @@ class TrainConfig:
         check_int("seed", self.seed, 0, 2**31 - 1)
 
 
-DESCRIPTIONS = {
-    "ae": "Autoencoder (MLP, plain or deep)",
-    "dae": "Denoising autoencoder",
-    "sparse": "Sparse autoencoder",
-    "contractive": "Contractive autoencoder",
-    "vae": "Variational autoencoder (MLP)",
-    "conv_vae": "Variational autoencoder (convolutional)",
-    "stacked": "Stacked denoising autoencoder",
+# The family registry: name -> (its settings, its model class as "module.Class", imported on first use)
+FAMILY_REGISTRY: dict[str, tuple[type, str]] = {
+    "ae": (AEConfig, "aecore.models.ae.AE"),
+    "dae": (DAEConfig, "aecore.models.dae.DAE"),
+    "sparse": (SparseConfig, "aecore.models.sparse.SparseAE"),
+    "contractive": (ContractiveConfig, "aecore.models.contractive.ContractiveAE"),
+    "vae": (VAEConfig, "aecore.models.vae.VAE"),
+    "conv_vae": (ConvVAEConfig, "aecore.models.conv_vae.ConvVAE"),
+    "stacked": (StackedConfig, "aecore.models.stacked.StackedDAE"),
 }
-
-# family name -> its config class; `aecore.models.MODELS` maps the same names to the model classes
-CONFIGS: dict[str, type] = {
-    "ae": AEConfig,
-    "dae": DAEConfig,
-    "sparse": SparseConfig,
-    "contractive": ContractiveConfig,
-    "vae": VAEConfig,
-    "conv_vae": ConvVAEConfig,
-    "stacked": StackedConfig,
-}
-FAMILIES = tuple(CONFIGS)
+FAMILIES = tuple(FAMILY_REGISTRY)
+CONFIGS: dict[str, type] = {name: config for name, (config, _) in FAMILY_REGISTRY.items()}
 
 
 def config_class(family: str) -> type:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import math
 import os
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Iterator
 
 import torch
 
@@ -40,8 +40,8 @@ def pick_device(name: str | None = None) -> torch.device:
 def _cpu_has_native_bf16() -> bool:
     """Whether this CPU multiplies bfloat16 in hardware (AVX512-BF16 or AMX), as torch reports it."""
     try:
-        caps = torch._C._cpu._get_cpu_capability()  # private, hence the fallback
-    except Exception:
+        caps = torch.cpu.get_capabilities()
+    except Exception:  # cpuinfo could not read this CPU: assume emulated bfloat16, the safe side
         return False
     return bool(caps.get("avx512_bf16") or caps.get("amx_bf16"))
 

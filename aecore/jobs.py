@@ -13,9 +13,9 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from aecore.errors import AecoreError
+from aecore.runs import TrainedModel, resolve, train_and_store
 from aecore.spec import RunSpec
 from aecore.store import ModelStore, StoredModel
-from aecore.runs import TrainedModel, resolve, train_and_store
 
 if TYPE_CHECKING:  # torch and the trainer are imported by the job's thread, not by whoever lists the jobs
     from aecore.trainer import ProbeSnapshot, Progress, Trainer

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import time
 import warnings
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Callable
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
 from aecore.data import Dataset, load_dataset
+from aecore.errors import ConfigError, StoreError
 from aecore.spec import RunSpec
-from aecore.errors import StoreError
 from aecore.store import ModelStore, StoredModel
 
 if TYPE_CHECKING:  # torch, the models and the trainer are imported when a model is trained:
@@ -21,9 +22,14 @@ if TYPE_CHECKING:  # torch, the models and the trainer are imported when a model
 
 
 def resolve(spec: RunSpec, *, download: bool = False, progress=None) -> tuple[RunSpec, Dataset]:
-    """Load the spec's dataset and return the spec with "auto" replaced by the concrete name."""
+    """Load the spec's dataset and return the spec with "auto" replaced by the concrete name and a
+    classification head (`num_classes`, stacked) widened to the data's number of classes."""
     data = load_dataset(spec.dataset, download=download, progress=progress)
-    return (spec.with_dataset(data.name) if spec.dataset == "auto" else spec), data
+    spec = spec.with_dataset(data.name) if spec.dataset == "auto" else spec
+    classes = len(data.class_names)
+    if getattr(spec.model, "num_classes", classes) < classes:
+        spec = replace(spec, model=replace(spec.model, num_classes=classes))
+    return spec, data
 
 
 def train_spec(spec: RunSpec, data: Dataset, *, device=None, callbacks=None,
@@ -32,9 +38,17 @@ def train_spec(spec: RunSpec, data: Dataset, *, device=None, callbacks=None,
     `share_cores` as for `Trainer`."""
     import torch
 
+    from aecore.device import pick_device
+    from aecore.memory import check_training_fits
     from aecore.models import build_model
     from aecore.trainer import Trainer
 
+    classes = len(data.class_names)
+    if getattr(spec.model, "num_classes", classes) < classes:
+        raise ConfigError(f"{spec.family}'s head has {spec.model.num_classes} classes but the data has {classes}; "
+                          f"set num_classes to at least {classes}")
+    device = device if isinstance(device, torch.device) else pick_device(device)
+    check_training_fits(spec, len(data.x_train) + len(data.x_val) + len(data.x_test), len(data.x_train), device)
     torch.manual_seed(spec.train.seed)
     model = build_model(spec.family, spec.model)
     trainer = Trainer(model, data, spec.train, device=device, callbacks=callbacks, share_cores=share_cores)

@@ -12,8 +12,8 @@ import re
 from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
 
-from aecore.errors import ConfigError
 from aecore.configs import TrainConfig, config_class, make_config, make_train_config
+from aecore.errors import ConfigError
 
 STORE_FORMAT = 1  # bump when saved weights or metadata change meaning; old entries then miss
 KEY_LENGTH = 20
@@ -39,13 +39,13 @@ class RunSpec:
                 "dataset": self.dataset}
 
     @classmethod
-    def from_dict(cls, d: dict) -> "RunSpec":
+    def from_dict(cls, d: dict) -> RunSpec:
         if not isinstance(d, dict):
             raise ConfigError("a run spec must be a mapping")
         return cls(family=d.get("family", "ae"), model=d.get("model"), train=make_train_config(d.get("train")),
                    dataset=d.get("dataset", "auto"))
 
-    def with_dataset(self, name: str) -> "RunSpec":
+    def with_dataset(self, name: str) -> RunSpec:
         return replace(self, dataset=name)
 
     def key(self, dataset_fingerprint: str) -> str:
@@ -59,9 +59,12 @@ class RunSpec:
         return hashlib.sha256(blob.encode()).hexdigest()[:KEY_LENGTH]
 
     def label(self) -> str:
-        """A short human name, e.g. 'dae 500 masking 0.3'."""
+        """A short human name, e.g. 'dae 500 masking 0.3', naming every model setting that differs
+        from the family's defaults, so two different models never share a label ('dae 500 masking 0.3
+        untied'). Training settings are not named."""
         m = self.model
         bits = [self.family]
+        named = {"hidden", "latent", "corruption", "level", "beta"}
         if hasattr(m, "hidden"):
             bits.append("-".join(map(str, m.hidden)))
         if hasattr(m, "latent"):
@@ -70,7 +73,23 @@ class RunSpec:
             bits.append(f"{m.corruption} {m.level:g}")
         if getattr(m, "beta", 1.0) != 1.0:
             bits.append(f"β={m.beta:g}")
+        default = type(m)()
+        for f in fields(m):
+            value = getattr(m, f.name)
+            if f.name not in named and value != getattr(default, f.name):
+                bits.append(_setting_words(f.name, value))
         return " ".join(bits)
+
+
+def _setting_words(name: str, value: Any) -> str:
+    """A setting in a label: 'untied', 'activation relu', 'levels 0.1-0.3'."""
+    if isinstance(value, bool):
+        return name if value else f"un{name}" if name == "tied" else f"no {name.replace('_', ' ')}"
+    if isinstance(value, tuple):
+        value = "-".join(f"{v:g}" if isinstance(v, float) else str(v) for v in value)
+    elif isinstance(value, float):
+        value = f"{value:g}"
+    return f"{name.replace('_', ' ')} {value}"
 
 
 def make_spec(family: str = "ae", dataset: str = "auto", **settings: Any) -> RunSpec:

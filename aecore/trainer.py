@@ -1,10 +1,13 @@
 """A model-agnostic trainer: shuffled index slices over data held on the device, named callbacks.
 
-`Trainer(model, data, cfg).run()` trains every `Stage` the model plans, fires `on_batch_end` and
-`on_epoch_end` with a `Progress` snapshot, records the codes of a fixed probe set of test digits after
-each epoch, and returns a `TrainResult`. A callback returning True, or `request_stop()`, ends training
-early and the partly trained model is still returned. A NaN or infinite loss raises
-`DivergenceError` with advice instead of handing back a garbage model.
+`Trainer(model, data, cfg).run()` trains every `Stage` the model plans, then its `baseline` if it
+has one, fires `on_batch_end` and `on_epoch_end` with a `Progress` snapshot, and returns a
+`TrainResult`. Beside the loop, three small named parts: `ProbeRecorder` records the codes of a
+fixed probe set of test digits after each epoch of the model's own stages (each epoch's `Progress`
+carries them), `DivergenceGuard` raises `DivergenceError` with advice instead of handing back a
+garbage model, and `aecore.device.CoreSharing` adjusts the threads when asked to share the cores.
+A callback returning True, or `request_stop()`, ends training early and the partly trained model
+is still returned.
 """
 from __future__ import annotations
 
@@ -12,16 +15,17 @@ import math
 import threading
 import time
 from collections import defaultdict
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field, fields
-from typing import Callable
 
 import numpy as np
 import torch
 
+from aecore.configs import TrainConfig
 from aecore.device import CoreSharing, autocast_dtype, pick_device
 from aecore.errors import DivergenceError
-from aecore.models import Autoencoder, Stage
-from aecore.configs import TrainConfig
+from aecore.models import Autoencoder, Baseline, Stage
 
 PROBE_SIZE = 1000  # test digits whose codes are recorded each epoch to replay how the map formed
 EVAL_BATCH = 2048
@@ -106,11 +110,88 @@ Callback = Callable[[Progress], "bool | None"]
 def as_tensor_images(images: np.ndarray, device: torch.device) -> torch.Tensor:
     """(N, 28, 28) uint8 -> (N, 784) float32 in [0, 1] on `device`."""
     # A copy: datasets are shared read-only between sessions, and torch wants writable memory.
-    x = torch.from_numpy(np.array(images, dtype=np.uint8, copy=True)).reshape(len(images), -1)
+    pixels = int(np.prod(images.shape[1:]))  # not -1: an empty split (val_size=0) has no size to infer from
+    x = torch.from_numpy(np.array(images, dtype=np.uint8, copy=True)).reshape(len(images), pixels)
     return x.to(device).float().div_(255.0)
 
 
+class ProbeRecorder:
+    """Codes of a fixed probe set of test digits, recorded after each epoch of the model's own stages,
+    as 2-D points: PCA-2 of larger codes, fitted on the first epoch so every epoch shares its axes."""
+
+    def __init__(self, x_test: torch.Tensor, y_test: np.ndarray):
+        rng = np.random.default_rng(0)  # the probe set is the same for every model on this dataset
+        indices = np.sort(rng.permutation(len(x_test))[:PROBE_SIZE])
+        self.record = ProbeRecord(indices=indices, labels=np.asarray(y_test)[indices])
+        self.x = x_test[torch.from_numpy(indices).to(x_test.device)]  # (P, 784)
+
+    @torch.no_grad()
+    def __call__(self, model: Autoencoder, name: str) -> ProbeSnapshot:
+        """Record the codes `model` gives the probe digits now, as snapshot `name`."""
+        model.eval()
+        codes = torch.cat([model.encode(self.x[i:i + EVAL_BATCH]).float()
+                           for i in range(0, len(self.x), EVAL_BATCH)]).cpu().numpy()  # (P, D)
+        record = self.record
+        if codes.shape[1] > 2:
+            if record.projection is None:
+                mean = codes.mean(axis=0)
+                _, _, vt = np.linalg.svd(codes - mean, full_matrices=False)
+                record.projection = (mean, vt[:2].T)
+            mean, comps = record.projection
+            codes = (codes - mean) @ comps
+        elif codes.shape[1] == 1:
+            codes = np.concatenate([codes, np.zeros_like(codes)], axis=1)
+        record.snapshots.append(codes.astype(np.float32))
+        record.snapshot_names.append(name)
+        return ProbeSnapshot(name, record.snapshots[-1], record.labels, record.projection is not None)
+
+
+class DivergenceGuard:
+    """Raises DivergenceError on a NaN/inf loss, or one DIVERGENCE_FACTOR times the stage's first
+    batch loss (a learning rate far too high can blow the loss up without ever reaching NaN)."""
+
+    def __init__(self, cfg: TrainConfig, stage: str):
+        self.cfg, self.stage = cfg, stage
+        self.first: float | None = None
+
+    def check(self, loss: torch.Tensor, epoch: int, step: int) -> None:
+        value = loss.detach().float().item()
+        exploded = self.first is not None and value > DIVERGENCE_FACTOR * max(self.first, 1e-3)
+        if not math.isfinite(value) or exploded:
+            cfg = self.cfg
+            raise DivergenceError(
+                f"Training diverged (the loss became {value:.4g} in {self.stage}, epoch {epoch}, batch {step + 1}): "
+                f"lower the learning rate (now {cfg.lr:g}; try {cfg.lr / 10:g})"
+                + (", use Adam rather than SGD," if cfg.optimizer == "sgd" else "") + " or change the seed.")
+        if self.first is None:
+            self.first = value
+
+
+@dataclass
+class _EpochSums:
+    """Loss parts summed over the batches of one epoch so far, weighted by batch size."""
+
+    started: float  # time.perf_counter() at the epoch's start
+    sums: dict[str, torch.Tensor] = field(default_factory=dict)
+    seen: int = 0
+    steps: int = 0
+
+    def add(self, parts: dict[str, torch.Tensor], batch: int) -> None:
+        for k, v in parts.items():
+            self.sums[k] = self.sums.get(k, 0.0) + v.detach().float() * batch
+        self.seen += batch
+        self.steps += 1
+
+    def means(self) -> dict[str, float]:
+        return {k: float(v) / self.seen for k, v in self.sums.items()}
+
+
 class Trainer:
+    """Trains the model's stages, then its baseline if it has one (`Autoencoder.baseline`).
+
+    Read during a run (e.g. from a callback): `global_step`, `total_steps`, `history`, `probe`.
+    """
+
     def __init__(self, model: Autoencoder, data, cfg: TrainConfig = TrainConfig(), *,
                  device: str | torch.device | None = None, callbacks: dict[str, list[Callback]] | None = None,
                  share_cores: bool = False):
@@ -122,19 +203,27 @@ class Trainer:
         self.cfg = cfg
         self.share_cores = share_cores
         self.device = device if isinstance(device, torch.device) else pick_device(device)
+        self.amp = autocast_dtype(self.device)  # bfloat16 autocast where it is native, else None
         self.model = model.to(self.device)
         self.callbacks: dict[str, list[Callback]] = defaultdict(list, callbacks or {})
         self._stop = threading.Event()
         self.x_train, self.y_train = self._tensors(data.x_train, data.y_train)
         self.x_val, self.y_val = self._tensors(data.x_val, data.y_val)
         self.x_test, self.y_test = self._tensors(data.x_test, data.y_test)
-        rng = np.random.default_rng(0)  # the probe set is the same for every model on this dataset
-        probe_idx = np.sort(rng.permutation(len(data.x_test))[:PROBE_SIZE])
-        self.probe = ProbeRecord(indices=probe_idx, labels=np.asarray(data.y_test)[probe_idx])
-        self._probe_x = self.x_test[torch.from_numpy(probe_idx).to(self.device)]
+        self.record_probe = ProbeRecorder(self.x_test, data.y_test)
+        self.steps = math.ceil(len(self.x_train) / cfg.batch_size)  # batches per epoch
+        self.history: list[dict] = []  # one Progress dict per epoch, every stage
+        self.global_step = self.total_steps = 0
+        self._samples, self._train_time, self._start = 0, 0.0, 0.0
+        self._shuffle = torch.Generator()  # seeded by `run`
+
+    @property
+    def probe(self) -> ProbeRecord:
+        return self.record_probe.record
 
     def _tensors(self, images, labels):
-        return as_tensor_images(images, self.device), torch.tensor(np.asarray(labels), dtype=torch.int64, device=self.device)
+        labels = torch.tensor(np.asarray(labels), dtype=torch.int64, device=self.device)
+        return as_tensor_images(images, self.device), labels
 
     def add_callback(self, event: str, fn: Callback) -> None:
         self.callbacks[event].append(fn)
@@ -160,105 +249,100 @@ class Trainer:
             return torch.optim.Adam(params, lr=self.cfg.lr)
 
     def run(self) -> TrainResult:
+        """Train every stage of the model, then its baseline's; returns the result, also when stopped."""
+        torch.manual_seed(self.cfg.seed)
+        self._shuffle = torch.Generator().manual_seed(self.cfg.seed)
+        own = self.model.stages(self.cfg.epochs)
+        baseline = self.model.baseline(self.cfg.epochs)  # another network, trained after for comparison
+        plan = own + (baseline.stages if baseline is not None else [])
+        self.total_steps = self.steps * sum(stage.epochs for stage in plan)
+        self._start = time.perf_counter()
+        with self._core_sharing() as sharing:
+            for index, stage in enumerate(plan):
+                self._train_stage(index, stage, sharing, own=index < len(own))
+        return self._result(len(own), baseline)
+
+    @contextmanager
+    def _core_sharing(self) -> Iterator[CoreSharing | None]:
         sharing = CoreSharing() if self.share_cores and self.device.type == "cpu" else None
         try:
-            return self._train(sharing)
+            yield sharing
         finally:
             if sharing is not None:
                 sharing.restore()
 
-    def _train(self, sharing: CoreSharing | None) -> TrainResult:
-        cfg, model = self.cfg, self.model
-        torch.manual_seed(cfg.seed)
-        shuffle = torch.Generator().manual_seed(cfg.seed)
-        stages = model.stages(cfg.epochs)
-        n = len(self.x_train)
-        steps = math.ceil(n / cfg.batch_size)
-        total_steps = steps * sum(s.epochs for s in stages)
-        amp = autocast_dtype(self.device)
-        history: list[dict] = []
-        global_step, samples, train_time = 0, 0, 0.0
-        start = time.perf_counter()
-        for stage_index, stage in enumerate(stages):
-            optimizer = self._optimizer(stage.params)
-            first_loss = None
-            for epoch in range(1, stage.epochs + 1):
+    def _train_stage(self, index: int, stage: Stage, sharing: CoreSharing | None, own: bool) -> None:
+        optimizer = self._optimizer(stage.params)
+        guard = DivergenceGuard(self.cfg, stage.name)
+        for epoch in range(1, stage.epochs + 1):
+            if self._stop.is_set():
+                return
+            sums = _EpochSums(started=time.perf_counter())
+            self.model.train()
+            perm = torch.randperm(len(self.x_train), generator=self._shuffle).to(self.device)
+            for step in range(self.steps):
+                idx = perm[step * self.cfg.batch_size:(step + 1) * self.cfg.batch_size]
+                sums.add(self._step(stage, optimizer, guard, idx, epoch, step), len(idx))
+                self.global_step += 1
+                if sharing is not None:
+                    sharing.check()
+                if self.callbacks.get("on_batch_end"):
+                    self._fire("on_batch_end", self._batch_progress(index, stage, epoch, sums))
                 if self._stop.is_set():
                     break
-                model.train()
-                sums: dict[str, torch.Tensor] = {}
-                seen = 0
-                perm = torch.randperm(n, generator=shuffle).to(self.device)
-                t0 = time.perf_counter()
-                for step in range(steps):
-                    idx = perm[step * cfg.batch_size:(step + 1) * cfg.batch_size]
-                    xb, yb = self.x_train[idx], self.y_train[idx]
-                    with torch.autocast(self.device.type, dtype=amp, enabled=amp is not None):
-                        parts = stage.loss_fn(xb, yb)
-                    loss = parts["loss"]
-                    value = self._check_diverged(loss, first_loss, stage, epoch, step)
-                    first_loss = value if first_loss is None else first_loss
-                    optimizer.zero_grad(set_to_none=True)
-                    loss.backward()
-                    optimizer.step()
-                    b = len(idx)
-                    for k, v in parts.items():
-                        sums[k] = sums.get(k, 0.0) + v.detach().float() * b
-                    seen += b
-                    global_step += 1
-                    if sharing is not None:
-                        sharing.check()
-                    if self.callbacks.get("on_batch_end"):
-                        now = time.perf_counter()
-                        rate = (samples + seen) / max(train_time + now - t0, 1e-9)
-                        self._fire("on_batch_end", self._progress(
-                            "batch", stage, stage_index, epoch, step + 1, steps, global_step, total_steps,
-                            rate, now - start, {k: float(v) / seen for k, v in sums.items()}))
-                    if self._stop.is_set():
-                        break
-                train_time += time.perf_counter() - t0
-                samples += seen
-                progress = self._progress("epoch", stage, stage_index, epoch, step + 1, steps, global_step,
-                                          total_steps, samples / max(train_time, 1e-9), 0.0,
-                                          {k: float(v) / seen for k, v in sums.items()})
-                progress.val = self.evaluate(stage.loss_fn, self.x_val, self.y_val)
-                if stage.records_probe:
-                    progress.probe = self._record_probe(f"{stage.name} {epoch}")
-                progress.elapsed_s = time.perf_counter() - start
-                history.append(progress.to_dict())
-                self._fire("on_epoch_end", progress)
-        # The last epoch of the model itself: stacked's random-init baseline (a stage that records
-        # no probe) trains another network, whose losses must not be reported as this model's.
-        own = [h for h in history if stages[h["stage_index"]].records_probe] or history
+            self._end_epoch(index, stage, epoch, sums, own)
+
+    def _step(self, stage: Stage, optimizer, guard: DivergenceGuard, idx: torch.Tensor, epoch: int,
+              step: int) -> dict[str, torch.Tensor]:
+        """One optimisation step on the batch `idx`; returns its loss parts."""
+        with torch.autocast(self.device.type, dtype=self.amp, enabled=self.amp is not None):
+            parts = stage.loss_fn(self.x_train[idx], self.y_train[idx])
+        guard.check(parts["loss"], epoch, step)
+        optimizer.zero_grad(set_to_none=True)
+        parts["loss"].backward()
+        optimizer.step()
+        return parts
+
+    def _batch_progress(self, index: int, stage: Stage, epoch: int, sums: _EpochSums) -> Progress:
+        now = time.perf_counter()
+        rate = (self._samples + sums.seen) / max(self._train_time + now - sums.started, 1e-9)
+        return self._progress("batch", index, stage, epoch, sums.steps, rate, now - self._start, sums.means())
+
+    def _end_epoch(self, index: int, stage: Stage, epoch: int, sums: _EpochSums, own: bool) -> None:
+        self._train_time += time.perf_counter() - sums.started
+        self._samples += sums.seen
+        progress = self._progress("epoch", index, stage, epoch, sums.steps,
+                                  self._samples / max(self._train_time, 1e-9), 0.0, sums.means())
+        progress.val = self.evaluate(stage.loss_fn, self.x_val, self.y_val)
+        if own:  # the baseline is another network: its codes are not this model's
+            progress.probe = self.record_probe(self.model, f"{stage.name} {epoch}")
+        progress.elapsed_s = time.perf_counter() - self._start
+        self.history.append(progress.to_dict())
+        self._fire("on_epoch_end", progress)
+
+    def _progress(self, event: str, index: int, stage: Stage, epoch: int, step: int, rate: float,
+                  elapsed: float, train: dict[str, float]) -> Progress:
+        remaining = (self.total_steps - self.global_step) * self.cfg.batch_size / max(rate, 1e-9)
+        return Progress(event=event, stage=stage.name, stage_index=index, epoch=epoch, epochs=stage.epochs,
+                        step=step, steps=self.steps, global_step=self.global_step, total_steps=self.total_steps,
+                        samples_per_s=rate, elapsed_s=elapsed, eta_s=remaining, train=train)
+
+    def _result(self, own_stages: int, baseline: Baseline | None) -> TrainResult:
+        model = self.model
+        # The last epoch of the model itself: a baseline's losses must not be reported as this model's.
+        own = [h for h in self.history if h["stage_index"] < own_stages] or self.history
         final = {"train": own[-1]["train"] if own else {},
                  "val": own[-1]["val"] if own else {},
                  "test": self.evaluate(lambda x, y: model.loss(x), self.x_test, self.y_test)}
         model.eval()
         with torch.no_grad():
             metrics = model.final_metrics(self.x_test, self.y_test)
-        return TrainResult(model=model, history=history, probe=self.probe, final=final, metrics=metrics,
-                           seconds=time.perf_counter() - start, samples_per_s=samples / max(train_time, 1e-9),
+            if baseline is not None:
+                metrics.update(baseline.metrics(self.x_test, self.y_test))
+        return TrainResult(model=model, history=self.history, probe=self.probe, final=final, metrics=metrics,
+                           seconds=time.perf_counter() - self._start,
+                           samples_per_s=self._samples / max(self._train_time, 1e-9),
                            stopped_early=self._stop.is_set())
-
-    def _progress(self, event, stage, stage_index, epoch, step, steps, global_step, total_steps, rate,
-                  elapsed, train) -> Progress:
-        remaining = (total_steps - global_step) * self.cfg.batch_size / max(rate, 1e-9)
-        return Progress(event=event, stage=stage.name, stage_index=stage_index, epoch=epoch,
-                        epochs=stage.epochs, step=step, steps=steps, global_step=global_step,
-                        total_steps=total_steps, samples_per_s=rate, elapsed_s=elapsed, eta_s=remaining,
-                        train=train)
-
-    def _check_diverged(self, loss: torch.Tensor, first: float | None, stage: Stage, epoch: int, step: int) -> float:
-        """Raise DivergenceError on a NaN/inf loss, or one 100× above the stage's first batch
-        (a learning rate that is far too high can blow the loss up without ever reaching NaN)."""
-        value = loss.detach().float().item()
-        exploded = first is not None and value > DIVERGENCE_FACTOR * max(first, 1e-3)
-        if not math.isfinite(value) or exploded:
-            raise DivergenceError(
-                f"Training diverged (the loss became {value:.4g} in {stage.name}, epoch {epoch}, batch {step + 1}): "
-                f"lower the learning rate (now {self.cfg.lr:g}; try {self.cfg.lr / 10:g})"
-                + (", use Adam rather than SGD," if self.cfg.optimizer == "sgd" else "") + " or change the seed.")
-        return value
 
     @torch.no_grad()
     def evaluate(self, loss_fn, x: torch.Tensor, y: torch.Tensor) -> dict[str, float]:
@@ -273,21 +357,3 @@ class Trainer:
                 sums[k] = sums.get(k, 0.0) + float(v) * b
         self.model.train(was_training)
         return {k: v / max(len(x), 1) for k, v in sums.items()}
-
-    @torch.no_grad()
-    def _record_probe(self, name: str) -> ProbeSnapshot:
-        self.model.eval()
-        codes = torch.cat([self.model.encode(self._probe_x[i:i + EVAL_BATCH]).float()
-                           for i in range(0, len(self._probe_x), EVAL_BATCH)]).cpu().numpy()
-        if codes.shape[1] > 2:
-            if self.probe.projection is None:  # fitted once, so later epochs share the same axes
-                mean = codes.mean(axis=0)
-                _, _, vt = np.linalg.svd(codes - mean, full_matrices=False)
-                self.probe.projection = (mean, vt[:2].T)
-            mean, comps = self.probe.projection
-            codes = (codes - mean) @ comps
-        elif codes.shape[1] == 1:
-            codes = np.concatenate([codes, np.zeros_like(codes)], axis=1)
-        self.probe.snapshots.append(codes.astype(np.float32))
-        self.probe.snapshot_names.append(name)
-        return ProbeSnapshot(name, self.probe.snapshots[-1], self.probe.labels, self.probe.projection is not None)

@@ -6,7 +6,8 @@ themselves in `__post_init__`: out-of-range values are refused by `aecore`, not 
 from __future__ import annotations
 
 import math
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from aecore.errors import ConfigError
 
@@ -16,7 +17,8 @@ MAX_EPOCHS = 500
 
 
 def check_int(name: str, value: Any, lo: int, hi: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int,)) and not (isinstance(value, float) and value.is_integer()):
+    whole_float = isinstance(value, float) and value.is_integer()
+    if isinstance(value, bool) or not isinstance(value, (int,)) and not whole_float:
         raise ConfigError(f"{name} must be a whole number, got {value!r}")
     value = int(value)
     if not lo <= value <= hi:

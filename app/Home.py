@@ -1,12 +1,15 @@
 """Latent Lab's entry script: `streamlit run app/Home.py`.
 
-Builds the navigation over the page scripts in `pages/` and draws the widgets every page shares
+`streamlit run` imports this file and finds `app`, a Streamlit `App` that serves this same file as
+its script behind one middleware (nested URLs redirect to their page, see `app.routing`); run as
+the script, it builds the navigation over the page scripts in `pages/` and draws the widgets every page shares
 (the dataset picker in the sidebar). Each page reads like a script of its screen; the work lives in
 `aecore` and the helpers in `app/`.
 """
-import streamlit as st
+import sys
+from pathlib import Path
 
-from app import projector, state  # the installed package (pyproject.toml): Streamlit puts only app/ on the path
+import streamlit as st
 
 PAGES = [
     ("home.py", "Home", ":material/home:"),
@@ -25,22 +28,32 @@ def main() -> None:
     pages = [st.Page(f"../pages/{file}", title=title, icon=icon, default=file == "home.py",
                      url_path=None if file == "home.py" else file.removesuffix(".py"))
              for file, title, icon in PAGES]
-    state.keep_settings()  # before any widget is drawn: setting a drawn widget's value is an error
     page = st.navigation(pages)
     # Digit pictures keep square, sharp pixels; progress bars do not ease, which costs a watching browser CPU
     # that training needs (bench.dashboard_overhead).
     st.html("<style>[data-testid='stImage'] img { image-rendering: pixelated; }"
             "[data-testid='stProgress'] * { transition: none !important; }</style>")
     with st.sidebar:
-        state.dataset_controls()
+        dataset_choice.dataset_controls()
         projector.projector_controls()
     st.html(projector.page_style())
-    state.record_page(page.url_path)
-    state.start_map_worker()  # its imports take seconds: let them run on another core while pages render
+    page_visits.record_page(page.url_path)
+    warmup.start_map_worker()  # its imports take seconds: let them run on another core while pages render
     try:
         page.run()
     finally:  # after the page, so that the first page a server shows does not share the GIL with it
-        state.start_background_warmup()
+        warmup.start_background_warmup()
 
 
-main()
+if __name__ == "__main__":  # Streamlit runs the script as __main__
+    # the installed package (pyproject.toml): Streamlit puts only app/ on the path
+    from app import dataset_choice, page_visits, projector, warmup
+
+    main()
+else:  # imported by `streamlit run` (or uvicorn) for the server, with only app/ on the path
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from starlette.middleware import Middleware
+
+    from app.routing import NestedPathRedirect
+
+    app = st.App(__file__, middleware=[Middleware(NestedPathRedirect)])

@@ -6,16 +6,19 @@ canvas costs one small forward pass per model and nothing else.
 """
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import streamlit as st
 import torch
 
-from aecore.analysis import decode_codes, encode_images, mnist_normalize
+from aecore.data.user_images import canvas_image_bytes, canvas_max_pixels, load_image_bytes, mnist_normalize
+from aecore.latent import decode_codes
+from aecore.metrics import encode_images
 from aecore.models import corrupt
 from aecore.spec import RunSpec
-from app import controls, state
+from app import controls, resources
 
 NOISE_SEED = 0  # one fixed noise pattern, so reruns after a stroke do not flicker
 GRID_PER_CLASS = 2  # test digits per class in the reconstruction grid
@@ -37,12 +40,15 @@ def trained_models(dataset: str, accept: Callable[[RunSpec], bool] = lambda s: T
 
 # ---- the user's digit -----------------------------------------------------------------------------
 
-def canvas_digit(result: Any) -> np.ndarray | None:
-    """The canvas as an MNIST-style (28, 28) float32 digit, or None while it is blank."""
-    pixels = None if result is None else result.image_data  # decodes the PNG: read it once
-    if pixels is None:
+def canvas_digit(result: Any, side: int) -> np.ndarray | None:
+    """The canvas (of `side` CSS pixels) as an MNIST-style (28, 28) float32 digit, or None while it is
+    blank; raises ImageError for data a browser should never send (checked before decoding)."""
+    # Read raw, not through CanvasResult.image_data: that decodes any size with Image.open.
+    data_url = None if result is None else getattr(result, "_image_data_url", None)
+    if data_url is None:
         return None
-    return mnist_normalize(pixels)
+    png = canvas_image_bytes(data_url, side)
+    return mnist_normalize(load_image_bytes(png, max_pixels=canvas_max_pixels(side)))
 
 
 @st.cache_data(show_spinner=False, max_entries=8)
@@ -60,7 +66,7 @@ def corrupt_digit(digit: np.ndarray, kind: str, level: float, seed: int = NOISE_
 
 def respond(key: str, digit: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
     """(reconstruction (28, 28), code (D,)) of the model stored under `key`, or None if it is gone."""
-    stored = state.stored_model(key)
+    stored = resources.stored_model(key)
     if stored is None:
         return None
     code = encode_images(stored.model, digit[None])  # (1, D)
@@ -80,21 +86,12 @@ def grid_indices(labels: np.ndarray, per_class: int = GRID_PER_CLASS) -> np.ndar
 @st.cache_data(show_spinner=False, max_entries=64)
 def test_reconstructions(key: str, dataset: str, noise: float) -> dict[str, np.ndarray] | None:
     """Test digits, their masked copies and the model's reconstructions of those, each (N, 28, 28)."""
-    stored = state.stored_model(key)
+    stored = resources.stored_model(key)
     if stored is None:
         return None
-    data = state.dataset(dataset)
+    data = resources.dataset(dataset)
     idx = grid_indices(data.y_test)
     clean = data.x_test[idx].astype(np.float32) / 255.0  # a copy: the dataset arrays are shared
     noisy = corrupt_digit(clean, "masking", noise) if noise > 0 else clean
     code = encode_images(stored.model, noisy)
     return {"clean": clean, "noisy": noisy, "recon": decode_codes(stored.model, code)}
-
-
-@st.cache_data(show_spinner=False, max_entries=16)
-def test_codes(key: str, dataset: str) -> np.ndarray | None:
-    """Codes (posterior means for VAEs) of every test image, float32 (N, D)."""
-    stored = state.stored_model(key)
-    if stored is None:
-        return None
-    return encode_images(stored.model, state.dataset(dataset).x_test)

@@ -14,13 +14,15 @@ import numpy as np
 import streamlit as st
 from PIL import Image
 
-from aecore.analysis import filter_concentration, filter_grid, reconstruct_images
+from aecore.filters import filter_concentration
+from aecore.metrics import filter_grid, reconstruct_images
 from aecore.store import WEIGHTS
-from app import figures, maps, state
+from app import figures, maps, resources
+
 
 def stored_metas() -> list[dict]:
     """Every stored model's metadata, newest first (the store re-reads only changed entries)."""
-    return state.registry().store.list()
+    return resources.registry().store.list()
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
@@ -37,7 +39,7 @@ def filter_picture(key: str, n_filters: int = 100) -> tuple[np.ndarray, int] | N
 
 @st.cache_data(show_spinner=False, max_entries=64)
 def filter_concentration_of(key: str, n_filters: int = 100) -> float | None:
-    """`aecore.analysis.filter_concentration` of the filters `filter_picture` shows (None as there)."""
+    """`aecore.filters.filter_concentration` of the filters `filter_picture` shows (None as there)."""
     try:
         weights = maps._model(key).first_layer_weights()
     except NotImplementedError:
@@ -48,7 +50,7 @@ def filter_concentration_of(key: str, n_filters: int = 100) -> float | None:
 @st.cache_data(show_spinner=False, max_entries=32)
 def reconstruction_picture(key: str, dataset_name: str, per_class: int = 2) -> np.ndarray:
     """The first `per_class` test digits of every class (top row) over their reconstructions (bottom row)."""
-    data = state.dataset(dataset_name)
+    data = resources.dataset(dataset_name)
     y = np.asarray(data.y_test)
     idx = np.concatenate([np.flatnonzero(y == c)[:per_class] for c in range(len(data.class_names))])
     x = data.x_test[idx]
@@ -70,18 +72,18 @@ def download_stem(label: str, key: str) -> str:
 
 
 def weights_bytes(key: str) -> bytes:
-    return (state.registry().store.path(key) / WEIGHTS).read_bytes()
+    return (resources.registry().store.path(key) / WEIGHTS).read_bytes()
 
 
 def meta_json(key: str) -> str:
-    meta = state.registry().store.read_meta(key) or {}
+    meta = resources.registry().store.read_meta(key) or {}
     return json.dumps(meta, indent=1)
 
 
 @st.cache_data(show_spinner=False, max_entries=8)
 def codes_csv(key: str, dataset_name: str) -> str:
     """Codes of the whole test split as CSV: index, label, code_0 … code_{D-1}."""
-    data = state.dataset(dataset_name)
+    data = resources.dataset(dataset_name)
     idx, codes = maps.test_codes(key, dataset_name, len(data.x_test), 0)
     header = ",".join(["index", "label", *(f"code_{i}" for i in range(codes.shape[1]))])
     table = np.column_stack([idx, np.asarray(data.y_test)[idx], codes.astype(np.float64)])
@@ -104,8 +106,8 @@ def filters_png(key: str) -> bytes | None:
 
 def delete_model(key: str) -> bool:
     """Remove a model from the store and from this server's memory; False if it was already gone."""
-    registry = state.registry()
+    registry = resources.registry()
     deleted = registry.store.delete(key)
-    state._load_stored.clear()  # the loaded-model cache; other caches only hold derived numbers
+    resources._load_stored.clear()  # the loaded-model cache; other caches only hold derived numbers
     registry.forget(key)  # a finished job still holds its model; find_model would keep offering it
     return deleted

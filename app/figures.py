@@ -9,12 +9,13 @@ from __future__ import annotations
 import base64
 import io
 import math
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import plotly.graph_objects as go
 
-from aecore.analysis import heavy_imports
+from aecore.import_lock import heavy_imports
+from aecore.pictures import tile_images as tile  # noqa: F401 (the pages' figures.tile)
 
 BAR_POSITIVE = (1, 115, 178)  # the first and fourth class colours, as RGB
 BAR_NEGATIVE = (213, 94, 0)
@@ -196,7 +197,8 @@ def latent_scatter(points: np.ndarray, labels: np.ndarray, class_names: Sequence
     if equal_scale:
         fig.update_yaxes(scaleanchor="x", scaleratio=1)
     _layout(fig, height, title=title, dragmode="select")
-    fig.update_layout(legend=dict(orientation="v", x=1.02, y=1, yanchor="top", itemsizing="constant"))  # not under the title
+    # beside the plot, not under the title
+    fig.update_layout(legend=dict(orientation="v", x=1.02, y=1, yanchor="top", itemsizing="constant"))
     return fig
 
 
@@ -370,19 +372,6 @@ def heatmap(matrix: np.ndarray, labels: Sequence[str], title: str, zmin: float =
                                colorscale="RdBu", reversescale=True))
     fig.update_yaxes(autorange="reversed")
     return _layout(fig, height, title=title)
-
-
-def tile(images: np.ndarray, ncols: int | None = None, pad: int = 2, pad_value: float = 1.0) -> np.ndarray:
-    """(N, H, W) images in [0, 1] -> one (rows·H, cols·W) image, row by row, with padding."""
-    images = np.asarray(images, dtype=np.float32)
-    n, h, w = images.shape
-    ncols = ncols or int(np.ceil(np.sqrt(n)))
-    nrows = int(np.ceil(n / ncols))
-    out = np.full((nrows * (h + pad) + pad, ncols * (w + pad) + pad), pad_value, dtype=np.float32)
-    for i, img in enumerate(images):
-        r, c = divmod(i, ncols)
-        out[pad + r * (h + pad): pad + r * (h + pad) + h, pad + c * (w + pad): pad + c * (w + pad) + w] = img
-    return out
 
 
 def enlarge(image: np.ndarray, scale: int) -> np.ndarray:

@@ -4,26 +4,26 @@ Everything here is keyed by the model's store key (never by a model object) and 
 server: test-split codes with `st.cache_data`, the training split's codes as one read-only array
 per model, and fitted maps in one process-wide `ProjectionCache`, so a map that one session fitted
 shows at once in every other. t-SNE and UMAP maps are fitted in the map worker process
-(`aecore.analysis.map_worker`), so a fit never holds this server's GIL and its imports never load here.
+(`aecore.maps.worker`), so a fit never holds this server's GIL and its imports never load here.
 """
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 import streamlit as st
 
-from aecore.analysis import Projection, ProjectionCache, encode_images, linear_probe_accuracy, project_codes
-from aecore.analysis.map_worker import WORKER_METHODS, shared_worker
-from aecore.analysis.metrics import PROBE_MAX_TRAIN
 from aecore.errors import StoreError
-from app import state
+from aecore.maps import Projection, ProjectionCache, project_codes
+from aecore.maps.worker import WORKER_METHODS, shared_worker
+from aecore.metrics import PROBE_MAX_TRAIN, encode_images, linear_probe_accuracy
+from app import resources
 
 METHOD_NAMES = {"pca": "PCA", "tsne": "t-SNE", "umap": "UMAP"}
 
 
 def _model(key: str):
-    stored = state.stored_model(key)
+    stored = resources.stored_model(key)
     if stored is None:  # deleted from the cache since the page was drawn
         raise StoreError("that model is no longer in the cache; pick or train another")
     return stored.model
@@ -39,7 +39,7 @@ def test_subset(n_test: int, n: int, seed: int) -> np.ndarray:
 @st.cache_data(show_spinner="Encoding the test digits…", max_entries=16)
 def test_codes(key: str, dataset_name: str, n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """(test indices (n,), their codes (n, D)) for the model stored under `key`."""
-    data = state.dataset(dataset_name)
+    data = resources.dataset(dataset_name)
     idx = test_subset(len(data.x_test), n, seed)
     return idx, encode_images(_model(key), data.x_test[idx])
 
@@ -47,7 +47,7 @@ def test_codes(key: str, dataset_name: str, n: int, seed: int) -> tuple[np.ndarr
 @st.cache_resource(show_spinner="Encoding the training digits…", max_entries=3)
 def train_codes(key: str, dataset_name: str) -> np.ndarray:
     """Codes of the whole training split, read-only (shared by every session, too big to copy per rerun)."""
-    codes = encode_images(_model(key), state.dataset(dataset_name).x_train)
+    codes = encode_images(_model(key), resources.dataset(dataset_name).x_train)
     codes.flags.writeable = False
     return codes
 
@@ -56,15 +56,6 @@ def train_codes(key: str, dataset_name: str) -> np.ndarray:
 def projections() -> ProjectionCache:
     """The one process-wide store of fitted maps."""
     return ProjectionCache(maxsize=32)
-
-
-def method_params(method: str, perplexity: float, n_neighbors: int, min_dist: float) -> dict:
-    """The settings that matter to `method`, so unrelated sliders never split a cache entry."""
-    if method == "tsne":
-        return {"perplexity": float(perplexity)}
-    if method == "umap":
-        return {"n_neighbors": int(n_neighbors), "min_dist": float(min_dist)}
-    return {}
 
 
 def is_cached(key: str, n_points: int, method: str, params: dict, seed: int) -> bool:
@@ -122,7 +113,7 @@ def nearest_training(key: str, dataset_name: str, code: np.ndarray, k: int = 8) 
 def code_probe_accuracy(key: str, dataset_name: str) -> float:
     """Test accuracy of a logistic regression on the model's codes (fitted on at most
     PROBE_MAX_TRAIN training digits, so only those are encoded)."""
-    data = state.dataset(dataset_name)
+    data = resources.dataset(dataset_name)
     n_train = len(data.x_train)
     keep = np.sort(np.random.default_rng(0).choice(n_train, min(n_train, PROBE_MAX_TRAIN), replace=False))
     train = encode_images(_model(key), data.x_train[keep])
@@ -133,6 +124,6 @@ def code_probe_accuracy(key: str, dataset_name: str) -> float:
 @st.cache_data(show_spinner=False, max_entries=4)
 def pixel_probe_accuracy(dataset_name: str) -> float:
     """The same probe on raw pixels (standardised inside the probe, so uint8 is fine)."""
-    data = state.dataset(dataset_name)
+    data = resources.dataset(dataset_name)
     flat = lambda x: x.reshape(len(x), -1)  # noqa: E731  (views: no float copy of the whole split)
     return linear_probe_accuracy(flat(data.x_train), data.y_train, flat(data.x_test), data.y_test)

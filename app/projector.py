@@ -6,7 +6,7 @@ from __future__ import annotations
 import streamlit as st
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
-from app import state
+from app import settings
 
 KEY = "projector"
 PAGE_TEXT_PX = 20  # the page's base text in the projector view (Streamlit's is 16 px; its sizes are in rem)
@@ -21,12 +21,13 @@ def is_on() -> bool:
     """Whether this session shows the projector view (False outside a page run, e.g. in unit tests)."""
     if get_script_run_ctx(suppress_warning=True) is None:
         return False
-    return bool(st.session_state.get(KEY, False))
+    # a fragment's run does not draw the sidebar's toggle: its value is then the one `settings` kept
+    return bool(st.session_state.get(KEY, st.session_state.get(settings._KEPT, {}).get(KEY, False)))
 
 
 def projector_controls() -> bool:
     """The sidebar's projector toggle (kept in the URL as `projector=1`); returns whether it is on."""
-    state.init_from_query(KEY, KEY, False, cast=lambda v: v in ("1", "true", "on"), choices=[False, True])
+    settings.init_from_query(KEY, KEY, False, cast=lambda v: v in ("1", "true", "on"), choices=[False, True])
     on = st.toggle("Projector view", key=KEY,
                    help="Larger text in the page and its charts, for a lecture room. Kept in the link.")
     if on:

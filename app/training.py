@@ -7,14 +7,14 @@ job runs, then reruns the page once so the page can show the trained model.
 from __future__ import annotations
 
 import math
-from typing import Callable
+from collections.abc import Callable
 
 import streamlit as st
 
 from aecore.errors import AecoreError
 from aecore.jobs import Job
 from aecore.spec import RunSpec
-from app import figures, state, words
+from app import figures, resources, words
 
 REFRESH_S = 1.0  # the progress bar alone (each redraw costs a watching browser on the same cores)
 CHARTS_REFRESH_S = 2.0  # the progress bar with live charts (see job_progress)
@@ -26,7 +26,7 @@ LIVE_SCATTER_HEIGHT = 480  # pixels: ten classes' legend stands beside the point
 def submit(spec: RunSpec) -> Job | None:
     """Start or join the job for `spec`; shows a one-line error and returns None for bad settings."""
     try:
-        job = state.registry().submit(spec)
+        job = resources.registry().submit(spec)
     except AecoreError as e:
         st.error(str(e))
         return None
@@ -117,7 +117,7 @@ def job_progress(job: Job, *, curves: bool = True, key: str = "job",
 
 def train_offer(spec: RunSpec, *, why: str, key: str) -> None:
     """For pages that need a model: say it is missing and offer to train it in one click."""
-    model_key, stored, job = state.find_model(spec)
+    model_key, stored, job = resources.find_model(spec)
     if job is not None and not job.done:
         job_progress(job, key=key)
         return

@@ -17,8 +17,9 @@ import platform
 import statistics
 import sys
 import time
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any, Iterable, Iterator, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -102,7 +103,7 @@ class Stopwatch:
     def _now() -> tuple[float, float]:
         return time.perf_counter(), time.process_time()
 
-    def start(self) -> "Stopwatch":
+    def start(self) -> Stopwatch:
         self._started = self._now()
         self._excluded = [0.0, 0.0]
         return self

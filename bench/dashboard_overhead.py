@@ -29,17 +29,17 @@ fresh machine, compiles UMAP's kernels: the dashboard's jobs then train on the c
 from __future__ import annotations
 
 import contextlib
-from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 import multiprocessing
 import random
 import subprocess
 import sys
 import tempfile
 import time
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from pathlib import Path
 
+from aecore.configs import FAMILIES
 from aecore.data import load_dataset
-from aecore.models import MODELS
 from aecore.runs import train_spec
 from aecore.spec import RunSpec
 from aecore.store import ModelStore
@@ -129,7 +129,7 @@ def busy_core(enabled: bool = True):
 
 def main(argv: list[str] | None = None) -> dict:
     parser = bench_parser(__doc__.splitlines()[0])
-    parser.add_argument("--family", default="ae", choices=sorted(MODELS))
+    parser.add_argument("--family", default="ae", choices=FAMILIES)
     parser.add_argument("--epochs", type=int, default=None, help="epochs of both runs (default: TrainConfig's)")
     parser.add_argument("--repeats", type=int, default=3, help="rounds of the three runs, order rotating")
     parser.add_argument("--no-chromium", action="store_true", help="leave out the Chromium watcher")

@@ -74,7 +74,7 @@ _PAGE_PROBE = """
     tick();
   };
 })();
-""" % IMAGES
+""" % IMAGES  # noqa: UP031 (% leaves the JavaScript's braces alone)
 
 
 def train_lecture_models(home: Path, dataset: str) -> None:
@@ -86,7 +86,7 @@ def train_lecture_models(home: Path, dataset: str) -> None:
 
 def warm_numba_cache(home: Path) -> None:
     """Fill the numba kernel cache under `home`, as the first dashboard start on a machine would."""
-    subprocess.run([sys.executable, "-c", "from aecore.analysis.projection import warm_up_umap; warm_up_umap()"],
+    subprocess.run([sys.executable, "-c", "from aecore.maps.projection import warm_up_umap; warm_up_umap()"],
                    cwd=ROOT, env={**os.environ, "AECORE_HOME": str(home)}, check=True, capture_output=True,
                    timeout=600)
 
@@ -103,7 +103,7 @@ def time_startup(browser, home: Path) -> float:
                 break
             except Exception:
                 if server.poll() is not None or time.perf_counter() - started > 60:
-                    raise RuntimeError(f"the dashboard did not start; see {log}")
+                    raise RuntimeError(f"the dashboard did not start; see {log}") from None
                 time.sleep(0.05)
         page.wait_for_selector('[data-testid="stMain"] h1', timeout=60000)
         wait_for_run_end(page)
@@ -132,7 +132,8 @@ def time_first_map(browser, home: Path, pause_s: float = 0.0, dataset: str = MAP
                        return shown && [...document.querySelectorAll('[data-testid="stEChartsChart"]')]
                          .some(m => m.checkVisibility({{visibilityProperty: true}})
                                     && m.querySelector('canvas')
-                                    && (m.getAttribute('aria-label') || '').startsWith('{method} of {points:,} ')); }}""",
+                                    && (m.getAttribute('aria-label') || '')
+                                           .startsWith('{method} of {points:,} ')); }}""",
             timeout=timeout_ms)
         # and paints it on the next animation frame
         page.evaluate("() => new Promise(done => requestAnimationFrame(() => requestAnimationFrame(done)))")

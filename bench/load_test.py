@@ -33,8 +33,7 @@ from urllib.parse import parse_qs
 import websockets
 
 from bench.lecture_hall.client import Problem, Run, Session
-from bench.lecture_hall.server import (MemorySampler, SaveWatcher, dashboard, entry_spec, log_tracebacks,
-                                       prepare_home)
+from bench.lecture_hall.server import MemorySampler, SaveWatcher, dashboard, entry_spec, log_tracebacks, prepare_home
 from bench.lecture_hall.students import EMBEDDINGS, Student, TrainSettings
 
 GIB = 2 ** 30
@@ -120,7 +119,7 @@ class Lecture:
             await asyncio.sleep(arrive.uniform(0, min(3.0, args.duration / 10)))  # students trickle in
             try:
                 await student.session.connect()
-            except (OSError, asyncio.TimeoutError, websockets.WebSocketException) as e:
+            except (TimeoutError, OSError, websockets.WebSocketException) as e:
                 student.session.mark_lost(f"could not connect: {type(e).__name__}: {e}")
                 return
             await student.open()
@@ -154,7 +153,7 @@ class Lecture:
         ready = await student.prepare_training(settings)
         try:
             await asyncio.wait_for(barrier.wait(), 90)
-        except (asyncio.TimeoutError, asyncio.BrokenBarrierError):
+        except (TimeoutError, asyncio.BrokenBarrierError):
             await barrier.abort()
             self.notes.append(f"session {student.session.number}: the others never got ready to press Train")
             ready = False
@@ -188,7 +187,7 @@ class Lecture:
             await student.think(max(at - time.monotonic(), 0))
             try:
                 await asyncio.wait_for(self._pair_barriers[k].wait(), 90)
-            except (asyncio.TimeoutError, asyncio.BrokenBarrierError):
+            except (TimeoutError, asyncio.BrokenBarrierError):
                 await self._pair_barriers[k].abort()
                 self.notes.append(f"UMAP pair {k}: session {student.session.number} was left alone")
                 continue
@@ -295,7 +294,8 @@ def build_report(lecture: Lecture, *, jobs: dict, peak_rss: int, server_alive: b
         "zero crashed sessions": (len(crashed), 0, not crashed and server_alive),
         "one job for the shared config": (jobs["shared_config_runs"], 1, jobs["shared_config_runs"] == 1),
         "one job for the other config": (jobs["other_config_runs"], 1, jobs["other_config_runs"] == 1),
-        "server memory below 4 GiB": (round(peak_rss / GIB, 2), BARS["peak_rss_gib"], 0 < peak_rss < BARS["peak_rss_gib"] * GIB),
+        "server memory below 4 GiB": (round(peak_rss / GIB, 2), BARS["peak_rss_gib"],
+                                      0 < peak_rss < BARS["peak_rss_gib"] * GIB),
         "p95 rerun latency below 1.5 s": (latency["p95"], BARS["p95_rerun_s"],
                                           latency["p95"] is not None and latency["p95"] < BARS["p95_rerun_s"]),
         "simultaneous UMAP maps survive": (len(lecture.umap_pairs), 2 * lecture.args.umap_pairs, pairs_ok),

@@ -83,7 +83,7 @@ def main(argv: list[str] | None = None) -> dict:
             sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
-            for rnd in range(2):  # two rounds, interleaved, so a busy moment does not land on one way only
+            for _round in range(2):  # two rounds, interleaved, so a busy moment does not land on one way only
                 for draw, points in ways:
                     results.setdefault(f"{draw}-{points}", []).extend(
                         time_switches(browser, url, draw, points, max(1, args.switches // 2)))

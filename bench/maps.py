@@ -29,13 +29,23 @@ from pathlib import Path
 
 import numpy as np
 
-from aecore.analysis import ProjectionCache, encode_images, warm_up_umap
-from aecore.analysis.projection import TSNE_EARLY_ITERS, TSNE_INTS_IN_INTERVAL, TSNE_ITERS, TSNE_JOBS
+from aecore.maps import ProjectionCache, warm_up_umap
+from aecore.maps.projection import TSNE_EARLY_ITERS, TSNE_INTS_IN_INTERVAL, TSNE_ITERS, TSNE_JOBS
+from aecore.metrics import encode_images
 from aecore.runs import get_or_train
 from aecore.spec import make_spec
 from aecore.store import ModelStore
-from bench.common import (Stopwatch, bench_parser, emit_json, load_bench_data, machine, print_machine, print_table,
-                          ratio, set_threads)
+from bench.common import (
+    Stopwatch,
+    bench_parser,
+    emit_json,
+    load_bench_data,
+    machine,
+    print_machine,
+    print_table,
+    ratio,
+    set_threads,
+)
 
 TARGET_TSNE_SPEEDUP = 3.0  # ours at least this many times faster than scikit-learn's TSNE()
 TARGET_KNN_DROP = 0.02  # ours at most this much lower in 10-NN accuracy
@@ -137,7 +147,7 @@ _FIRST_MAP = textwrap.dedent("""
     import json, sys, time
     t0 = time.perf_counter()
     import numpy as np
-    from aecore.analysis.projection import project_codes
+    from aecore.maps.projection import project_codes
     codes = np.load(sys.argv[1])
     t1 = time.perf_counter()
     project_codes(codes, sys.argv[2], seed=0)
@@ -243,7 +253,7 @@ def main(argv: list[str] | None = None) -> dict:
     variants = {}
     if args.variants or (missed and sk and not args.quick):
         for name, settings in TSNE_VARIANTS.items():
-            points, seconds, cpu = timed_map(lambda: opentsne(tsne_codes, settings))
+            points, seconds, cpu = timed_map(lambda settings=settings: opentsne(tsne_codes, settings))
             variants[name] = {"settings": settings, "seconds": seconds, "cpu_seconds": cpu,
                               "knn": knn_accuracy(points, tsne_labels)}
             print(f"  openTSNE, {name}: {seconds:.1f} s", flush=True)
@@ -254,7 +264,8 @@ def main(argv: list[str] | None = None) -> dict:
     rows += [[f"openTSNE, {name}", v["seconds"], v["cpu_seconds"], ratio(sk[1], v["seconds"]) if sk else None,
               v["knn"]] for name, v in variants.items()]
     rows.append([f"(the {codes.shape[1]}-d codes themselves)", None, None, None, code_knn])
-    print_table(f"t-SNE of {len(tsne_codes):,} codes: wall time and leave-one-out {NEIGHBOURS}-NN label accuracy in 2-D",
+    print_table(f"t-SNE of {len(tsne_codes):,} codes: wall time and leave-one-out {NEIGHBOURS}-NN label accuracy "
+                "in 2-D",
                 ["map", "seconds", "CPU s", "x faster than sklearn", f"{NEIGHBOURS}-NN accuracy"], rows)
     print(f"\ndashboard vs scikit-learn: {speedup:.2f}x faster (target >= {TARGET_TSNE_SPEEDUP:g}), "
           f"10-NN accuracy {knn_ours - knn_sk:+.3f} (target >= -{TARGET_KNN_DROP})")

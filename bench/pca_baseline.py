@@ -14,12 +14,21 @@ from dataclasses import replace
 
 import numpy as np
 
-from aecore.analysis import reconstruction_metrics
+from aecore.metrics import reconstruction_metrics
 from aecore.models import build_model
 from aecore.runs import train_spec
 from aecore.spec import make_spec
-from bench.common import (bench_parser, emit_json, load_bench_data, machine, print_machine, print_table,
-                          ratio, set_threads, warm_up)
+from bench.common import (
+    bench_parser,
+    emit_json,
+    load_bench_data,
+    machine,
+    print_machine,
+    print_table,
+    ratio,
+    set_threads,
+    warm_up,
+)
 
 TARGET_RATIO = 0.7  # the ae's test MSE should be at most this fraction of PCA's
 

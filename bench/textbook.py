@@ -8,8 +8,8 @@ the scale of the loss, apart from its tiny epsilon, so the two are the same opti
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 import numpy as np
 import torch

@@ -27,8 +27,22 @@ from aecore.models import build_model
 from aecore.runs import train_spec
 from aecore.spec import RunSpec, make_spec
 from aecore.trainer import TrainConfig
-from bench.common import (Stopwatch, bench_parser, emit_json, evaluate_loss, image_tensor, load_bench_data,
-                          machine, median, print_machine, print_table, ratio, set_threads, subset, warm_up)
+from bench.common import (
+    Stopwatch,
+    bench_parser,
+    emit_json,
+    evaluate_loss,
+    image_tensor,
+    load_bench_data,
+    machine,
+    median,
+    print_machine,
+    print_table,
+    ratio,
+    set_threads,
+    subset,
+    warm_up,
+)
 from bench.textbook import Checkpoint, checkpoint_steps, train_textbook
 
 TARGET_SPEEDUP = 2.0
@@ -90,13 +104,13 @@ def data_pipeline_seconds(images: np.ndarray, batch_size: int) -> dict[str, floa
     """CPU seconds for one epoch of batches alone, no model: the DataLoader vs aecore's index slices."""
     x = image_tensor(images)
     t0 = time.process_time()
-    for (xb,) in DataLoader(TensorDataset(x), batch_size=batch_size, shuffle=True):
+    for (_batch,) in DataLoader(TensorDataset(x), batch_size=batch_size, shuffle=True):
         pass
     loader = time.process_time() - t0
     t0 = time.process_time()
     perm = torch.randperm(len(x))
     for i in range(0, len(x), batch_size):
-        xb = x[perm[i:i + batch_size]]
+        _batch = x[perm[i:i + batch_size]]
     slices = time.process_time() - t0
     return {"dataloader_cpu_s": loader, "index_slices_cpu_s": slices}
 
@@ -222,7 +236,8 @@ def main(argv: list[str] | None = None) -> dict:
     epoch_cpu = len(data.x_train) / base["cpu_samples_per_s"]
     print_table("Where an epoch of the textbook loop goes (batch 128, CPU seconds)", ["part", "CPU seconds", "share"],
                 [["whole training epoch", epoch_cpu, 1.0],
-                 ["DataLoader alone (no model)", pipeline["dataloader_cpu_s"], pipeline["dataloader_cpu_s"] / epoch_cpu],
+                 ["DataLoader alone (no model)", pipeline["dataloader_cpu_s"],
+                  pipeline["dataloader_cpu_s"] / epoch_cpu],
                  ["index slices alone (aecore's way)", pipeline["index_slices_cpu_s"],
                   pipeline["index_slices_cpu_s"] / epoch_cpu]])
 

@@ -24,10 +24,22 @@ from aecore.models import build_model
 from aecore.runs import train_spec
 from aecore.spec import make_spec
 from aecore.trainer import TrainConfig
-from bench.common import (Stopwatch, bench_parser, emit_json, evaluate_loss, image_tensor, load_bench_data, machine, median,
-                          print_machine, print_table, ratio, set_threads, warm_up)
+from bench.common import (
+    Stopwatch,
+    bench_parser,
+    emit_json,
+    evaluate_loss,
+    image_tensor,
+    load_bench_data,
+    machine,
+    median,
+    print_machine,
+    print_table,
+    ratio,
+    set_threads,
+    warm_up,
+)
 from bench.textbook import train_textbook
-
 
 SAMPLE_DRAWS = 10
 

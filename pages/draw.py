@@ -3,11 +3,11 @@ after every stroke, with its code as bars; below, test digits masked by noise an
 import numpy as np
 import streamlit as st
 
-from aecore.analysis import MAX_IMAGE_BYTES
-from aecore.errors import AecoreError
 from aecore.configs import CORRUPTIONS
+from aecore.data.user_images import MAX_IMAGE_BYTES
+from aecore.errors import AecoreError
 from aecore.spec import lecture_specs, make_spec
-from app import canvas, drawing, figures, state, training
+from app import canvas, dataset_choice, drawing, figures, resources, settings, training
 
 CANVAS_SIDE = 280  # canvas pixels; the digit is normalised down to 28x28 anyway
 STROKE = 18  # thick enough to look like MNIST ink after the 10x reduction
@@ -15,7 +15,7 @@ MAX_MODELS = 5  # the lecture set, side by side
 NOISE_NAMES = {"masking": "masking (pixels set to 0)", "gaussian": "Gaussian noise (σ)",
                "salt_pepper": "salt and pepper"}
 
-dataset_name = state.current_dataset()
+dataset_name = dataset_choice.current_dataset()
 
 
 def _clear() -> None:
@@ -40,7 +40,7 @@ def digit_controls():
             else:
                 st.caption("Using the uploaded image; remove it to draw again.")
             return digit
-        return drawing.canvas_digit(result)
+        return drawing.canvas_digit(result, CANVAS_SIDE)
     except AecoreError as e:  # the reason's first clause; the rest names decoder internals
         st.error(f"Could not use that image: {str(e).split(':')[0]}.")
         return None
@@ -51,7 +51,7 @@ def _start_model_choice(keys: list[str]) -> None:
     if st.session_state.get("draw_models_data") != dataset_name:  # first visit, or another dataset
         st.session_state["draw_models_data"] = dataset_name
         wanted = [k for k in st.query_params.get("models", "").split(",") if k in keys]
-        lecture = [k for k in (state.model_key(s) for s in lecture_specs(dataset_name)) if k in keys]
+        lecture = [k for k in (resources.model_key(s) for s in lecture_specs(dataset_name)) if k in keys]
         st.session_state["draw_models"] = (wanted or lecture or keys[:1])[:MAX_MODELS]
     elif any(k not in keys for k in st.session_state.get("draw_models", [])):  # deleted meanwhile
         st.session_state["draw_models"] = [k for k in st.session_state["draw_models"] if k in keys]
@@ -68,13 +68,13 @@ def models_controls(rows: list[dict]) -> list[str]:
 
 def corruption_controls(default_level: float) -> tuple[str, float]:
     """Noise applied to the drawing before every model sees it (URL: `dkind`, `dlevel`)."""
-    state.init_from_query("draw_kind", "dkind", "masking", choices=CORRUPTIONS)
-    state.init_from_query("draw_level", "dlevel", default_level, cast=float, lo=0.0, hi=0.9)
+    settings.init_from_query("draw_kind", "dkind", "masking", choices=CORRUPTIONS)
+    settings.init_from_query("draw_level", "dlevel", default_level, cast=float, lo=0.0, hi=0.9)
     kind = st.selectbox("Corruption", CORRUPTIONS, key="draw_kind", format_func=NOISE_NAMES.get)
     level = st.slider("Corruption level", 0.0, 0.9, step=0.05, key="draw_level",
                       help="Every model gets the same corrupted drawing: a denoising autoencoder "
                            "should still give back a clean digit.")
-    state.set_query(dkind=kind, dlevel=f"{level:g}")
+    settings.set_query(dkind=kind, dlevel=f"{level:g}")
     return kind, level
 
 
@@ -133,16 +133,16 @@ def grid_controls(rows: list[dict]) -> tuple[str, float]:
     """The test grid's model (URL: `gmodel`, the lecture dae by default) and masking noise (`gnoise`)."""
     keys = [r["key"] for r in rows]
     names = drawing.model_names(rows)
-    dae = state.model_key(make_spec("dae", dataset_name))
-    state.init_from_query("draw_grid_model", "gmodel", dae if dae in keys else keys[0], choices=keys)
+    dae = resources.model_key(make_spec("dae", dataset_name))
+    settings.init_from_query("draw_grid_model", "gmodel", dae if dae in keys else keys[0], choices=keys)
     if st.session_state["draw_grid_model"] not in keys:  # deleted meanwhile, or another dataset
         st.session_state["draw_grid_model"] = keys[0]
     left, right = st.columns([2, 1], gap="large")
     key = left.selectbox("Model", keys, key="draw_grid_model", format_func=names.get)
-    state.init_from_query("draw_grid_noise", "gnoise", 0.3, cast=float, lo=0.0, hi=0.9)
+    settings.init_from_query("draw_grid_noise", "gnoise", 0.3, cast=float, lo=0.0, hi=0.9)
     noise = right.slider("Masking noise", 0.0, 0.9, step=0.05, key="draw_grid_noise",
                          help="Fraction of each test digit's pixels set to 0 before the model sees it.")
-    state.set_query(gmodel=key, gnoise=f"{noise:g}")
+    settings.set_query(gmodel=key, gnoise=f"{noise:g}")
     return key, noise
 
 

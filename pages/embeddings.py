@@ -7,10 +7,12 @@ import time
 import numpy as np
 import streamlit as st
 
-from aecore.analysis import encode_images, stratified_sample
 from aecore.errors import AecoreError
+from aecore.maps import method_params
+from aecore.metrics import encode_images
+from aecore.sampling import stratified_sample
 from aecore.spec import make_spec
-from app import controls, figures, maps, state, words
+from app import controls, dataset_choice, figures, maps, page_visits, resources, settings, words
 
 POINT_CHOICES = (250, 500, 1000, 2000, 5000, 10000)
 MAX_SHOWN = 100  # selected digits shown as images: a stratified sample of a larger selection
@@ -20,20 +22,20 @@ HIDDEN_MAP_STYLE = ("flex: none !important; height: 0 !important; min-height: 0;
                     "visibility: hidden; margin-bottom: -1rem;")  # a kept map out of sight, no gap left (below)
 MIN_DISTS = [0.0, 0.01, 0.05, 0.1, 0.25, 0.5, 0.8, 0.99]  # UMAP min_dist choices
 
-dataset_name = state.current_dataset()
-data = state.dataset(dataset_name)
+dataset_name = dataset_choice.current_dataset()
+data = resources.dataset(dataset_name)
 n_test = len(data.x_test)
 
 
 def map_controls() -> dict:
     """Method, its settings, number of points and seed; each kept in the URL."""
     points = sorted({n for n in POINT_CHOICES if n < n_test} | {n_test})
-    state.init_from_query("emb_method", "method", "umap", choices=list(maps.METHOD_NAMES))
-    state.init_from_query("emb_n", "points", min(2000, n_test), cast=int, choices=points)
-    state.init_from_query("emb_seed", "seed", 0, cast=int, lo=0, hi=9999)
-    state.init_from_query("emb_perplexity", "perplexity", 30, cast=int, lo=5, hi=100)
-    state.init_from_query("emb_neighbors", "neighbors", 15, cast=int, lo=2, hi=100)
-    state.init_from_query("emb_min_dist", "min_dist", 0.1, cast=float, choices=MIN_DISTS)
+    settings.init_from_query("emb_method", "method", "umap", choices=list(maps.METHOD_NAMES))
+    settings.init_from_query("emb_n", "points", min(2000, n_test), cast=int, choices=points)
+    settings.init_from_query("emb_seed", "seed", 0, cast=int, lo=0, hi=9999)
+    settings.init_from_query("emb_perplexity", "perplexity", 30, cast=int, lo=5, hi=100)
+    settings.init_from_query("emb_neighbors", "neighbors", 15, cast=int, lo=2, hi=100)
+    settings.init_from_query("emb_min_dist", "min_dist", 0.1, cast=float, choices=MIN_DISTS)
     method = st.radio("Method", list(maps.METHOD_NAMES), key="emb_method", horizontal=True,
                       format_func=maps.METHOD_NAMES.get,
                       help=" ".join(words.term(m) for m in ("PCA", "t-SNE", "UMAP")))
@@ -48,13 +50,13 @@ def map_controls() -> dict:
     n = st.select_slider("Test digits", points, key="emb_n", format_func=lambda v: f"{v:,}")
     seed = st.number_input("Seed", 0, 9999, key="emb_seed", step=1,
                            help="Picks the digits (when not all are used) and seeds the map.")
-    state.set_query(method=method, points=n, seed=seed)
+    settings.set_query(method=method, points=n, seed=seed)
     if method == "tsne":
-        state.set_query(perplexity=st.session_state.emb_perplexity)
+        settings.set_query(perplexity=st.session_state.emb_perplexity)
     elif method == "umap":
-        state.set_query(neighbors=st.session_state.emb_neighbors, min_dist=st.session_state.emb_min_dist)
-    params = maps.method_params(method, st.session_state.emb_perplexity, st.session_state.emb_neighbors,
-                                st.session_state.emb_min_dist)
+        settings.set_query(neighbors=st.session_state.emb_neighbors, min_dist=st.session_state.emb_min_dist)
+    params = method_params(method, st.session_state.emb_perplexity, st.session_state.emb_neighbors,
+                           st.session_state.emb_min_dist)
     return {"method": method, "params": params, "n": int(n), "seed": int(seed)}
 
 
@@ -84,7 +86,7 @@ def kept_maps(base: tuple) -> dict[str, tuple[str, object]]:
     another is shown, so switching back shows a chart that is already there. Emptied when the user
     comes to the page (its charts are gone) or changes the model, digits or drawing."""
     kept = st.session_state.get("emb_kept")
-    if kept is None or kept["base"] != base or not state.stayed_on_page():
+    if kept is None or kept["base"] != base or not page_visits.stayed_on_page():
         kept = {"base": base, "maps": {}}
         st.session_state["emb_kept"] = kept
     return kept["maps"]
@@ -97,7 +99,7 @@ def map_chart(points, labels, title: str, method: str, n: int, extra, idx: np.nd
 
 
 st.title("Embeddings")
-if not state.registry().store.keys():  # nothing trained at all: the offer gets the full width
+if not resources.registry().store.keys():  # nothing trained at all: the offer gets the full width
     controls.model_picker(dataset_name, label="Model", default=make_spec("ae", dataset_name),
                           why="The map shows a trained model's codes.")
     st.stop()
@@ -109,9 +111,9 @@ with left:
     if picked is None:
         st.stop()
     model_key, stored = picked
-    settings = map_controls()
+    chosen_map = map_controls()
 
-method, params, n, seed = settings["method"], settings["params"], settings["n"], settings["seed"]
+method, params, n, seed = chosen_map["method"], chosen_map["params"], chosen_map["n"], chosen_map["seed"]
 started = time.perf_counter()
 bar = right.empty()
 frame = right.empty()

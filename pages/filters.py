@@ -4,24 +4,25 @@ pixels, and how well a linear classifier reads the digit's class from the codes.
 import numpy as np
 import streamlit as st
 
-from aecore.analysis import cosine_similarity_matrix, encode_images, picture_correlation
 from aecore.errors import AecoreError
+from aecore.filters import picture_correlation
+from aecore.metrics import cosine_similarity_matrix, encode_images
 from aecore.spec import make_spec
-from app import controls, exports, figures, maps, state, training, words
+from app import controls, dataset_choice, exports, figures, maps, resources, settings, training, words
 
 FILTER_COUNTS = [25, 49, 100, 196]
 PAIR_SPARE_PX = 380  # the window's height less a filter picture's: heading, labels, the sentence below
 PAIR_MIN_PX = 240
 
-dataset_name = state.current_dataset()
-data = state.dataset(dataset_name)
+dataset_name = dataset_choice.current_dataset()
+data = resources.dataset(dataset_name)
 names = list(data.class_names)
 
 
 def filter_count_control() -> int:
-    state.init_from_query("flt_n", "filters", 100, cast=int, choices=FILTER_COUNTS)
+    settings.init_from_query("flt_n", "filters", 100, cast=int, choices=FILTER_COUNTS)
     n = st.select_slider("Filters shown", FILTER_COUNTS, key="flt_n")
-    state.set_query(filters=n)
+    settings.set_query(filters=n)
     return n
 
 
@@ -49,13 +50,13 @@ def parse_classes(text: str) -> list[int]:
 
 def digit_controls() -> tuple[list[int], int]:
     """Classes to compare and examples per class (kept in the URL)."""
-    state.init_from_query("flt_classes", "classes", [4, 7, 9], cast=parse_classes)
-    state.init_from_query("flt_per", "per_class", 3, cast=int, lo=1, hi=5)
+    settings.init_from_query("flt_classes", "classes", [4, 7, 9], cast=parse_classes)
+    settings.init_from_query("flt_per", "per_class", 3, cast=int, lo=1, hi=5)
     cols = st.columns([3, 1])
     classes = cols[0].multiselect("Classes", list(range(len(names))), key="flt_classes",
                                   format_func=lambda c: names[c], max_selections=4)
     per_class = cols[1].slider("Digits per class", 1, 5, key="flt_per")
-    state.set_query(classes=",".join(map(str, classes)), per_class=per_class)
+    settings.set_query(classes=",".join(map(str, classes)), per_class=per_class)
     return sorted(classes), per_class
 
 
@@ -73,7 +74,7 @@ st.title("Filters & codes")
 heading_col, count_col = st.columns([3, 1], gap="large", vertical_alignment="bottom")
 heading_col.subheader("First-layer filters: plain vs denoising autoencoder",
                       help=words.term("filter") + " Each tile is scaled to its own range.")
-anything_trained = bool(state.registry().store.keys())
+anything_trained = bool(resources.registry().store.keys())
 with count_col:
     n_filters = filter_count_control() if anything_trained else 100
 lecture = [(level, make_spec("dae", dataset_name, level=level)) for level in (0.0, 0.3)]
@@ -88,7 +89,7 @@ for col, (level, spec) in zip(cols, lecture):
         st.markdown(f"**Corruption {level:g}**" + (" — a plain autoencoder" if level == 0 else
                                                    " — 30% of the pixels masked while training"),
                     help=words.term("corruption"))
-        key, stored, _ = state.find_model(spec)
+        key, stored, _ = resources.find_model(spec)
         if stored is None:
             training.train_offer(spec, why="The comparison needs both.", key=f"flt-offer-{level:g}")
         else:

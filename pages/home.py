@@ -5,17 +5,17 @@ import numpy as np
 import streamlit as st
 
 from aecore.spec import lecture_specs
-from app import figures, state, training
+from app import dataset_choice, figures, resources, training
 
-dataset_name = state.current_dataset()
-data = state.dataset(dataset_name)
-registry = state.registry()
+dataset_name = dataset_choice.current_dataset()
+data = resources.dataset(dataset_name)
+registry = resources.registry()
 
 st.title("Latent Lab")
 st.markdown("#### See what autoencoders learn: train one, draw a digit, walk its latent space.")
 
 cols = st.columns(3)
-cols[0].metric("Data in use", state.SHORT_NAMES.get(dataset_name, dataset_name))
+cols[0].metric("Data in use", dataset_choice.SHORT_NAMES.get(dataset_name, dataset_name))
 cols[1].metric("Training images", f"{len(data.x_train):,}",
                help=f"{len(data.x_val):,} more for validation, {len(data.x_test):,} for testing")
 cols[2].metric("Models in the cache", len(registry.store.keys()))
@@ -27,7 +27,7 @@ with left:
     specs = lecture_specs(dataset_name)
     rows = []
     for spec in specs:
-        key, status, job = state.model_status(spec)
+        key, status, job = resources.model_status(spec)
         rows.append({"model": spec.label(), "status": status, "key": key, "job": job})
     # Markdown, not st.dataframe: no pandas on the server nor data grid in the browser (bench.interaction).
     st.markdown("| model | status | key |\n|---|---|---|\n" +

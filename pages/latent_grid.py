@@ -4,10 +4,11 @@ an interpolation between two digits and samples from the prior."""
 import numpy as np
 import streamlit as st
 
-from aecore.analysis import decode_codes, decode_grid, encode_images, interpolate, latent_grid_points, sample_prior
 from aecore.errors import AecoreError
+from aecore.latent import decode_codes, decode_grid, interpolate, latent_grid_points, sample_prior
+from aecore.metrics import encode_images
 from aecore.spec import has_2d_code, make_spec
-from app import controls, drawing, figures, state, words
+from app import controls, dataset_choice, figures, maps, resources, settings, words
 
 SPACINGS = {"normal": "Normal quantiles (K&W)", "linear": "Linear", "data": "Fit the codes"}
 METHODS = {"linear": "straight line", "slerp": "slerp (great circle)"}
@@ -15,15 +16,15 @@ N_SAMPLES = 32
 SIDE = 280  # pixels of a digit shown large
 MAP_HEIGHT = 440  # about the grid's side at 1280x720: both fit a projector's screen without scrolling
 
-dataset_name = state.current_dataset()
-data = state.dataset(dataset_name)
+dataset_name = dataset_choice.current_dataset()
+data = resources.dataset(dataset_name)
 
 
 @st.cache_data(show_spinner="Decoding the grid…", max_entries=32)
 def grid_images(key: str, n: int, spacing: str, span: float, limit: float,
                 box: tuple[float, float, float, float]) -> tuple[np.ndarray, np.ndarray] | None:
     """(tiled grid image, the grid's codes (n*n, 2)) in display order: x right, y up."""
-    stored = state.stored_model(key)
+    stored = resources.stored_model(key)
     if stored is None:
         return None
     if spacing == "data":  # the codes' own box, each axis on its own scale
@@ -39,29 +40,29 @@ def grid_images(key: str, n: int, spacing: str, span: float, limit: float,
 
 @st.cache_data(show_spinner=False, max_entries=16)
 def prior_samples(key: str, n: int, seed: int) -> np.ndarray | None:
-    stored = state.stored_model(key)
+    stored = resources.stored_model(key)
     return None if stored is None else sample_prior(stored.model, n, seed)
 
 
 def grid_controls(variational: bool) -> tuple[int, str, float, float]:
     """Grid side, spacing, normal-quantile span and linear range (URL: n, spacing, span, range)."""
     cols = st.columns([1, 1.4, 1], gap="medium")
-    state.init_from_query("lg_n", "n", 15, cast=int, lo=5, hi=30)
+    settings.init_from_query("lg_n", "n", 15, cast=int, lo=5, hi=30)
     n = cols[0].slider("Grid size", 5, 30, key="lg_n", help="n × n decoded digits")
-    state.init_from_query("lg_spacing", "spacing", "normal" if variational else "data", choices=list(SPACINGS))
+    settings.init_from_query("lg_spacing", "spacing", "normal" if variational else "data", choices=list(SPACINGS))
     spacing = cols[1].radio("Spacing", list(SPACINGS), key="lg_spacing", format_func=SPACINGS.get, horizontal=True,
                             help=words.term("K&W quantiles") + " " + words.term("N(0, I)") +
                                  " Linear: evenly spaced codes in ±range. Fit the codes: the "
                                  "box holding 98% of the test codes, for models without a prior.")
-    state.init_from_query("lg_span", "span", 0.95, cast=float, lo=0.8, hi=0.99)
-    state.init_from_query("lg_range", "range", 3.0, cast=float, lo=0.5, hi=8.0)
+    settings.init_from_query("lg_span", "span", 0.95, cast=float, lo=0.8, hi=0.99)
+    settings.init_from_query("lg_range", "range", 3.0, cast=float, lo=0.5, hi=8.0)
     span, limit = st.session_state["lg_span"], st.session_state["lg_range"]
     if spacing == "normal":
         span = cols[2].slider("Quantiles covered", 0.8, 0.99, step=0.01, key="lg_span",
                               help="Each axis runs through the normal quantiles from 1 − q to q.")
     elif spacing == "linear":
         limit = cols[2].slider("Range ±", 0.5, 8.0, step=0.5, key="lg_range")
-    state.set_query(n=n, spacing=spacing, span=f"{span:g}", range=f"{limit:g}")
+    settings.set_query(n=n, spacing=spacing, span=f"{span:g}", range=f"{limit:g}")
     return n, spacing, span, limit
 
 
@@ -69,10 +70,10 @@ def interpolation_state(n_test: int) -> tuple[int, int, bool, str, int]:
     """The interpolation settings, read before their widgets are drawn so the map can show the path."""
     default_from = int(np.flatnonzero(data.y_test == 1)[0]) if (data.y_test == 1).any() else 0
     default_to = int(np.flatnonzero(data.y_test == 0)[0]) if (data.y_test == 0).any() else n_test - 1
-    state.init_from_query("lg_from", "from", default_from, cast=int, lo=0, hi=n_test - 1)
-    state.init_from_query("lg_to", "to", default_to, cast=int, lo=0, hi=n_test - 1)
-    state.init_from_query("lg_method", "interp", "linear", choices=list(METHODS))
-    state.init_from_query("lg_steps", "steps", 10, cast=int, lo=8, hi=12)
+    settings.init_from_query("lg_from", "from", default_from, cast=int, lo=0, hi=n_test - 1)
+    settings.init_from_query("lg_to", "to", default_to, cast=int, lo=0, hi=n_test - 1)
+    settings.init_from_query("lg_method", "interp", "linear", choices=list(METHODS))
+    settings.init_from_query("lg_steps", "steps", 10, cast=int, lo=8, hi=12)
     if "drawing" not in st.session_state:
         st.session_state["lg_use_drawing"] = False
     s = st.session_state
@@ -118,9 +119,10 @@ variational = model.is_variational
 with controls_col:
     n, spacing, span, limit = grid_controls(variational)
 
-codes = drawing.test_codes(key, dataset_name)
-if codes is None:
-    st.error("That model could not be loaded.")
+try:
+    _, codes = maps.test_codes(key, dataset_name, len(data.x_test), 0)
+except AecoreError as e:  # deleted from the cache since the page was drawn
+    st.error(str(e))
     st.stop()
 my_digit = st.session_state.get("drawing")
 drawing_code = encode_images(model, my_digit[None])[0] if my_digit is not None else None
@@ -151,7 +153,8 @@ def plane_row():
                                 key=f"lg_map_{key}")
         pick = picked(event, key)
         if pick is None:  # a caption under the wide map, not a hint box wrapping in the narrow column
-            st.caption(":material/touch_app: Click the map (or drag a box) to decode that spot: it appears on the right.")
+            st.caption(":material/touch_app: Click the map (or drag a box) to decode that spot: "
+                       "it appears on the right.")
     with pick_col:
         if pick is None:
             return
@@ -179,7 +182,7 @@ cols[2].radio("Path", list(METHODS), key="lg_method", format_func=METHODS.get, h
 cols[3].slider("Steps", 8, 12, key="lg_steps")
 cols[4].toggle("Start at my drawing", key="lg_use_drawing", disabled=my_digit is None,
                help="Draw a digit on the Draw & reconstruct page first." if my_digit is None else None)
-state.set_query(**{"from": i_from, "to": i_to, "interp": method, "steps": steps})
+settings.set_query(**{"from": i_from, "to": i_to, "interp": method, "steps": steps})
 strip = decode_codes(model, path)
 start_image = my_digit if use_drawing and my_digit is not None else data.x_test[i_from] / 255.0
 start_name = "your drawing" if use_drawing and my_digit is not None else \
@@ -195,7 +198,7 @@ st.subheader("Samples from the prior")
 if not variational:
     st.caption("This model has no prior to sample from: only a VAE learns a distribution over its codes.")
     st.stop()
-state.init_from_query("lg_seed", "seed", 0, cast=int, lo=0, hi=9999)
+settings.init_from_query("lg_seed", "seed", 0, cast=int, lo=0, hi=9999)
 
 
 def _next_seed() -> None:

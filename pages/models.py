@@ -5,7 +5,7 @@ from datetime import datetime
 import streamlit as st
 
 from aecore.errors import AecoreError
-from app import exports, figures, state
+from app import dataset_choice, exports, figures, resources, settings
 
 st.title("Models")
 notice = st.session_state.pop("mdl_notice", None)
@@ -19,12 +19,12 @@ if not metas:
 
 def dataset_filter(names: list[str]) -> str:
     options = ["all", *names]
-    state.init_from_query("mdl_dataset", "show", "all", choices=options)
+    settings.init_from_query("mdl_dataset", "show", "all", choices=options)
     if st.session_state.mdl_dataset not in options:  # its last model was deleted
         st.session_state.mdl_dataset = "all"
-    shown = st.selectbox("Dataset", options, key="mdl_dataset",
-                         format_func=lambda n: "All datasets" if n == "all" else state.DATASET_LABELS.get(n, n))
-    state.set_query(show=shown)
+    shown = st.selectbox("Dataset", options, key="mdl_dataset", format_func=lambda n: "All datasets" if n == "all"
+                         else dataset_choice.DATASET_LABELS.get(n, n))
+    settings.set_query(show=shown)
     return shown
 
 
@@ -67,12 +67,12 @@ st.dataframe(rows, hide_index=True, width="stretch", column_config={
 # ---- one model ------------------------------------------------------------------------------------
 keys = [m["key"] for m in metas]
 labels = {m["key"]: m.get("label", m["key"]) for m in metas}
-state.init_from_query("mdl_pick", "model", keys[0], choices=keys)
+settings.init_from_query("mdl_pick", "model", keys[0], choices=keys)
 if st.session_state.mdl_pick not in keys:  # deleted, or hidden by the dataset filter
     st.session_state.mdl_pick = keys[0]
 pick_col, _ = st.columns([1, 2])
 key = pick_col.selectbox("Model", keys, key="mdl_pick", format_func=lambda k: f"{labels[k]}  ·  {k[:6]}")
-state.set_query(model=key)
+settings.set_query(model=key)
 meta = next(m for m in metas if m["key"] == key)
 label, dataset_name = labels[key], meta["dataset"]["name"]
 stem = exports.download_stem(label, key)
@@ -124,7 +124,7 @@ with files:
             st.rerun()
 
 with pictures:
-    if state.stored_model(key) is None:
+    if resources.stored_model(key) is None:
         st.error("This model's files are damaged; it will be retrained when a page needs it.")
     else:
         try:

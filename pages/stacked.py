@@ -4,9 +4,9 @@ import streamlit as st
 
 from aecore.errors import AecoreError
 from aecore.spec import make_spec
-from app import controls, exports, figures, state
+from app import controls, dataset_choice, exports, figures
 
-dataset_name = state.current_dataset()
+dataset_name = dataset_choice.current_dataset()
 
 st.title("Stacked pretraining")
 st.markdown("#### Train one layer at a time as a denoising autoencoder, then fine-tune the whole stack.")

@@ -5,10 +5,10 @@ import streamlit as st
 
 from aecore.device import pick_device
 from aecore.errors import AecoreError
-from app import controls, figures, state, training, words
+from app import controls, dataset_choice, figures, resources, training, words
 
-dataset_name = state.current_dataset()
-data = state.dataset(dataset_name)
+dataset_name = dataset_choice.current_dataset()
+data = resources.dataset(dataset_name)
 
 st.title("Train")
 try:
@@ -17,7 +17,7 @@ except AecoreError as e:  # settings from the URL or widgets that the core refus
     st.error(str(e))
     st.stop()
 
-key, stored, job = state.find_model(spec)
+key, stored, job = resources.find_model(spec)
 go_col, info_col = st.columns([1, 3])
 with go_col:
     start = st.button("Train", type="primary", icon=":material/play_arrow:", width="stretch",
@@ -40,7 +40,8 @@ def live_latent(job):
         return
     # about LIVE_POINTS of the probe digits, evenly through the set (it is in class order)
     every = slice(None, None, max(1, len(probe.labels) // training.LIVE_POINTS))
-    title = f"Probe digits' codes after {figures.snapshot_label(probe.name)}" + (" (PCA-2)" if probe.reduced_with_pca else "")
+    title = f"Probe digits' codes after {figures.snapshot_label(probe.name)}"
+    title += " (PCA-2)" if probe.reduced_with_pca else ""
     st.echarts_chart(figures.live_scatter_chart(probe.codes[every], probe.labels[every], data.class_names, title),
                      height=training.LIVE_SCATTER_HEIGHT, key=f"live-latent-{job.key}")
 
@@ -87,7 +88,7 @@ if stored is not None:
         st.caption(words.term("probe digits") + (" " + words.term("PCA-2") if probe.get("reduced_with_pca") else ""))
         names = probe["snapshot_names"]
         i = st.slider("Epoch", 1, len(snaps), len(snaps), key="replay") - 1 if len(snaps) > 1 else 0
-        title = f"Probe digits' codes after {figures.snapshot_label(names[i])}" + \
-            (" (PCA-2 of the code)" if probe.get("reduced_with_pca") else "")
+        title = f"Probe digits' codes after {figures.snapshot_label(names[i])}"
+        title += " (PCA-2 of the code)" if probe.get("reduced_with_pca") else ""
         st.plotly_chart(figures.probe_scatter(snaps[i], np.asarray(probe["labels"]), data.class_names, title,
                                               axes=figures.probe_axes([snaps[i]])), width="stretch")

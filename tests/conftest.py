@@ -1,7 +1,7 @@
 """Shared fixtures: an isolated AECORE_HOME for every test, a tiny seeded slice of the offline MNIST
 sample, the same slice as an .npz file (for code paths that load data by name), and a model store.
 
-Model tests use small configs (`SMALL_CONFIGS`) so the whole core suite trains in seconds.
+Model tests use each family's small config (`SMALL_CONFIGS`) so the whole core suite trains in seconds.
 """
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 import torch
 
+from aecore.configs import FAMILIES, config_class
 from aecore.data import Dataset, load_dataset
 from aecore.data import datasets as datasets_module
 from aecore.store import ModelStore
@@ -22,16 +23,9 @@ torch.set_num_threads(1)
 
 TINY_SIZES = {"train": 512, "val": 128, "test": 256}
 
-# One small configuration per registered family: fast on two CPU cores, same code paths as the defaults.
-SMALL_CONFIGS: dict[str, dict] = {
-    "ae": {"hidden": (64, 16)},
-    "dae": {"hidden": (64,), "level": 0.3},
-    "sparse": {"hidden": (64,)},
-    "contractive": {"hidden": (32,)},
-    "vae": {"hidden": (64,), "latent": 2},
-    "conv_vae": {"filters": 8, "dense": 16},
-    "stacked": {"hidden": (64, 32), "levels": (0.1, 0.2), "pretrain_epochs": 1},
-}
+# One small configuration per registered family, as the family declares it (`small` on its config):
+# fast on two CPU cores, same code paths as the defaults.
+SMALL_CONFIGS: dict[str, dict] = {family: config_class(family).small for family in FAMILIES}
 
 
 @pytest.fixture(autouse=True, scope="session")
@@ -96,6 +90,7 @@ def fresh_app(monkeypatch):
     """A clean dashboard process state for AppTest: empty Streamlit caches, no UMAP warm-up thread,
     and a job registry whose store follows this test's AECORE_HOME; running jobs are stopped after."""
     import streamlit as st
+
     import aecore.jobs
     monkeypatch.setenv("LATENTLAB_WARMUP", "0")
     st.cache_resource.clear()

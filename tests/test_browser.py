@@ -11,9 +11,21 @@ import time
 
 import pytest
 
-from tests.browser import (MAP, ROOT, SHOWN_MAPS, browser_page, click_map_button, dashboard, drag_on_map,
-                           draw_finger_stroke, draw_stroke, missing_browser_reason, screenshot, shown_map,
-                           wait_until_idle)
+from tests.browser import (
+    MAP,
+    ROOT,
+    SHOWN_MAPS,
+    browser_page,
+    click_map_button,
+    dashboard,
+    drag_on_map,
+    draw_finger_stroke,
+    draw_stroke,
+    missing_browser_reason,
+    screenshot,
+    shown_map,
+    wait_until_idle,
+)
 
 pytestmark = [pytest.mark.browser, pytest.mark.skipif(missing_browser_reason() is not None,
                                                       reason=missing_browser_reason() or "")]
@@ -48,6 +60,15 @@ def test_every_page_opens_without_models(tmp_path):
             assert not _exceptions(page), (path, _exceptions(page))
             assert page.locator("h1").count() >= 1, f"page /{path} shows no title"
             screenshot(page, f"empty-{path or 'home'}")
+        # Nested paths (a mistyped or stale link) show the app, not a blank white page.
+        for nested, title in [("train/extra", "Train"), ("draw/a/b?dkind=gaussian", "Draw & reconstruct"),
+                              ("no-such-page/extra", None)]:
+            page.goto(f"{url}/{nested}")
+            wait_until_idle(page)
+            assert not _exceptions(page), (nested, _exceptions(page))
+            shown = page.locator('[data-testid="stMain"] h1').first.inner_text()
+            assert title is None or shown == title, (nested, shown)
+        screenshot(page, "nested-path")
 
 
 def test_every_page_opens_with_models(lab_home):
@@ -183,7 +204,7 @@ def test_switching_back_to_a_map_shows_the_chart_already_on_the_page(lab_home):
 
 def test_settings_survive_a_visit_to_another_page(lab_home):
     """Streamlit forgets the value of a widget a run does not draw, and a page switch drops the URL's
-    query string: without `state.keep_settings` the map came back as UMAP of 2,000 digits, seed 0."""
+    query string: without the kept settings (app.settings) the map came back as UMAP of 2,000 digits, seed 0."""
     def seed_and_url():
         field = page.locator('[data-testid="stMain"] [data-testid="stNumberInputField"]').first
         return field.input_value(), page.url
@@ -223,7 +244,7 @@ def test_bad_uploads_get_a_one_line_message_and_a_good_one_is_used(lab_home):
     import numpy as np
     from PIL import Image
 
-    from tests.test_preprocess import ell_image, png_bytes, png_header_only
+    from tests.test_user_images import ell_image, png_bytes, png_header_only
 
     noise = png_bytes(Image.fromarray(np.random.default_rng(0).integers(0, 256, (64, 64), dtype=np.uint8)))
     bad = {

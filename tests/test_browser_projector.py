@@ -14,8 +14,18 @@ import time
 
 import pytest
 
-from tests.browser import (ROOT, SHOWN_MAPS, browser_page, click_map_button, dashboard, drag_on_map,
-                           missing_browser_reason, screenshot, shown_map, wait_until_idle)
+from tests.browser import (
+    ROOT,
+    SHOWN_MAPS,
+    browser_page,
+    click_map_button,
+    dashboard,
+    drag_on_map,
+    missing_browser_reason,
+    screenshot,
+    shown_map,
+    wait_until_idle,
+)
 
 pytestmark = [pytest.mark.browser, pytest.mark.skipif(missing_browser_reason() is not None,
                                                       reason=missing_browser_reason() or "")]
@@ -114,9 +124,10 @@ def test_train_progress_names_the_epoch_its_chart_shows_and_the_replay_fits_the_
             const plot = [...document.querySelectorAll('.js-plotly-plot')]
                 .find(p => (p._fullLayout?.title?.text || '').includes("Probe digits"));
             if (!plot) return [...document.querySelectorAll('.js-plotly-plot')].map(p => p._fullLayout?.title?.text);
-            const xs = plot._fullData.flatMap(t => Array.from(t.x || [])), ys = plot._fullData.flatMap(t => Array.from(t.y || []));
-            return {title: plot._fullLayout.title.text, x: plot._fullLayout.xaxis.range, y: plot._fullLayout.yaxis.range,
-                    xs: xs, ys: ys};
+            const values = axis => plot._fullData.flatMap(t => Array.from(t[axis] || []));
+            const layout = plot._fullLayout;
+            return {title: layout.title.text, x: layout.xaxis.range, y: layout.yaxis.range,
+                    xs: values('x'), ys: values('y')};
         }""")
         assert isinstance(replay, dict), f"no replay chart among the plotly charts titled {replay}"
         assert f"after epoch {total}" in replay["title"], replay["title"]
@@ -206,11 +217,12 @@ def test_no_hint_box_wraps_word_by_word_at_150_percent_zoom(lab_url):
         for link in ("Latent grid", "Filters & codes", "Embeddings", "Train"):
             go_to(page, link)
             page.wait_for_timeout(500)
-            boxes = page.evaluate("""() => [...document.querySelectorAll('[data-testid="stMain"] [data-testid="stAlert"]')]
-                .map(alert => {
+            boxes = page.evaluate("""() => [...document.querySelectorAll(
+                    '[data-testid="stMain"] [data-testid="stAlert"]')].map(alert => {
                     const text = alert.querySelector('[data-testid="stMarkdownContainer"]') || alert;
                     const p = text.querySelector('p') || text;
-                    const lines = Math.round(p.getBoundingClientRect().height / parseFloat(getComputedStyle(p).lineHeight));
+                    const height = p.getBoundingClientRect().height;
+                    const lines = Math.round(height / parseFloat(getComputedStyle(p).lineHeight));
                     return [p.innerText, p.innerText.trim().split(/\\s+/).length, lines];
                 })""")
             for text, n_words, lines in boxes:

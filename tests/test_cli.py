@@ -120,14 +120,39 @@ ERRORS = {
     "missing dataset path": ["train", "--dataset", "/no/such/dir/digits.npz"],
     "bad flag": ["train", "--no-such-flag"],
     "setting of another family": ["train", "--model", "ae", "--pretrain-epochs", "1", "--dataset", "mnist-sample"],
+    "sparsity target of 1e-300": ["train", "--model", "sparse", "--sparsity-target", "1e-300", "--dataset",
+                                  "mnist-sample"],
+    "fewer than 10 training images": ["train", "--dataset", "{data}/few.npz"],
+    "a label of 10**12": ["train", "--dataset", "{data}/huge-label.npz"],
+    "a uint64 label of 2**63": ["train", "--dataset", "{data}/uint64-label.npz"],
+    "gzip IDX declaring 2.1 G values": ["train", "--dataset", "{data}/idx-bomb"],
 }
+
+
+def _write_bad_data(folder: Path) -> None:
+    import gzip
+
+    import numpy as np
+    images = np.zeros((40, 28, 28), np.uint8)
+    np.savez(folder / "few.npz", x_train=images[:7], y_train=np.arange(7), x_test=images[:3], y_test=np.arange(3))
+    np.savez(folder / "huge-label.npz", x_train=images, y_train=np.full(40, 10**12), x_test=images[:3],
+             y_test=np.arange(3))
+    np.savez(folder / "uint64-label.npz", x_train=images, y_train=np.full(40, 2**63, np.uint64),
+             x_test=images[:3], y_test=np.arange(3))
+    bomb = folder / "idx-bomb"
+    bomb.mkdir()
+    for name, shape in [("train-images-idx3-ubyte", (2_700_000, 28, 28)), ("train-labels-idx1-ubyte", (40,)),
+                        ("t10k-images-idx3-ubyte", (3, 28, 28)), ("t10k-labels-idx1-ubyte", (3,))]:
+        header = bytes([0, 0, 8, len(shape)]) + np.array(shape, ">u4").tobytes()
+        (bomb / f"{name}.gz").write_bytes(gzip.compress(header + bytes(min(int(np.prod(shape)), 2**20))))
 
 
 @pytest.fixture(scope="module")
 def error_runs(tmp_path_factory):
     """Every bad command line, started at once (they only parse, so they are cheap in parallel)."""
     home = tmp_path_factory.mktemp("cli-errors")
-    procs = {name: start(args, home) for name, args in ERRORS.items()}
+    _write_bad_data(home)
+    procs = {name: start([a.format(data=home) for a in args], home) for name, args in ERRORS.items()}
     return {name: finish(proc) for name, proc in procs.items()}
 
 
@@ -149,3 +174,41 @@ def test_error_messages_name_the_problem(error_runs):
     assert "pretrain_epochs" in error_runs["setting of another family"].stderr
     assert "no-such-flag" in error_runs["bad flag"].stderr
     assert "digits.npz" in error_runs["missing dataset path"].stderr
+    assert "sparsity target" in error_runs["sparsity target of 1e-300"].stderr
+    assert "7 training images; at least 10" in error_runs["fewer than 10 training images"].stderr
+    assert "from 0 to 999" in error_runs["a label of 10**12"].stderr
+    assert "from 0 to 999" in error_runs["a uint64 label of 2**63"].stderr
+    assert "2,116,800,000 values), more than" in error_runs["gzip IDX declaring 2.1 G values"].stderr
+
+
+def test_stacked_head_is_sized_by_the_data_s_classes(tmp_path):
+    import numpy as np
+    rng = np.random.default_rng(0)
+    path = tmp_path / "twelve.npz"
+    np.savez(path, x_train=rng.integers(0, 256, (120, 28, 28), np.uint8), y_train=np.arange(120) % 12,
+             x_test=rng.integers(0, 256, (24, 28, 28), np.uint8), y_test=np.arange(24) % 12)
+    args = ["train", "--model", "stacked", "--dataset", str(path), "--epochs", "1", "--hidden", "16", "8",
+            "--levels", "0.1", "0.2", "--pretrain-epochs", "1", "--json"]
+    out = last_json(run_cli(args, tmp_path))
+    assert out["config"]["model"]["num_classes"] == 12
+    assert 0.0 <= out["finetune_test_accuracy"] <= 1.0
+
+
+def test_list_skips_a_corrupt_entry_with_one_warning_line(tmp_path, tiny_data):
+    from aecore.runs import describe_run, train_spec
+    from aecore.spec import make_spec
+    from aecore.store import META, WEIGHTS, ModelStore
+    spec = make_spec("ae", "mnist-tiny", epochs=1, hidden=(16, 4))
+    result = train_spec(spec, tiny_data, device="cpu")
+    good = spec.key(tiny_data.fingerprint)
+    ModelStore(tmp_path / "models").save(good, result.model, describe_run(spec, tiny_data, result))
+    bad = tmp_path / "models" / ("f" * 20)
+    bad.mkdir()
+    (bad / META).write_text("[" * 200_000)  # RecursionError in json's parser
+    (bad / WEIGHTS).write_bytes(b"not safetensors")
+    for args in (["list"], ["list", "--json"]):
+        proc = run_cli(args, tmp_path)
+        assert proc.returncode == 0 and "Traceback" not in proc.stderr, proc.stderr
+        lines = proc.stderr.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("warning:") and "f" * 20 in lines[0], proc.stderr
+        assert good in proc.stdout and "f" * 20 not in proc.stdout

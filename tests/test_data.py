@@ -169,12 +169,27 @@ class TestIdx:
         with pytest.raises(DataError, match="huge: header claims shape"):
             read_idx(path)
         # Within the cap but far beyond the data: a length check, not a MemoryError.
-        path.write_bytes(b"\x00\x00\x08\x01" + np.array([2**31 - 1], ">u4").tobytes() + b"x")
+        path.write_bytes(b"\x00\x00\x08\x01" + np.array([2**30 - 1], ">u4").tobytes() + b"x")
         with pytest.raises(DataError, match="huge: truncated"):
             read_idx(path)
         path.write_bytes(gzip.compress(path.read_bytes()))
         with pytest.raises(DataError, match="huge: truncated"):
             read_idx(path)
+
+    def test_gzip_declaring_billions_of_values_is_refused_before_reading(self, tmp_path):
+        import resource
+        import time
+        path = tmp_path / "train-images-idx3-ubyte.gz"
+        header = b"\x00\x00\x08\x03" + np.array([2_700_000, 28, 28], ">u4").tobytes()  # 2.1 G values
+        with gzip.open(path, "wb", compresslevel=1) as f:  # 64 MB of zeros in about 64 KB
+            f.write(header)
+            for _ in range(64):
+                f.write(bytes(2**20))
+        before, t0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, time.perf_counter()
+        with pytest.raises(DataError, match="2,116,800,000 values\\), more than"):
+            read_idx(path)
+        assert time.perf_counter() - t0 < 0.5  # refused from the header, not after decompressing
+        assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before < 32 * 1024  # KiB
 
     def test_missing_file(self, tmp_path):
         with pytest.raises(DataError, match="nope.gz: file not found"):
@@ -264,7 +279,13 @@ class TestLoadFromPath:
         (np.full((5, 28, 28), 2.0), np.arange(5), "must lie in \\[0, 1\\]"),
         (np.zeros((5, 28, 28), np.int32), np.arange(5), "uint8 .* or float"),
         (np.zeros((5, 30, 30), np.uint8), np.arange(5), "30x30"),
-        (np.zeros((5, 28, 28), np.uint8), np.arange(5) * 1.0, "integer"),
+        (np.zeros((5, 28, 28), np.uint8), np.arange(5) + 0.5, "whole numbers"),
+        (np.zeros((5, 28, 28), np.uint8), np.array([0, 1, 2, 3, np.nan]), "whole numbers"),
+        (np.zeros((5, 28, 28), np.uint8), np.arange(5).astype(np.int8).reshape(5, 1), "1-D"),
+        (np.zeros((5, 28, 28), np.uint8), np.array([0, 1, 2, 3, 10**12]), "from 0 to 999"),
+        (np.zeros((5, 28, 28), np.uint8), np.array([0, 1, 2, 3, 1000]), "from 0 to 999"),
+        (np.zeros((5, 28, 28), np.uint8), np.array([0, 1, 2, 3, 2**63], np.uint64), "from 0 to 999"),
+        (np.zeros((5, 28, 28), np.uint8), np.array([0, 1, 2, 3, -1]), "from 0 to 999"),
         (np.zeros((5, 28, 28), np.uint8), np.arange(4), "4 labels for 5 images"),
     ])
     def test_npz_bad_content(self, tmp_path, x, y, reason):
@@ -272,6 +293,22 @@ class TestLoadFromPath:
         np.savez(path, x_train=x, y_train=y, x_test=_images(2), y_test=_labels(2))
         with pytest.raises(DataError, match=reason):
             load_dataset(str(path))
+
+    def test_npz_whole_float_labels_and_many_classes(self, tmp_path):
+        path = tmp_path / "d.npz"
+        np.savez(path, x_train=_images(40), y_train=np.arange(40) % 12 * 1.0, x_test=_images(12),
+                 y_test=np.arange(12, dtype=np.uint64))
+        ds = load_dataset(str(path))
+        assert ds.y_train.dtype == np.int64 and ds.class_names == tuple(str(i) for i in range(12))
+
+    @pytest.mark.parametrize("n", [1, 9])
+    def test_too_few_training_images_is_one_sentence(self, tmp_path, n):
+        path = tmp_path / "d.npz"
+        np.savez(path, x_train=_images(n), y_train=np.arange(n) % 10, x_test=_images(3), y_test=np.arange(3))
+        with pytest.raises(DataError, match=f"{n} training images; at least 10 are needed"):
+            load_dataset(str(path))
+        np.savez(path, x_train=_images(10), y_train=np.arange(10), x_test=_images(3), y_test=np.arange(3))
+        assert (len(load_dataset(str(path)).x_train), len(load_dataset(str(path)).x_val)) == (9, 1)
 
     def test_not_an_npz(self, tmp_path):
         path = tmp_path / "junk.npz"

@@ -6,14 +6,13 @@ import threading
 import time
 
 import pytest
+from conftest import SMALL_CONFIGS
 
 import aecore.jobs as jobs_module
-from aecore.jobs import CANCELLED, DONE, FAILED, QUEUED, RUNNING, JobRegistry
 from aecore.errors import DataError
+from aecore.jobs import CANCELLED, DONE, FAILED, QUEUED, RUNNING, JobRegistry
 from aecore.runs import get_or_train
 from aecore.spec import make_spec
-
-from conftest import SMALL_CONFIGS
 
 TIMEOUT = 30  # seconds; generous for a loaded CI machine, the jobs here take well under one
 
@@ -111,7 +110,8 @@ def test_bad_data_fails_at_submit(registry, tmp_path):
     assert registry.jobs() == []
 
 
-def test_a_trained_model_is_handed_back_on_the_cpu_where_a_loaded_one_is_and_jobs_share_cores(registry, tiny_npz, store, monkeypatch):
+def test_a_trained_model_is_handed_back_on_the_cpu_where_a_loaded_one_is_and_jobs_share_cores(registry, tiny_npz, store,
+                                                                                              monkeypatch):
     """On a GPU machine models train on CUDA and the store loads them onto the CPU; both ways of
     training hand the model back through `.cpu()`, so the dashboard gets the same either way. (Here
     on the CPU it is a no-op, hence the spy; the CUDA check in test_trainer.py runs it for real.)"""

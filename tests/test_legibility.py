@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from aecore.analysis import filter_concentration, picture_correlation, stratified_sample
+from aecore.filters import filter_concentration, picture_correlation
+from aecore.sampling import stratified_sample
 from app import figures, words
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -13,9 +13,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from aecore.analysis import project_codes
-from aecore.analysis.map_worker import MapWorker, MapWorkerError, report_nothing
 from aecore.errors import ConfigError, DataError
+from aecore.maps import project_codes
+from aecore.maps.worker import MapWorker, MapWorkerError, report_nothing
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -132,7 +132,7 @@ def test_threads_share_one_worker_one_request_at_a_time(worker, codes):
 
 def test_the_child_imports_no_torch():
     """The map code must load without torch: the child is started for its imports' speed."""
-    probe = ("import sys; import aecore.analysis.map_worker, aecore.analysis.projection; "
+    probe = ("import sys; import aecore.maps.worker, aecore.maps.projection; "
              "print(sorted(m for m in ('torch', 'streamlit') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr

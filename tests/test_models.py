@@ -9,28 +9,14 @@ from dataclasses import asdict, fields, replace
 import pytest
 import torch
 import torch.nn.functional as F
-
-from aecore.configs import ACTIVATION_NAMES, CONFIGS, CORRUPTIONS
-from aecore.errors import ConfigError
-from aecore.models import DESCRIPTIONS, INPUT_DIM, MODELS, build_model, corrupt, make_config
-from aecore.models.ae import ACTIVATIONS
-from aecore.spec import RunSpec, check_key, lecture_specs, make_spec
-from aecore.trainer import Trainer, TrainConfig
-
 from conftest import SMALL_CONFIGS
 
-FAMILIES = sorted(MODELS)
-
-# The named parts each family's loss reports besides "loss".
-LOSS_PARTS = {
-    "ae": {"recon"},
-    "dae": {"recon"},
-    "sparse": {"recon", "sparsity"},
-    "contractive": {"recon", "contraction"},
-    "vae": {"recon", "kl"},
-    "conv_vae": {"recon", "kl"},
-    "stacked": {"recon"},
-}
+from aecore.configs import ACTIVATION_NAMES, CONFIGS, CORRUPTIONS, FAMILIES, config_class
+from aecore.errors import ConfigError
+from aecore.models import INPUT_DIM, build_model, corrupt, make_config, model_class
+from aecore.models.ae import ACTIVATIONS
+from aecore.spec import RunSpec, check_key, lecture_specs, make_spec
+from aecore.trainer import TrainConfig, Trainer
 
 
 def small_model(family: str, seed: int = 0, **overrides):
@@ -43,9 +29,16 @@ def batch(data, n: int = 16) -> torch.Tensor:
     return torch.from_numpy(data.x_train[:n].reshape(n, -1).astype("float32") / 255.0)
 
 
-def test_every_family_has_a_small_config_and_a_description():
-    assert set(SMALL_CONFIGS) == set(MODELS) == set(DESCRIPTIONS) == set(LOSS_PARTS) == set(CONFIGS)
-    assert all(MODELS[f].config_class is CONFIGS[f] for f in MODELS)
+def test_every_family_has_a_small_config_a_description_and_controls():
+    assert set(SMALL_CONFIGS) == set(CONFIGS) == set(FAMILIES)
+    for family in FAMILIES:
+        cls = model_class(family)
+        assert cls.family == family and cls.config_class is config_class(family)
+        cfg = config_class(family)
+        assert cfg.description and cfg.small and cfg.controls
+        make_config(family, cfg.small)  # valid settings
+        # the controls at their defaults give settings the config accepts
+        make_config(family, cfg.from_controls(cfg().control_values()))
     assert set(ACTIVATIONS) == set(ACTIVATION_NAMES)  # the settings accept what the models can do
 
 
@@ -70,7 +63,7 @@ def test_encode_decode_round_trip_shapes_and_range(family, tiny_data):
 def test_loss_is_a_finite_scalar_made_of_named_parts(family, tiny_data):
     model = small_model(family).train()
     parts = model.loss(batch(tiny_data))
-    assert set(parts) == {"loss"} | LOSS_PARTS[family]
+    assert set(parts) == {"loss", *model_class(family).loss_parts}
     loss = parts["loss"]
     assert loss.dim() == 0 and torch.isfinite(loss)
     assert loss.requires_grad
@@ -114,8 +107,9 @@ def test_stacked_baseline_is_not_part_of_the_saved_parameters():
     model = small_model("stacked")
     before = set(model.state_dict())
     model.stages(1)
+    baseline = model.baseline(1)
     assert set(model.state_dict()) == before
-    assert not any(name.startswith("_baseline") for name in before)
+    assert not {id(p) for stage in baseline.stages for p in stage.params} & {id(p) for p in model.parameters()}
 
 
 # ---- tied weights --------------------------------------------------------------------------------
@@ -223,7 +217,7 @@ def test_dae_corrupts_only_while_training():
 
 # ---- VAE ------------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("family", [f for f in FAMILIES if MODELS[f].is_variational])
+@pytest.mark.parametrize("family", [f for f in FAMILIES if model_class(f).is_variational])
 def test_vae_loss_is_reconstruction_plus_beta_times_kl(family, tiny_data):
     model = small_model(family, beta=2.5).eval()  # eval: z = μ, so every term can be recomputed
     _check_vae_loss(model, batch(tiny_data), beta=2.5)
@@ -314,6 +308,8 @@ def test_deep_contractive_estimate_is_differentiable_and_off_in_eval(tiny_data):
     ("dae", {"corruption": "blur"}),
     ("sparse", {"sparsity_target": 0.0}),
     ("sparse", {"sparsity_target": 1.0}),
+    ("sparse", {"sparsity_target": 1e-300}),  # 0 in float32: the KL penalty would be NaN
+    ("sparse", {"sparsity_target": 5e-5}),
     ("sparse", {"code_activation": "relu"}),  # KL sparsity needs codes in (0, 1)
     ("vae", {"latent": 0}),
     ("vae", {"beta": -1}),
@@ -415,6 +411,22 @@ def test_key_is_stable_and_changes_with_every_setting(family):
         assert other != spec
         assert other.key(fingerprint) not in keys, f"{family}: changing {name} kept a key"
         keys.add(other.key(fingerprint))
+
+
+def test_label_names_the_settings_that_differ_from_the_family_defaults():
+    assert make_spec("dae", level=0.3).label() == "dae 500 masking 0.3"
+    assert make_spec("dae", level=0.3, tied=False).label() == "dae 500 masking 0.3 untied"
+    assert make_spec("ae", tied=True).label() == "ae 256-32 tied"
+    assert make_spec("vae", beta=4.0).label() == "vae 400 z2 β=4"
+    assert make_spec("stacked", pretrain_epochs=2).label() == "stacked 500-250 pretrain epochs 2"
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_models_that_differ_in_any_model_setting_have_different_labels(family):
+    settings = {**SMALL_CONFIGS[family], **({"sparsity": "l1"} if family == "sparse" else {})}
+    spec = make_spec(family, **settings)
+    labels = [spec.label()] + [_changed(spec, f.name).label() for f in fields(spec.model)]
+    assert len(set(labels)) == len(labels), labels
 
 
 def test_key_ignores_the_dataset_name_but_not_its_content():

@@ -10,7 +10,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
-
 from streamlit.testing.v1 import AppTest
 
 from aecore.errors import ImageError
@@ -148,7 +147,9 @@ def test_code_bars_picture_scales_to_the_largest_value():
 
     picture = code_bars(np.array([1.0, -0.5, 0.0, 2.0]), width=40, height=41)
     assert picture.shape == (41, 40, 3) and picture.dtype == np.uint8
-    column_height = lambda pic, col, colour: int((pic[:, col] == colour).all(axis=1).sum())
+    def column_height(pic, col, colour):
+        return int((pic[:, col] == colour).all(axis=1).sum())
+
     assert column_height(picture, 35, BAR_POSITIVE) == 19  # the largest value fills the 19 rows above zero
     assert column_height(picture, 5, BAR_POSITIVE) == 10  # half of it, half of them
     assert column_height(picture, 15, BAR_NEGATIVE) == 5  # a negative value goes down, in the other colour

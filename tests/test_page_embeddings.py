@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from aecore.analysis.map_worker import MapWorkerError, shared_worker
 from aecore.data import load_dataset
+from aecore.maps.worker import MapWorkerError, shared_worker
 from aecore.runs import get_or_train
 from aecore.spec import make_spec
 from app import figures, maps

@@ -75,26 +75,29 @@ def test_train_controls_follow_the_family():
     at = open_page("train.py")
     assert any("Trains on this server's CPU" in c.value for c in at.caption)
     assert {s.label for s in at.slider} >= {"Code size", "Epochs"}
+    assert at.toggle(key="w_ae_tied").value is False
     at.selectbox(key="w_family").select("dae").run()
     assert {"Hidden units", "Corruption level"} <= {s.label for s in at.slider}
+    assert at.toggle(key="w_dae_tied").value is True  # the dae's own default, not the ae's setting
+    assert "tied" not in at.query_params or at.query_params["tied"] in ("True", ["True"])
     at.selectbox(key="w_family").select("vae").run()
     assert {"Latent size", "β (KL weight)"} <= {s.label for s in [*at.slider, *at.select_slider]}
 
 
 def test_changing_a_control_changes_the_spec_and_the_url():
     at = open_page("train.py", {"family": "dae"})
-    at.slider(key="w_level").set_value(0.5).run()
+    at.slider(key="w_dae_level").set_value(0.5).run()
     assert at.query_params["level"] == ["0.5"] or at.query_params["level"] == "0.5"
     # the same URL in a new session opens the same settings
     again = open_page("train.py", {"family": "dae", "level": "0.5"})
-    assert again.slider(key="w_level").value == 0.5
+    assert again.slider(key="w_dae_level").value == 0.5
 
 
 def test_bad_values_in_the_url_are_ignored():
     at = open_page("train.py", {"family": "no-such-family", "epochs": "100000", "code": "-3"})
     assert at.selectbox(key="w_family").value == "ae"
     assert at.slider(key="w_epochs").value == 10
-    assert at.slider(key="w_code").value == 32
+    assert at.slider(key="w_ae_code").value == 32
 
 
 def test_train_button_starts_a_job_and_the_page_shows_the_result():

@@ -13,7 +13,7 @@ from streamlit.testing.v1 import AppTest
 
 from aecore.runs import get_or_train
 from aecore.spec import make_spec
-from app import exports, state
+from app import exports, resources
 
 ENTRY = Path(__file__).resolve().parents[1] / "app" / "Home.py"
 
@@ -52,7 +52,8 @@ def test_the_table_lists_every_model_with_its_results(two_models):
     at = open_page()
     df = table(at)
     assert set(df["key"]) == {ae.key, vae.key}
-    assert {"model", "family", "dataset", "epochs", "test loss", "loss parts", "training s", "created"} <= set(df.columns)
+    assert {"model", "family", "dataset", "epochs", "test loss", "loss parts", "training s",
+            "created"} <= set(df.columns)
     assert "metrics" not in df.columns  # neither family reports any: no empty column
     row = df[df["key"] == vae.key].iloc[0]
     assert row["family"] == "vae" and row["epochs"] == 1 and "kl" in row["loss parts"]
@@ -83,18 +84,19 @@ def test_delete_asks_first_then_removes_the_model(two_models):
     assert not at.exception
     assert any("Deleted" in s.value for s in at.success)
     assert table(at)["key"].tolist() == [vae.key]
-    assert state.registry().store.load(ae.key) is None
+    assert resources.registry().store.load(ae.key) is None
 
 
 def test_download_files(two_models):
     ae, _ = two_models
-    data = state.dataset("mnist-sample")
+    data = resources.dataset("mnist-sample")
     lines = exports.codes_csv(ae.key, "mnist-sample").splitlines()
     assert lines[0] == "index,label," + ",".join(f"code_{i}" for i in range(16))
     assert len(lines) == 1 + len(data.x_test)
     first = lines[1].split(",")
     assert first[:2] == ["0", str(data.y_test[0])] and len(first) == 18
-    assert exports.weights_bytes(ae.key) == (state.registry().store.path(ae.key) / "weights.safetensors").read_bytes()
+    stored_weights = resources.registry().store.path(ae.key) / "weights.safetensors"
+    assert exports.weights_bytes(ae.key) == stored_weights.read_bytes()
     assert json.loads(exports.meta_json(ae.key))["key"] == ae.key
     image = Image.open(io.BytesIO(exports.reconstruction_png(ae.key, "mnist-sample")))
     assert image.mode == "L" and image.width > image.height

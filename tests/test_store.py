@@ -7,18 +7,19 @@ import json
 import os
 import pickle
 import struct
+import textwrap
 import warnings
 
 import pytest
 import torch
+from conftest import SMALL_CONFIGS
 
+from aecore.configs import FAMILIES
 from aecore.errors import ConfigError, StoreError
-from aecore.models import MODELS, build_model
+from aecore.models import build_model
 from aecore.runs import describe_run, get_or_train, train_spec
 from aecore.spec import STORE_FORMAT, RunSpec, make_spec
 from aecore.store import META, WEIGHTS, ModelStore, default_root
-
-from conftest import SMALL_CONFIGS
 
 
 def train_and_describe(family, data, epochs=1, seed=0):
@@ -41,7 +42,7 @@ def images(data, n=32):
 
 # ---- round trip --------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("family", sorted(MODELS))
+@pytest.mark.parametrize("family", FAMILIES)
 def test_save_then_load_gives_bit_identical_outputs(family, store, tiny_data):
     key, result, meta = train_and_describe(family, tiny_data)
     path = store.save(key, result.model, meta)
@@ -178,10 +179,11 @@ def _other_format(entry, key):
 def _consistent_but_wrong_tensors(entry, key):
     # Checksum updated too (a hand-edited entry): the state dict itself no longer fits the model.
     from safetensors.torch import save_file
-    from aecore.store import _sha256
+
+    from aecore.files import file_hash
     save_file({"encoder.0.weight": torch.zeros(3, 3)}, str(entry / WEIGHTS))
     meta = json.loads((entry / META).read_text())
-    meta["weights_sha256"] = _sha256(entry / WEIGHTS)
+    meta["weights_sha256"] = file_hash(entry / WEIGHTS)
     (entry / META).write_text(json.dumps(meta))
 
 
@@ -283,3 +285,119 @@ def test_get_or_train_trains_once_then_loads(tiny_npz, store, monkeypatch):
         assert torch.equal(first.model.reconstruct(x), second.model.reconstruct(x))
     # The meta of a fresh model and of a loaded one describe the same run.
     assert first.meta == second.meta
+
+
+# ---- hostile entries and concurrent processes ------------------------------------------------------
+
+def _deeply_nested_meta(entry, key):
+    (entry / META).write_text("[" * 200_000)  # json's parser raises RecursionError, not ValueError
+
+
+def _weights_not_safetensors(entry, key):
+    from aecore.files import file_hash
+    (entry / WEIGHTS).write_bytes(b"\xff" * 64)  # with a matching checksum: safetensors itself must refuse it
+    meta = json.loads((entry / META).read_text())
+    meta["weights_sha256"] = file_hash(entry / WEIGHTS)
+    (entry / META).write_text(json.dumps(meta))
+
+
+@pytest.mark.parametrize("damage", [_deeply_nested_meta, _weights_not_safetensors])
+def test_hostile_entry_loads_as_missing_with_a_warning(damage, saved, store):
+    key = saved[0]
+    damage(store.path(key), key)
+    with pytest.warns(UserWarning, match=f"{key} is corrupt") as caught:
+        assert store.load(key) is None
+    assert len([w for w in caught if "corrupt" in str(w.message)]) == 1
+
+
+def test_corrupt_metadata_is_left_out_of_the_list_with_one_warning(saved, store, tiny_data):
+    key = saved[0]
+    other, result, meta = train_and_describe("ae", tiny_data, seed=1)
+    store.save(other, result.model, meta)
+    _deeply_nested_meta(store.path(key), key)
+    fresh = ModelStore(store.root)
+    with pytest.warns(UserWarning, match=f"{key} is corrupt") as caught:
+        assert [m["key"] for m in fresh.list()] == [other]
+    assert len(caught) == 1
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the dashboard lists on every rerun: warned once per file version
+        assert [m["key"] for m in fresh.list()] == [other]
+
+
+def test_stale_temporary_directories_are_removed_when_a_store_opens(saved, store):
+    key = saved[0]
+    stale, young = store.root / f".tmp-{key}-killed", store.root / f".tmp-{key}-saving"
+    for leftover in (stale, young):
+        leftover.mkdir()
+        (leftover / WEIGHTS).write_bytes(b"\0" * 1024)
+    old = os.path.getmtime(stale) - 3600
+    os.utime(stale, (old, old))
+    ModelStore(store.root)
+    assert not stale.exists() and young.exists() and store.path(key).is_dir()
+
+
+# Saves (writer) or loads (reader) one key for `seconds` after the parent says go; prints what went wrong.
+_CONCURRENT = textwrap.dedent("""
+    import json, sys, time, warnings, torch
+    from aecore.models import build_model
+    from aecore.spec import make_spec
+    from aecore.store import ModelStore
+    torch.set_num_threads(1)
+    role, root, key, seconds = sys.argv[1], sys.argv[2], sys.argv[3], float(sys.argv[4])
+    store = ModelStore(root)
+    spec = make_spec("ae", "mnist-tiny", hidden=(32, 8))
+    torch.manual_seed(0)
+    model = build_model("ae", spec.model)
+    meta = {"spec": spec.to_dict(), "dataset": {"name": "mnist-tiny"}, "history": [],
+            "final": {"train": {}, "val": {}, "test": {}}}
+    print("ready", flush=True)
+    sys.stdin.readline()
+    done, errors, corrupt, missing = 0, [], 0, 0
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        if role == "writer":
+            try:
+                store.save(key, model, meta)
+            except Exception as e:
+                errors.append(f"{type(e).__name__}: {e}")
+        else:
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                loaded = store.load(key)
+                listed = store.list()
+            corrupt += sum("corrupt" in str(w.message) for w in caught)
+            missing += loaded is None
+        done += 1
+    print(json.dumps({"role": role, "done": done, "errors": errors[:5], "n_errors": len(errors),
+                      "corrupt": corrupt, "missing": missing}), flush=True)
+""")
+
+
+@pytest.mark.slow
+def test_saving_one_key_from_several_processes_never_fails(tmp_path):
+    import subprocess
+    import sys
+    from pathlib import Path
+    root, key, seconds = tmp_path / "models", "0123456789abcdef0123", 3.0
+    procs = [subprocess.Popen([sys.executable, "-c", _CONCURRENT, role, str(root), key, str(seconds)],
+                              cwd=Path(__file__).resolve().parents[1], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                              text=True, env={**os.environ, "OMP_NUM_THREADS": "1"})
+             for role in ["writer"] * 3 + ["reader"] * 2]
+    try:
+        for p in procs:
+            assert p.stdout.readline().strip() == "ready"
+        for p in procs:  # all start together, so the saves and loads overlap
+            p.stdin.write("go\n")
+            p.stdin.flush()
+        reports = [json.loads(p.communicate(timeout=60)[0].strip().splitlines()[-1]) for p in procs]
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+    writers = [r for r in reports if r["role"] == "writer"]
+    readers = [r for r in reports if r["role"] == "reader"]
+    assert all(r["n_errors"] == 0 for r in writers), writers
+    assert sum(r["done"] for r in writers) >= 6 and sum(r["done"] for r in readers) >= 6, reports
+    assert all(r["corrupt"] == 0 for r in readers), readers
+    assert not [p.name for p in root.iterdir() if p.name.startswith((".tmp-", ".trash-"))]
+    assert ModelStore(root).load(key) is not None

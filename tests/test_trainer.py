@@ -13,15 +13,15 @@ from unittest.mock import Mock
 import numpy as np
 import pytest
 import torch
+from conftest import SMALL_CONFIGS
 
+from aecore.configs import FAMILIES
 from aecore.device import OtherProcessesCpu, training_threads
 from aecore.errors import DivergenceError
-from aecore.models import MODELS, build_model
+from aecore.models import build_model
 from aecore.runs import train_spec
 from aecore.spec import make_spec
-from aecore.trainer import PROBE_SIZE, Progress, Trainer, TrainConfig
-
-from conftest import SMALL_CONFIGS
+from aecore.trainer import PROBE_SIZE, DivergenceGuard, Progress, TrainConfig, Trainer
 
 
 def trainer_for(family, data, seed=0, callbacks=None, model_overrides=None, **train):
@@ -178,7 +178,7 @@ def test_adam_at_lr_10_explodes_without_nan_and_is_still_caught(tiny_data):
         trainer.run()
 
 
-@pytest.mark.parametrize("family", sorted(MODELS))
+@pytest.mark.parametrize("family", FAMILIES)
 def test_default_learning_rate_never_trips_the_guard(family, tiny_data):
     result = trainer_for(family, tiny_data, epochs=2).run()
     assert all(math.isfinite(h["train"]["loss"]) for h in result.history)
@@ -193,9 +193,62 @@ def test_divergence_is_caught_at_the_first_bad_batch(tiny_data):
     assert losses and all(math.isfinite(v) for v in losses)  # no callback ever saw a non-finite loss
 
 
+def test_divergence_guard_measures_against_the_stage_first_batch():
+    guard = DivergenceGuard(TrainConfig(lr=0.5, optimizer="sgd"), "fine-tune")
+    guard.check(torch.tensor(2.0), epoch=1, step=0)
+    guard.check(torch.tensor(150.0), epoch=1, step=1)  # 75x the first loss: still training
+    with pytest.raises(DivergenceError, match=r"in fine-tune, epoch 2, batch 4\).*try 0.05\), use Adam"):
+        guard.check(torch.tensor(201.0), epoch=2, step=3)
+    with pytest.raises(DivergenceError, match="became nan"):
+        DivergenceGuard(TrainConfig(), "train").check(torch.tensor(float("nan")), epoch=1, step=0)
+
+
+def test_smallest_allowed_sparsity_target_trains(tiny_data):
+    from aecore.configs import MIN_SPARSITY_TARGET
+    result = trainer_for("sparse", tiny_data, epochs=1, model_overrides={"sparsity_target": MIN_SPARSITY_TARGET}).run()
+    assert math.isfinite(result.final["test"]["loss"])
+
+
+# ---- memory ------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("family, settings", [
+    ("ae", {"hidden": (8192,) * 6}),  # 683 M parameters
+    ("conv_vae", {"filters": 256, "dense": 4096, "latent": 1024}),
+])
+def test_a_run_that_cannot_fit_in_memory_is_refused_before_anything_is_allocated(family, settings, tiny_data,
+                                                                                  monkeypatch):
+    import resource
+
+    import aecore.memory
+    import aecore.models
+    from aecore.errors import ConfigError
+    monkeypatch.setattr(aecore.memory, "available_bytes", lambda device=None: 8 * 10**9)  # a laptop, 8 GB free
+    real_build = aecore.models.build_model
+
+    def build_on_meta_only(*args, **kwargs):  # the estimate builds on the meta device; training may not start
+        assert torch.empty(0).device.type == "meta", "a model was built for training"
+        return real_build(*args, **kwargs)
+
+    monkeypatch.setattr(aecore.models, "build_model", build_on_meta_only)
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    with pytest.raises(ConfigError, match=r"needs about [\d.]+ GB to train .* more than the 4.0 GB") as info:
+        train_spec(make_spec(family, "mnist-tiny", **settings), tiny_data, device="cpu")
+    assert "\n" not in str(info.value)
+    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before < 200 * 1024  # KiB
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_default_models_fit_a_small_machine(family, monkeypatch):
+    import aecore.memory
+    from aecore.memory import check_training_fits, training_bytes
+    assert training_bytes(make_spec(family, batch_size=65536), 70_000, 55_000) > training_bytes(make_spec(family), 70_000)
+    monkeypatch.setattr(aecore.memory, "available_bytes", lambda device=None: 2 * 10**9)
+    check_training_fits(make_spec(family), 70_000, 55_000)  # full MNIST, default settings: well under 1 GB
+
+
 # ---- probe snapshots -------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("family", sorted(MODELS))
+@pytest.mark.parametrize("family", FAMILIES)
 def test_one_probe_snapshot_per_epoch(family, tiny_data):
     result = trainer_for(family, tiny_data, epochs=2).run()
     probe = result.probe
@@ -288,8 +341,24 @@ def test_cpu_training_keeps_every_tensor_on_the_cpu_with_autocast_only_on_native
     trainer = trainer_for("ae", tiny_data, epochs=1)
     # Emulated bfloat16 is slower than float32 for these small MLPs; in hardware it is faster.
     assert autocast_dtype(trainer.device) is (torch.bfloat16 if CPU_BF16 else None)
-    assert {trainer.x_train.device.type, trainer.x_test.device.type, trainer._probe_x.device.type} == {"cpu"}
+    assert {trainer.x_train.device.type, trainer.x_test.device.type, trainer.record_probe.x.device.type} == {"cpu"}
     assert pick_device("cpu").type == "cpu"
+
+
+@pytest.mark.parametrize("caps, native", [({"avx512_bf16": True, "amx_bf16": False}, True),
+                                         ({"avx512_bf16": False, "amx_bf16": True}, True),
+                                         ({"avx512_bf16": False, "amx_bf16": False, "avx2": True}, False),
+                                         ({"neon": True}, False), (RuntimeError("no cpuinfo"), False)])
+def test_native_bf16_is_read_from_torch_public_cpu_capabilities(monkeypatch, caps, native):
+    from aecore.device import _cpu_has_native_bf16
+
+    def capabilities():
+        if isinstance(caps, Exception):
+            raise caps
+        return caps
+
+    monkeypatch.setattr(torch.cpu, "get_capabilities", capabilities)
+    assert _cpu_has_native_bf16() is native
 
 
 @pytest.mark.parametrize("bf16", [False, True])
@@ -375,7 +444,8 @@ def test_small_batches_run_single_threaded_and_the_thread_count_comes_back():
 @pytest.mark.skipif(not Path("/proc/stat").exists(), reason="reads Linux's /proc")
 def test_other_processes_cpu_counts_another_busy_process_and_not_this_one():
     monitor = OtherProcessesCpu()
-    spinner = subprocess.Popen([sys.executable, "-c", "import time\nend = time.time() + 3\nwhile time.time() < end: pass"])
+    spin_for_3_s = "import time\nend = time.time() + 3\nwhile time.time() < end: pass"
+    spinner = subprocess.Popen([sys.executable, "-c", spin_for_3_s])
     try:
         time.sleep(0.5)
         monitor.cores()

@@ -8,13 +8,13 @@ name. Everything a download can go wrong with becomes one `DataError` sentence.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import re
 from collections.abc import Callable
 from pathlib import Path
 
 from aecore.errors import DataError
+from aecore.files import file_hash
 
 ProgressCallback = Callable[[str, int, int], None]
 
@@ -112,7 +112,7 @@ def fetch_files(
                                    downloader=downloader)
                     break
                 except _CallbackFailed as exc:
-                    raise exc.__cause__ from None
+                    raise exc.error from None
                 except requests.exceptions.RequestException as exc:
                     failures.append(f"{base} -> {_describe(exc)}")
                 except ValueError:  # pooch's hash mismatch; the temporary file is already gone
@@ -136,11 +136,7 @@ def _check_hash_format(name: str, known_hash: str) -> None:
 
 def _hash_matches(path: Path, known_hash: str) -> bool:
     alg, _, digest = known_hash.rpartition(":")
-    h = hashlib.new(alg or "sha256")
-    with open(path, "rb") as f:
-        while chunk := f.read(1 << 20):
-            h.update(chunk)
-    return h.hexdigest() == digest.lower()
+    return file_hash(path, alg or "sha256") == digest.lower()
 
 
 def _remove(path: Path) -> None:
@@ -170,6 +166,10 @@ def _describe(exc: Exception) -> str:
 class _CallbackFailed(Exception):
     """Carries an exception raised by the user's progress callback past pooch and our retries."""
 
+    def __init__(self, error: BaseException):
+        super().__init__(str(error))
+        self.error = error
+
 
 class _ProgressBar:
     """The progress-bar object pooch's HTTPDownloader accepts, forwarding to a plain callback.
@@ -193,7 +193,7 @@ class _ProgressBar:
             try:
                 self.callback(self.filename, self.done, self.total)
             except Exception as exc:
-                raise _CallbackFailed() from exc
+                raise _CallbackFailed(exc) from exc
 
     def reset(self) -> None:
         self.done = 0

@@ -1,39 +1,25 @@
-"""Every autoencoder family, registered by name.
+"""Every autoencoder family, registered by name in `aecore.configs.FAMILY_REGISTRY`.
 
-`MODELS` maps a family name to its class; each class has `config_class`, its settings from
-`aecore.configs` (a frozen dataclass whose defaults are the lecture's default model; importable
-without torch). `build_model(family, cfg_or_dict)` is the one way to make a model from settings
-(the CLI, the store and the dashboard all use it).
+Each family is one file here with its model class (a subclass of `Autoencoder` naming its
+`config_class`, a frozen dataclass from `aecore.configs` whose defaults are the lecture's default
+model). `model_class(family)` imports a family's file on first use; `build_model(family, cfg_or_dict)`
+is the one way to make a model from settings (the CLI, the store and the dashboard all use it).
 """
 from __future__ import annotations
 
+from importlib import import_module
 from typing import Any
 
-from aecore.configs import (DESCRIPTIONS, AEConfig, ContractiveConfig, ConvVAEConfig, DAEConfig, SparseConfig,
-                            StackedConfig, VAEConfig, config_class, make_config)
-from aecore.models.ae import AE
-from aecore.models.base import IMAGE_SIDE, INPUT_DIM, Autoencoder, Stage
-from aecore.models.contractive import ContractiveAE
-from aecore.models.conv_vae import ConvVAE
-from aecore.models.dae import DAE, corrupt
-from aecore.models.sparse import SparseAE
-from aecore.models.stacked import StackedDAE
-from aecore.models.vae import VAE
-
-MODELS: dict[str, type[Autoencoder]] = {
-    "ae": AE,
-    "dae": DAE,
-    "sparse": SparseAE,
-    "contractive": ContractiveAE,
-    "vae": VAE,
-    "conv_vae": ConvVAE,
-    "stacked": StackedDAE,
-}
+from aecore.configs import FAMILY_REGISTRY, config_class, make_config
+from aecore.models.base import IMAGE_SIDE, INPUT_DIM, Autoencoder, Baseline, Stage
+from aecore.models.dae import corrupt
 
 
 def model_class(family: str) -> type[Autoencoder]:
-    config_class(family)  # an unknown family is refused there, with the list of families
-    return MODELS[family]
+    """The model class of `family`; ConfigError (with the list of families) for an unknown name."""
+    config_class(family)  # an unknown family is refused there
+    module, name = FAMILY_REGISTRY[family][1].rsplit(".", 1)
+    return getattr(import_module(module), name)
 
 
 def build_model(family: str, cfg: Any = None) -> Autoencoder:
@@ -41,6 +27,5 @@ def build_model(family: str, cfg: Any = None) -> Autoencoder:
     return model_class(family)(make_config(family, cfg))
 
 
-__all__ = ["MODELS", "DESCRIPTIONS", "Autoencoder", "Stage", "IMAGE_SIDE", "INPUT_DIM", "build_model",
-           "make_config", "model_class", "corrupt", "AEConfig", "DAEConfig", "SparseConfig",
-           "ContractiveConfig", "VAEConfig", "ConvVAEConfig", "StackedConfig"]
+__all__ = ["Autoencoder", "Baseline", "Stage", "IMAGE_SIDE", "INPUT_DIM", "build_model", "make_config", "model_class",
+           "corrupt"]

@@ -6,11 +6,13 @@ learns only its biases, as in the classic denoising autoencoder.
 """
 from __future__ import annotations
 
-import torch
-from torch import nn
-import torch.nn.functional as F
+from typing import cast
 
-from aecore.configs import AEConfig
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from aecore.configs import AEConfig, DenseAEConfig
 from aecore.models.base import INPUT_DIM, Autoencoder, reconstruction_loss
 
 ACTIVATIONS = {
@@ -23,12 +25,13 @@ ACTIVATIONS = {
 
 class AE(Autoencoder):
     family = "ae"
-    config_class = AEConfig
+    config_class: type[DenseAEConfig] = AEConfig
 
-    def __init__(self, cfg: AEConfig):
+    def __init__(self, cfg: DenseAEConfig):
         super().__init__(cfg)
         widths = (INPUT_DIM, *cfg.hidden)
         self.encoder = nn.ModuleList(nn.Linear(a, b) for a, b in zip(widths[:-1], widths[1:]))
+        self.decoder: nn.ModuleList | None
         if cfg.tied:
             # One bias per decoder layer; the weights are the encoder's, transposed, in reverse order.
             self.decoder_biases = nn.ParameterList(nn.Parameter(torch.zeros(w)) for w in reversed(widths[:-1]))
@@ -55,7 +58,7 @@ class AE(Autoencoder):
         n = len(self.encoder)
         for i in range(n):
             if self.decoder is None:
-                h = F.linear(h, self.encoder[n - 1 - i].weight.t(), self.decoder_biases[i])
+                h = F.linear(h, cast(nn.Linear, self.encoder[n - 1 - i]).weight.t(), self.decoder_biases[i])
             else:
                 h = self.decoder[i](h)
             if i < n - 1:
@@ -78,7 +81,7 @@ class AE(Autoencoder):
         code = self.encode(x_in)
         recon = reconstruction_loss(self.decode_logits(code), x, self.cfg.recon_loss, logits=True).mean()
         parts = {"recon": recon, **self.penalty(x_in, code)}
-        return {"loss": sum(parts.values()), **parts}
+        return {"loss": cast(torch.Tensor, sum(parts.values())), **parts}
 
     def first_layer_weights(self) -> torch.Tensor:
-        return self.encoder[0].weight  # (H, 784)
+        return cast(nn.Linear, self.encoder[0]).weight  # (H, 784)

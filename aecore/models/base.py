@@ -7,12 +7,13 @@ parts, so the trainer and the dashboard can log any family the same way.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from typing import Any, Callable, ClassVar
+from typing import Any, ClassVar
 
 import torch
-from torch import nn
 import torch.nn.functional as F
+from torch import nn
 
 IMAGE_SIDE = 28
 INPUT_DIM = IMAGE_SIDE * IMAGE_SIDE  # 784: every dataset here is MNIST-shaped
@@ -22,15 +23,22 @@ INPUT_DIM = IMAGE_SIDE * IMAGE_SIDE  # 784: every dataset here is MNIST-shaped
 class Stage:
     """One phase of training: which parameters move, for how many epochs, under which loss.
 
-    Most families train in one stage; `stacked` has one per pretrained layer, then fine-tuning, then
-    the same network from random initialisation as the baseline.
+    Most families train in one stage; `stacked` has one per pretrained layer, then fine-tuning.
     """
 
     name: str
     epochs: int
     params: list[nn.Parameter]
     loss_fn: Callable[[torch.Tensor, torch.Tensor], dict[str, torch.Tensor]]  # (x, y) -> loss dict
-    records_probe: bool = True  # record the probe digits' codes after each epoch of this stage
+
+
+@dataclass
+class Baseline:
+    """Another network a family trains after the model, to compare with it (`stacked`: the same
+    network from random initialisation). It is not part of the model and is never saved."""
+
+    stages: list[Stage]
+    metrics: Callable[[torch.Tensor, torch.Tensor], dict[str, float]]  # (x_test, y_test) -> figures
 
 
 class Autoencoder(nn.Module):
@@ -38,6 +46,7 @@ class Autoencoder(nn.Module):
 
     family: ClassVar[str] = ""
     is_variational: ClassVar[bool] = False
+    loss_parts: ClassVar[tuple[str, ...]] = ("recon",)  # the named parts `loss` reports besides "loss"
 
     def __init__(self, cfg: Any):
         super().__init__()
@@ -73,6 +82,10 @@ class Autoencoder(nn.Module):
     def stages(self, epochs: int) -> list[Stage]:
         """The training plan for `epochs` epochs; one unsupervised stage unless a family says otherwise."""
         return [Stage("train", epochs, list(self.parameters()), lambda x, y: self.loss(x))]
+
+    def baseline(self, epochs: int) -> Baseline | None:
+        """A freshly initialised network to train after the model for comparison; none by default."""
+        return None
 
     def final_metrics(self, x_test: torch.Tensor, y_test: torch.Tensor) -> dict[str, float]:
         """Family-specific figures computed once after training (e.g. test accuracy for `stacked`)."""

@@ -6,7 +6,10 @@ E‖vᵀJ‖² = ‖J‖²_F, one extra backward pass per batch.
 """
 from __future__ import annotations
 
+from typing import cast
+
 import torch
+from torch import nn
 
 from aecore.configs import ContractiveConfig
 from aecore.models.ae import AE
@@ -15,6 +18,7 @@ from aecore.models.ae import AE
 class ContractiveAE(AE):
     family = "contractive"
     config_class = ContractiveConfig
+    loss_parts = ("recon", "contraction")
 
     def _single_sigmoid_layer(self) -> bool:
         return len(self.encoder) == 1 and self.cfg.code_activation == "sigmoid"
@@ -28,7 +32,7 @@ class ContractiveAE(AE):
 
     def penalty(self, x_in: torch.Tensor, code: torch.Tensor) -> dict[str, torch.Tensor]:
         if self._single_sigmoid_layer():
-            w_sq = (self.encoder[0].weight ** 2).sum(dim=1)  # (H,)
+            w_sq = (cast(nn.Linear, self.encoder[0]).weight ** 2).sum(dim=1)  # (H,)
             jac = ((code * (1 - code)) ** 2 * w_sq).sum(dim=1).mean()
         elif x_in.requires_grad and torch.is_grad_enabled():
             v = torch.randn_like(code)

@@ -15,6 +15,7 @@ from aecore.models.ae import AE
 class SparseAE(AE):
     family = "sparse"
     config_class = SparseConfig
+    loss_parts = ("recon", "sparsity")
 
     def penalty(self, x_in: torch.Tensor, code: torch.Tensor) -> dict[str, torch.Tensor]:
         cfg = self.cfg

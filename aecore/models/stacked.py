@@ -2,18 +2,20 @@
 
 Greedy layer-wise pretraining: layer k is a tied-weight denoising autoencoder trained on the clean
 codes of layers 1..k-1, with its own corruption level. Then a softmax head is put on top and the whole
-encoder is fine-tuned on the labels. As the baseline, the same network (encoder + head) is trained
-from random initialisation for the same number of fine-tuning epochs, and both test accuracies are
-reported. Each of these is a `Stage`, so the trainer logs every stage's loss curve.
+encoder is fine-tuned on the labels. Each of these is a `Stage`, so the trainer logs every stage's
+loss curve. As the `baseline`, the trainer then trains the same network (encoder + head) from random
+initialisation for the same number of fine-tuning epochs, and both test accuracies are reported.
 """
 from __future__ import annotations
 
+from typing import cast
+
 import torch
-from torch import nn
 import torch.nn.functional as F
+from torch import nn
 
 from aecore.configs import StackedConfig
-from aecore.models.base import INPUT_DIM, Autoencoder, Stage, reconstruction_loss
+from aecore.models.base import INPUT_DIM, Autoencoder, Baseline, Stage, reconstruction_loss
 from aecore.models.dae import corrupt
 
 
@@ -46,7 +48,8 @@ class StackedDAE(Autoencoder):
         super().__init__(cfg)
         self.net = _Network(cfg)
         # Tied decoders: one visible bias per layer, the weights are the encoder's transposed.
-        self.visible_biases = nn.ParameterList(nn.Parameter(torch.zeros(l.in_features)) for l in self.net.layers)
+        self.visible_biases = nn.ParameterList(nn.Parameter(torch.zeros(cast(nn.Linear, layer).in_features))
+                                               for layer in self.net.layers)
 
     @property
     def code_dim(self) -> int:
@@ -56,7 +59,7 @@ class StackedDAE(Autoencoder):
         return self.net.encode(x)
 
     def _decode_layer(self, h: torch.Tensor, k: int) -> torch.Tensor:  # logits of layer k's input
-        return F.linear(h, self.net.layers[k].weight.t(), self.visible_biases[k])
+        return F.linear(h, cast(nn.Linear, self.net.layers[k]).weight.t(), self.visible_biases[k])
 
     def decode_logits(self, code: torch.Tensor) -> torch.Tensor:
         h = code
@@ -86,28 +89,29 @@ class StackedDAE(Autoencoder):
         plan = []
         for k, layer in enumerate(self.net.layers):
             params = [layer.weight, layer.bias, self.visible_biases[k]]
-            plan.append(Stage(f"pretrain layer {k + 1}", self.cfg.pretrain_epochs, params,
-                              lambda x, y, k=k: self.layer_loss(x, k)))
+
+            def pretrain_loss(x: torch.Tensor, y: torch.Tensor, k: int = k) -> dict[str, torch.Tensor]:
+                return self.layer_loss(x, k)  # labels unused: the layer learns to reconstruct its input
+
+            plan.append(Stage(f"pretrain layer {k + 1}", self.cfg.pretrain_epochs, params, pretrain_loss))
         plan.append(Stage("fine-tune", epochs, list(self.net.parameters()), self.net.classify_loss))
-        # The baseline lives outside this module's parameters, so it is never saved with the model.
-        self._baseline = [_Network(self.cfg).to(next(self.parameters()).device)]
-        baseline = self._baseline[0]
-        plan.append(Stage("random init", epochs, list(baseline.parameters()), baseline.classify_loss,
-                          records_probe=False))
         return plan
 
+    def baseline(self, epochs: int) -> Baseline:
+        """The same network (encoder and head) trained from random initialisation for as many epochs."""
+        network = _Network(self.cfg).to(next(self.parameters()).device)
+        return Baseline([Stage("random init", epochs, list(network.parameters()), network.classify_loss)],
+                        lambda x, y: {"random_init_test_accuracy": _accuracy(network, x, y)})
+
     def first_layer_weights(self) -> torch.Tensor:
-        return self.net.layers[0].weight
+        return cast(nn.Linear, self.net.layers[0]).weight
 
     def predict(self, x: torch.Tensor) -> torch.Tensor:
         """Class predictions of the fine-tuned network, shape (B,)."""
         return self.net.head(self.net.encode(x)).argmax(dim=1)
 
     def final_metrics(self, x_test, y_test):
-        out = {"finetune_test_accuracy": _accuracy(self.net, x_test, y_test)}
-        if getattr(self, "_baseline", None):
-            out["random_init_test_accuracy"] = _accuracy(self._baseline[0], x_test, y_test)
-        return out
+        return {"finetune_test_accuracy": _accuracy(self.net, x_test, y_test)}
 
 
 @torch.no_grad()

@@ -6,6 +6,8 @@ and reconstructions are deterministic. The default 2-D latent is the one that ca
 """
 from __future__ import annotations
 
+from typing import cast
+
 import torch
 from torch import nn
 
@@ -22,6 +24,7 @@ class VariationalAutoencoder(Autoencoder):
     """Shared VAE logic; subclasses provide `encode_dist` and `decode_logits`."""
 
     is_variational = True
+    loss_parts = ("recon", "kl")
 
     @property
     def code_dim(self) -> int:
@@ -80,4 +83,4 @@ class VAE(VariationalAutoencoder):
         return self.decoder(z)
 
     def first_layer_weights(self) -> torch.Tensor:
-        return self.encoder[0].weight
+        return cast(nn.Linear, self.encoder[0]).weight

@@ -147,7 +147,7 @@ class Session:
         if self._reader is not None:
             try:
                 await asyncio.wait_for(self._reader, 10)
-            except (asyncio.TimeoutError, Exception):
+            except (TimeoutError, Exception):
                 self._reader.cancel()
 
     @property
@@ -233,7 +233,7 @@ class Session:
             self._changed.clear()
             try:
                 await asyncio.wait_for(self._changed.wait(), left)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 break
         seconds = time.perf_counter() - started
         done = self._waiting["done"]
@@ -395,14 +395,14 @@ async def http_get(host: str, port: int, path: str, timeout: float = 30.0) -> in
     """GET `path` over a fresh connection; returns the HTTP status (0 if the request failed)."""
     try:
         reader, writer = await asyncio.wait_for(asyncio.open_connection(host, port), timeout)
-    except (OSError, asyncio.TimeoutError):
+    except (TimeoutError, OSError):
         return 0
     try:
         writer.write(f"GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\nConnection: close\r\n\r\n".encode())
         await writer.drain()
         data = await asyncio.wait_for(reader.read(), timeout)
         return int(data.split(b" ", 2)[1]) if data.startswith(b"HTTP/") else 0
-    except (OSError, asyncio.TimeoutError, ValueError, IndexError):
+    except (TimeoutError, OSError, ValueError, IndexError):
         return 0
     finally:
         writer.close()

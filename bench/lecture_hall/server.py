@@ -21,8 +21,8 @@ import threading
 import time
 import urllib.request
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 ROOT = Path(__file__).resolve().parents[2]
 SEED_MODELS = ("ae", "vae")  # the default ae for Draw and Embeddings, the 2-D vae for Latent grid
@@ -108,7 +108,7 @@ def dashboard(home: Path, log_path: Path | None = None, *, warmup: bool = True, 
                 break
             except OSError:
                 if server.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"the dashboard did not start; see {log_path}")
+                    raise RuntimeError(f"the dashboard did not start; see {log_path}") from None
                 time.sleep(0.3)
         yield url, server
     finally:
@@ -172,7 +172,7 @@ class MemorySampler:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="rss-sampler", daemon=True)
 
-    def __enter__(self) -> "MemorySampler":
+    def __enter__(self) -> MemorySampler:
         self._thread.start()
         return self
 
@@ -210,7 +210,7 @@ class SaveWatcher:
         self._thread: threading.Thread | None = None
         self._fd = -1
 
-    def __enter__(self) -> "SaveWatcher":
+    def __enter__(self) -> SaveWatcher:
         self.models_dir.mkdir(parents=True, exist_ok=True)
         self._fd = self._inotify()
         self.method = "inotify" if self._fd >= 0 else "polling"

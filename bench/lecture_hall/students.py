@@ -58,7 +58,7 @@ def canvas_value(rng: random.Random) -> dict:
     image = Image.new("RGBA", (CANVAS_SIDE, CANVAS_SIDE), (0, 0, 0, 255))
     pen = ImageDraw.Draw(image)
     points = []
-    for stroke in range(rng.randint(1, 2)):  # a loop or a bar, like a hurried digit
+    for _stroke in range(rng.randint(1, 2)):  # a loop or a bar, like a hurried digit
         cx, cy = rng.uniform(90, 190), rng.uniform(90, 190)
         rx, ry = rng.uniform(20, 60), rng.uniform(30, 80)
         start, sweep = rng.uniform(0, 2 * math.pi), rng.uniform(math.pi, 2 * math.pi)
@@ -140,7 +140,8 @@ class Student:
     async def navigate(self, page: str, query: str = "") -> Run:
         run = await self.session.rerun("nav", page=page, query=query)
         if run.status == "ok" and self.session.title() != PAGE_TITLES[page]:
-            self.session.report_problem("wrong_page", page, f"asked for {page!r}, the page says {self.session.title()!r}")
+            self.session.report_problem("wrong_page", page,
+                                        f"asked for {page!r}, the page says {self.session.title()!r}")
         return run
 
     async def set(self, widget: Widget, value, kind: str = "widget") -> Run:

@@ -13,9 +13,8 @@ from hypothesis.extra.numpy import array_shapes, arrays
 from PIL import Image
 from scipy import ndimage
 
-from aecore.analysis.preprocess import MAX_IMAGE_BYTES, load_image_bytes, mnist_normalize
+from aecore.data.user_images import MAX_IMAGE_BYTES, load_image_bytes, mnist_normalize
 from aecore.errors import ImageError
-
 
 # ---------------------------------------------------------------- helpers
 

@@ -4,10 +4,14 @@ MNIST digits were made by size-normalising each scanned digit to fit a 20x20 box
 ratio, with anti-aliasing) and then centring its centre of mass in a 28x28 field, white ink on black.
 `mnist_normalize` repeats those steps for an uploaded file, a PIL image, or a drawing-canvas array,
 so a model trained on MNIST sees a user's digit in the form it knows. `load_image_bytes` is the one
-place that decodes untrusted bytes; everything it refuses raises `ImageError`.
+place that decodes untrusted bytes, and `canvas_image_bytes` the one that reads a drawing canvas's
+data URL (it arrives from the browser, so it passes the same limits as an upload and tighter ones
+from the canvas's size); everything they refuse raises `ImageError`.
 """
 from __future__ import annotations
 
+import base64
+import binascii
 import io
 import math
 
@@ -18,6 +22,8 @@ from aecore.errors import ImageError
 
 MAX_IMAGE_BYTES = 10 * 2**20  # uploads larger than 10 MiB are refused before decoding
 MAX_IMAGE_PIXELS = 40_000_000  # refused from the header, before the pixels are decompressed
+CANVAS_PNG_PREFIX = "data:image/png;base64,"  # what a drawing canvas sends (HTMLCanvasElement.toDataURL)
+MAX_CANVAS_SCALE = 4  # a canvas exports at most side x devicePixelRatio pixels; 4 covers every display
 WORKING_SIDE = 1024  # larger images are box-averaged down to about this before processing
 
 DIGIT_BOX = 20  # MNIST scales the ink to fit 20x20 ...
@@ -31,13 +37,51 @@ _EXIF_ORIENTATION = 0x0112
 _LUMA = np.array([0.299, 0.587, 0.114])  # ITU-R 601, the weights PIL uses for mode "L"
 
 
-def load_image_bytes(data: bytes) -> Image.Image:
+def canvas_image_bytes(data_url: object, side: int) -> bytes:
+    """The PNG bytes of a drawing canvas's data URL, checked before anything is decoded.
+
+    Parameters
+    ----------
+    data_url : str
+        ``data:image/png;base64,...`` as the browser sent it (any value: it is untrusted).
+    side : int
+        The canvas's side in CSS pixels.
+
+    Returns
+    -------
+    bytes
+        The PNG file; decode it with `load_image_bytes(data, max_pixels=canvas_max_pixels(side))`.
+
+    Raises
+    ------
+    ImageError
+        If the value is not a base64 PNG data URL, or would decode to more than MAX_IMAGE_BYTES.
+    """
+    if not isinstance(data_url, str) or not data_url.startswith(CANVAS_PNG_PREFIX):
+        raise ImageError("the drawing is not a PNG data URL")
+    encoded = data_url[len(CANVAS_PNG_PREFIX):]
+    if len(encoded) > (MAX_IMAGE_BYTES + 2) // 3 * 4:
+        raise ImageError(f"the drawing is larger than {MAX_IMAGE_BYTES // 2**20} MiB")
+    try:
+        return base64.b64decode(encoded, validate=True)
+    except (binascii.Error, ValueError):
+        raise ImageError("the drawing is not valid base64") from None
+
+
+def canvas_max_pixels(side: int) -> int:
+    """The most pixels a canvas of `side` CSS pixels can export."""
+    return (side * MAX_CANVAS_SCALE) ** 2
+
+
+def load_image_bytes(data: bytes | bytearray | memoryview, max_pixels: int = MAX_IMAGE_PIXELS) -> Image.Image:
     """Decode an image file's bytes safely.
 
     Parameters
     ----------
     data : bytes
         The file contents, e.g. from an upload widget.
+    max_pixels : int
+        Images declaring more pixels are refused from their header (a canvas's data allows fewer).
 
     Returns
     -------
@@ -59,9 +103,9 @@ def load_image_bytes(data: bytes) -> Image.Image:
     # (OSError, SyntaxError, struct.error, IndexError, ...); every failure means "not a usable image".
     try:
         image = Image.open(io.BytesIO(bytes(data)))
-        _check_pixel_count(image.size)  # from the header alone, before any pixels are decompressed
+        _check_pixel_count(image.size, max_pixels)  # from the header alone, before any pixels are decompressed
         image.load()
-        _check_pixel_count(image.size)  # some formats (ICO, JPEG draft) settle their size on load
+        _check_pixel_count(image.size, max_pixels)  # some formats (ICO, JPEG draft) settle their size on load
     except ImageError:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
@@ -298,10 +342,10 @@ def _shift_whole(image: np.ndarray, down: int, right: int) -> np.ndarray:
     return shifted
 
 
-def _check_pixel_count(size: tuple[int, int]) -> None:
+def _check_pixel_count(size: tuple[int, int], max_pixels: int = MAX_IMAGE_PIXELS) -> None:
     width, height = size
-    if width * height > MAX_IMAGE_PIXELS:
-        limit = MAX_IMAGE_PIXELS // 10**6
+    if width * height > max_pixels:
+        limit = f"{max_pixels / 10**6:.3g}"
         raise ImageError(f"image has too many pixels ({width}x{height}, limit {limit} megapixels)")
     if width < 1 or height < 1:
         raise ImageError("image has no pixels")

@@ -9,8 +9,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from aecore.analysis._model_io import evaluating, map_batches, model_device
 from aecore.errors import ConfigError
+from aecore.inference import evaluating, map_batches, model_device
 from aecore.models.base import IMAGE_SIDE, Autoencoder
 
 

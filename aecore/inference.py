@@ -1,6 +1,6 @@
-"""Moving numpy arrays through a model: batching, device placement and evaluation mode.
+"""Running a model over numpy arrays: batching, device placement and evaluation mode.
 
-Every analysis function runs a trained model over many images or codes. They all need the same
+`aecore.metrics` and `aecore.latent` run trained models over many images or codes. Both need the same
 three things, kept here so they are done one way: find the model's device, put the model in
 evaluation mode without gradients, and feed it fixed-size batches of float32 tensors.
 """

@@ -32,17 +32,17 @@ from typing import Any, BinaryIO
 
 import numpy as np
 
-from aecore.analysis.projection import (
+from aecore.errors import AecoreError, ConfigError, DataError
+from aecore.maps.projection import (
     MIN_POINTS,
     Progress,
     Projection,
-    _as_codes,
-    _frozen,
-    _method_params,
+    checked_codes,
+    method_params,
     project_codes,
+    read_only_points,
     warm_up_umap,
 )
-from aecore.errors import AecoreError, ConfigError, DataError
 
 WORKER_METHODS = ("tsne", "umap")  # PCA is fast and light enough to fit in the caller's process
 _HEADER = struct.Struct("<Q")
@@ -126,7 +126,7 @@ class MapWorker:
         from_child_r, from_child_w = os.pipe()
         try:
             self._process = subprocess.Popen(
-                [sys.executable, "-m", "aecore.analysis.map_worker", str(to_child_r), str(from_child_w),
+                [sys.executable, "-m", "aecore.maps.worker", str(to_child_r), str(from_child_w),
                  str(self.max_fitted)],
                 pass_fds=(to_child_r, from_child_w), stdin=subprocess.DEVNULL)
         finally:
@@ -158,10 +158,11 @@ class MapWorker:
             if not self._ready:
                 progress(0.0, "loading the map code: a few seconds, once per server (the first time on a "
                               "machine it compiles, about half a minute)")
+            to_child, from_child = self._pipes()
             try:
-                _send(self._to_child, request)
+                _send(to_child, request)
                 while True:
-                    kind, *body = _receive(self._from_child)
+                    kind, *body = _receive(from_child)
                     if kind == "progress":
                         try:
                             progress(*body)
@@ -188,9 +189,15 @@ class MapWorker:
         """The caller gave up on the request in flight: ask the child to stop (t-SNE stops at its next
         progress report, UMAP runs to the end) and read the rest of its answer, so the next request
         reads only its own."""
-        _send(self._to_child, ("cancel", None))
-        while _receive(self._from_child)[0] == "progress":
+        to_child, from_child = self._pipes()
+        _send(to_child, ("cancel", None))
+        while _receive(from_child)[0] == "progress":
             pass
+
+    def _pipes(self) -> tuple[BinaryIO, BinaryIO]:
+        if self._to_child is None or self._from_child is None:
+            raise MapWorkerError("the map worker is not running")
+        return self._to_child, self._from_child
 
     # ---- maps -------------------------------------------------------------------------------------
 
@@ -199,8 +206,8 @@ class MapWorker:
         """`project_codes` for "tsne" and "umap", fitted in the child; same arguments and result."""
         if method not in WORKER_METHODS:
             raise ConfigError(f"the map process fits {' and '.join(WORKER_METHODS)}, not {method!r}")
-        params = _method_params(method, perplexity, n_neighbors, min_dist)
-        data = _as_codes(codes, min_points=MIN_POINTS)  # checked here, so bad input never reaches the child
+        params = method_params(method, perplexity, n_neighbors, min_dist)
+        data = checked_codes(codes, min_points=MIN_POINTS)  # checked here, so bad input never reaches the child
         report = progress or report_nothing
         token = next(self._tokens)
         points, used = self._call(("fit", token, data, method, seed, params), report)
@@ -212,7 +219,7 @@ class MapWorker:
                 placed = self._call(("transform", token, new_codes), report_nothing)
             return placed
 
-        return Projection(_frozen(points), method, used, data.shape[1], place)
+        return Projection(read_only_points(points), method, used, data.shape[1], place)
 
 
 def report_nothing(fraction: float, message: str) -> None:
@@ -243,6 +250,7 @@ def serve(requests: BinaryIO, answers: BinaryIO, max_fitted: int = 32) -> None:
     except Exception:  # a failed warm-up only costs the first map time; the error shows then
         pass
     fitted: OrderedDict[int, Projection] = OrderedDict()
+    answer: Any  # the points and parameters of a fit, a transform's points, or None
 
     def report(fraction: float, message: str) -> None:
         _send(answers, ("progress", fraction, message))
@@ -267,10 +275,10 @@ def serve(requests: BinaryIO, answers: BinaryIO, max_fitted: int = 32) -> None:
                     fitted.popitem(last=False)
                 answer = (np.asarray(projection.points), projection.params)
             elif op == "transform":
-                projection = fitted.get(token)
-                if projection is not None:
+                kept = fitted.get(token)
+                if kept is not None:
                     fitted.move_to_end(token)
-                answer = None if projection is None else projection.transform(args[0])
+                answer = None if kept is None else kept.transform(args[0])
             else:
                 raise ValueError(f"unknown request {op!r}")
         except Exception as e:  # the parent re-raises it; the child goes on serving

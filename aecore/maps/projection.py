@@ -1,4 +1,4 @@
-"""Maps of a code space in 2-D: PCA, t-SNE and UMAP projections, and a cache for them.
+"""Maps of a code space in 2-D: PCA, t-SNE and UMAP projections.
 
 `project_codes` fits one projection and returns a `Projection` that can also place new codes (a
 drawn digit) on the same map. t-SNE (openTSNE) and UMAP are imported only when first used, because
@@ -13,16 +13,15 @@ import sys
 import threading
 import time
 import warnings
-from collections import OrderedDict
-from collections.abc import Callable, Hashable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-from aecore.analysis._imports import heavy_imports
 from aecore.errors import ConfigError, DataError
+from aecore.import_lock import heavy_imports
 
 METHODS = ("pca", "tsne", "umap")
 # UMAP's layout epochs (its default: 500 below 10,000 points): half the fit of 200, same 10-NN accuracy (bench.maps).
@@ -66,7 +65,7 @@ class Projection:
 
     def transform(self, new_codes: np.ndarray) -> np.ndarray:
         """Place new codes, shape (M, D) or (D,), on this map; returns float32 (M, 2)."""
-        codes = _as_codes(new_codes, min_points=1)
+        codes = checked_codes(new_codes, min_points=1)
         if codes.shape[1] != self.code_dim:
             raise ValueError(f"expected codes with {self.code_dim} dimensions, got {codes.shape[1]}")
         return np.asarray(self._place(codes), dtype=np.float32).reshape(len(codes), 2)
@@ -103,8 +102,8 @@ def project_codes(
     -------
     Projection
     """
-    params = _method_params(method, perplexity, n_neighbors, min_dist)
-    data = _as_codes(codes, min_points=2 if method == "pca" else MIN_POINTS)
+    params = method_params(method, perplexity, n_neighbors, min_dist)
+    data = checked_codes(codes, min_points=2 if method == "pca" else MIN_POINTS)
     report = progress or (lambda fraction, message: None)
     if method == "pca":
         return _fit_pca(data, seed, report)
@@ -128,91 +127,11 @@ def warm_up_umap(seed: int = 0) -> float:
     return time.perf_counter() - started
 
 
-class ProjectionCache:
-    """A thread-safe, bounded, least-recently-used store of fitted projections.
+def method_params(method: str, perplexity: float = 30.0, n_neighbors: int = 15, min_dist: float = 0.1) -> dict:
+    """The settings that matter to `method`, validated, so unrelated ones never split cache keys.
 
-    A hit returns the very same `Projection` object. Keys name the model and settings, not the
-    codes themselves, so `model_key` must identify the code set (model and the images encoded).
+    Raises ConfigError for an unknown method or a setting out of range.
     """
-
-    def __init__(self, maxsize: int = 32):
-        if maxsize < 1:
-            raise ConfigError(f"cache size must be at least 1, got {maxsize}")
-        self.maxsize = maxsize
-        self._entries: OrderedDict[tuple, Projection] = OrderedDict()
-        self._lock = threading.Lock()
-        self._running: dict[tuple, threading.Event] = {}  # keys being computed now -> set when done
-
-    @staticmethod
-    def key(model_key: Hashable, method: str, params: Mapping[str, Hashable], n_points: int, seed: int) -> tuple:
-        """The cache key of a projection: parameters sorted by name, so their order never matters."""
-        return (model_key, method, tuple(sorted(params.items())), int(n_points), int(seed))
-
-    def get_or_compute(self, key: tuple, compute: Callable[[], Projection]) -> Projection:
-        """The cached projection for `key`, computing and storing it on a miss.
-
-        `compute` runs outside the cache's lock, so a slow t-SNE does not block hits on other keys.
-        A thread that misses a key another thread is computing waits for that result instead of
-        fitting the same map again (a lecture hall asks for the same map at once); if that
-        computation fails, the waiting thread computes it itself.
-        """
-        while True:
-            with self._lock:
-                if key in self._entries:
-                    self._entries.move_to_end(key)
-                    return self._entries[key]
-                running = self._running.get(key)
-                if running is None:
-                    running = self._running[key] = threading.Event()
-                    break
-            running.wait()
-        try:
-            projection = compute()
-            with self._lock:
-                self._entries[key] = projection
-                while len(self._entries) > self.maxsize:
-                    self._entries.popitem(last=False)
-                return projection
-        finally:
-            with self._lock:
-                del self._running[key]
-            running.set()
-
-    def project(
-        self,
-        model_key: Hashable,
-        codes: np.ndarray,
-        method: str = "pca",
-        *,
-        seed: int = 0,
-        perplexity: float = 30.0,
-        n_neighbors: int = 15,
-        min_dist: float = 0.1,
-        progress: Progress | None = None,
-    ) -> Projection:
-        """`project_codes` through the cache; arguments as there, plus the code set's `model_key`."""
-        params = _method_params(method, perplexity, n_neighbors, min_dist)
-        key = self.key(model_key, method, params, len(codes), seed)
-        return self.get_or_compute(
-            key, lambda: project_codes(codes, method, seed=seed, progress=progress, **params)
-        )
-
-    def __len__(self) -> int:
-        with self._lock:
-            return len(self._entries)
-
-    def __contains__(self, key: tuple) -> bool:
-        """Whether the projection for `key` is stored now (a computation in progress does not count)."""
-        with self._lock:
-            return key in self._entries
-
-    def clear(self) -> None:
-        with self._lock:
-            self._entries.clear()
-
-
-def _method_params(method: str, perplexity: float, n_neighbors: int, min_dist: float) -> dict:
-    """The settings that matter to `method`, validated, so unrelated ones never split cache keys."""
     if method == "pca":
         return {}
     if method == "tsne":
@@ -228,8 +147,11 @@ def _method_params(method: str, perplexity: float, n_neighbors: int, min_dist: f
     raise ConfigError(f"unknown projection method {method!r} (use one of {', '.join(METHODS)})")
 
 
-def _as_codes(codes: np.ndarray, min_points: int) -> np.ndarray:
-    """A float32 copy of codes as (N, D), so fitting can never write into the caller's array."""
+def checked_codes(codes: np.ndarray, min_points: int) -> np.ndarray:
+    """A float32 copy of codes as (N, D), so fitting can never write into the caller's array.
+
+    Raises DataError for fewer than `min_points` codes or non-finite values.
+    """
     data = np.array(codes, dtype=np.float32, copy=True)
     if data.ndim == 1:
         data = data[None, :]
@@ -242,7 +164,7 @@ def _as_codes(codes: np.ndarray, min_points: int) -> np.ndarray:
     return data
 
 
-def _frozen(points: np.ndarray) -> np.ndarray:
+def read_only_points(points: np.ndarray) -> np.ndarray:
     """A read-only float32 copy: cached projections are shared, so nobody may edit them in place."""
     points = np.array(points, dtype=np.float32, copy=True)
     points.flags.writeable = False
@@ -273,7 +195,7 @@ def _fit_pca(data: np.ndarray, seed: int, report: Progress) -> Projection:
         # A 1-D code has one principal axis: draw it on a line at y = 0.
         return np.pad(placed, ((0, 0), (0, 2 - n_components)))
 
-    projection = Projection(_frozen(place(data)), "pca", {"seed": seed}, data.shape[1], place)
+    projection = Projection(read_only_points(place(data)), "pca", {"seed": seed}, data.shape[1], place)
     report(1.0, "PCA: done")
     return projection
 
@@ -313,7 +235,7 @@ def _fit_tsne(data: np.ndarray, seed: int, perplexity: float, report: Progress) 
             return np.asarray(embedding.transform(codes, k=k, perplexity=min(5.0, k / 3)))
 
     params = {"seed": seed, "perplexity": perplexity}
-    projection = Projection(_frozen(embedding), "tsne", params, data.shape[1], place)
+    projection = Projection(read_only_points(embedding), "tsne", params, data.shape[1], place)
     report(1.0, "t-SNE: done")
     return projection
 
@@ -393,14 +315,10 @@ def _cache_umap_kernels() -> None:
 class _ExactNeighbours:
     """Exact nearest neighbours for UMAP, in place of its own NN-descent search (pynndescent).
 
-    From 4,096 points on, UMAP searches neighbours with pynndescent, whose numba code cannot be
-    cached on disk and compiles in every new process: about 20 s of a fresh dashboard's first map
-    here, and as much again for the first `transform`. Below that, UMAP computes every pairwise
-    distance through scikit-learn with its numba metric as a Python callable, one call per pair:
-    3.4 s for 2,000 codes, against 0.38 s for the whole fit with these neighbours. Exact
-    search of a few thousand codes of a few dozen numbers takes a fraction of a second, and gives
-    UMAP the neighbours it would compute or approximate. UMAP's `transform` asks this object for the
-    new points' neighbours through `query`.
+    From 4,096 points on, UMAP's pynndescent compiles numba code in every new process; below that,
+    UMAP calls its numba metric from Python once per pair of points. Both are many times slower than
+    exact search of a few thousand small codes (bench.maps). UMAP's `transform` asks this object for
+    the new points' neighbours through `query`.
     """
 
     _angular_trees = False  # read by UMAP's transform to pick its search tolerance
@@ -411,7 +329,7 @@ class _ExactNeighbours:
 
         self._search = NearestNeighbors(algorithm="brute").fit(data)
 
-    def knn(self, k: int) -> tuple[np.ndarray, np.ndarray, "_ExactNeighbours"]:
+    def knn(self, k: int) -> tuple[np.ndarray, np.ndarray, _ExactNeighbours]:
         """UMAP's `precomputed_knn` for the fitted codes (each point its own first neighbour, as in
         UMAP's search). Given for every size: below 4,096 points UMAP then skips its own all-pairs
         distances (it sets force_approximation_algorithm itself)."""
@@ -451,6 +369,6 @@ def _fit_umap(data: np.ndarray, seed: int, n_neighbors: int, min_dist: float, re
             return reducer.transform(codes)
 
     params = {"seed": seed, "n_neighbors": n_neighbors, "min_dist": min_dist}
-    projection = Projection(_frozen(reducer.embedding_), "umap", params, data.shape[1], place)
+    projection = Projection(read_only_points(reducer.embedding_), "umap", params, data.shape[1], place)
     report(1.0, "UMAP: done")
     return projection

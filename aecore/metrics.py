@@ -8,15 +8,18 @@ those return: codes (linear probe, cosine similarities) and first-layer weights 
 from __future__ import annotations
 
 import math
+from typing import cast
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-from aecore.analysis._imports import heavy_imports
-from aecore.analysis._model_io import evaluating, flat_images, map_batches, model_device, to_unit_float
 from aecore.errors import ConfigError
+from aecore.import_lock import heavy_imports
+from aecore.inference import evaluating, flat_images, map_batches, model_device, to_unit_float
 from aecore.models.base import IMAGE_SIDE, Autoencoder
+from aecore.models.vae import VariationalAutoencoder
+from aecore.pictures import tile_images
 
 ACTIVE_UNIT_THRESHOLD = 0.01  # Burda et al. (2016): a unit is active if Cov_x(E[z|x]) exceeds this
 PROBE_MAX_TRAIN = 5000  # the linear probe fits on at most this many codes, to stay interactive
@@ -97,7 +100,7 @@ def vae_metrics(model: Autoencoder, images: np.ndarray | torch.Tensor, batch_siz
     with evaluating(model):
         for start in range(0, len(rows), batch_size):
             x = to_unit_float(rows[start:start + batch_size], device)
-            mu, logvar = model.encode_dist(x)  # (B, D), (B, D)
+            mu, logvar = cast(VariationalAutoencoder, model).encode_dist(x)  # (B, D), (B, D)
             x_hat = model.decode(mu).clamp(_EPS, 1 - _EPS)
             recon_total += F.binary_cross_entropy(x_hat, x, reduction="sum").item()
             kl = 0.5 * (mu.pow(2) + logvar.exp() - 1.0 - logvar)  # (B, D), closed form per dimension
@@ -205,18 +208,11 @@ def filter_grid(
     side = math.isqrt(n_pixels)
     if side * side != n_pixels:
         raise ValueError(f"filters of {n_pixels} pixels are not square images")
-    ncols = ncols or math.ceil(math.sqrt(n_filters))
-    nrows = math.ceil(n_filters / ncols)
     low = weights.min(axis=1, keepdims=True)
     spread = weights.max(axis=1, keepdims=True) - low
     # A constant filter has no contrast to show: draw it mid-grey instead of dividing by zero.
     scaled = np.where(spread > 0, (weights - low) / np.where(spread > 0, spread, 1.0), 0.5)
-    step = side + pad
-    picture = np.full((nrows * step - pad, ncols * step - pad), pad_value, dtype=np.float32)
-    for k, tile in enumerate(scaled.reshape(n_filters, side, side)):
-        row, col = divmod(k, ncols)
-        picture[row * step:row * step + side, col * step:col * step + side] = tile
-    return picture
+    return tile_images(scaled.reshape(n_filters, side, side), ncols, pad, pad_value, border=False)
 
 
 def _unit_rows(matrix: np.ndarray) -> np.ndarray:
