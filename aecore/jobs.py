@@ -3,10 +3,14 @@
 `JobRegistry.submit(spec)` returns a `Job` at once. The same settings on the same data submitted
 twice (two tabs, a lecture hall) join the job already queued or running instead of training twice,
 and a spec already in the model store comes back as a finished job. At most `max_running` jobs train
-at once (default one: they would only fight over the same cores or GPU); the rest wait, queued.
+at once (default one: they would only fight over the same cores or GPU); the rest wait, queued, in
+the order they were submitted (`queue_position`). A job submitted for an `owner` (a browser session)
+is that owner's; an owner has at most one job waiting at a time, so one student cannot fill the
+queue. Jobs without an owner (models a page needs for everyone) are shared and count for no one.
 """
 from __future__ import annotations
 
+import itertools
 import logging
 import threading
 import time
@@ -24,15 +28,21 @@ log = logging.getLogger(__name__)
 
 QUEUED, RUNNING, DONE, FAILED, CANCELLED = "queued", "running", "done", "failed", "cancelled"
 PROGRESS_EVERY_S = 0.1  # batch snapshots kept at most this often; epoch ends are always kept
+_ORDER = itertools.count()
 MAX_FINISHED = 64  # finished jobs remembered by the registry (results also live in the store)
+
+
+class QueueLimitError(AecoreError):
+    """An owner asked for a second waiting job."""
 
 
 class Job:
     """One training run. Read `state`, `progress()`, `latest`, `latest_probe`, `error`, `result`;
     call `cancel()`. The registry moves it on with `found`, `begin`, `attach`, `finish` and `fail`."""
 
-    def __init__(self, key: str, spec: RunSpec):
+    def __init__(self, key: str, spec: RunSpec, owner: str | None = None):
         self.key, self.spec = key, spec
+        self.owner = owner  # the session that asked for it first; None for a shared job
         self.state = QUEUED
         self.error: str | None = None  # one sentence when failed
         self.warning: str | None = None  # e.g. the model could not be saved
@@ -40,6 +50,7 @@ class Job:
         self.latest: dict | None = None  # the newest progress snapshot
         self.latest_probe: ProbeSnapshot | None = None  # the probe digits' codes after the latest epoch
         self.created = time.time()
+        self.order = next(_ORDER)  # submission order: the queue is first come, first served
         self.finished_at: float | None = None
         self._progress: list[dict] = []
         self._lock = threading.Lock()
@@ -142,12 +153,15 @@ class JobRegistry:
     def __init__(self, store: ModelStore | None = None, max_running: int = 1, device: Any = None):
         self.store = store or ModelStore()
         self.device = device
-        self._slots = threading.BoundedSemaphore(max_running)
+        self.max_running = max_running
+        self._running = 0
+        self._turn = threading.Condition()  # a waiting job starts when a slot is free and it is first in line
         self._jobs: dict[str, Job] = {}
         self._lock = threading.Lock()
 
-    def submit(self, spec: RunSpec) -> Job:
-        """Start (or join) training for `spec`; raises AecoreError for bad data at once."""
+    def submit(self, spec: RunSpec, owner: str | None = None) -> Job:
+        """Start (or join) training for `spec`; raises AecoreError for bad data at once, and
+        QueueLimitError when `owner` already has another job waiting (joining one is always allowed)."""
         spec, data = resolve(spec)
         key = spec.key(data.fingerprint)
         with self._lock:
@@ -155,7 +169,12 @@ class JobRegistry:
             # A cancelled job stays queued or running until its thread notices; never join it.
             if job is not None and job.joinable:
                 return job
-            job = Job(key, spec)
+            if owner is not None and self.store.read_meta(key) is None:
+                waiting = [j for j in self._jobs.values() if j.owner == owner and j.state == QUEUED and j.joinable]
+                if waiting:
+                    raise QueueLimitError(f"Your run {waiting[0].spec.label()} is still waiting for its turn; "
+                                          "stop it or wait until it starts before queueing another")
+            job = Job(key, spec, owner)
             self._jobs[key] = job
             self._forget_old()
         stored = self.store.load(key)
@@ -181,6 +200,13 @@ class JobRegistry:
         with self._lock:
             return list(self._jobs.values())
 
+    def queue_position(self, job: Job) -> int | None:
+        """1 for the next job to start, 2 for the one after it, ...; None unless `job` is waiting."""
+        with self._lock:
+            waiting = sorted((j for j in self._jobs.values() if j.state == QUEUED and j.joinable),
+                             key=lambda j: j.order)
+        return next((i + 1 for i, j in enumerate(waiting) if j is job), None)
+
     def _forget_old(self) -> None:
         finished = sorted((j for j in self._jobs.values() if j.done), key=lambda j: j.finished_at or 0)
         for j in finished[:max(0, len(finished) - MAX_FINISHED)]:
@@ -194,19 +220,33 @@ class JobRegistry:
         from aecore.device import DEFAULT_THREADS
 
         torch.set_num_threads(DEFAULT_THREADS)
-        with self._slots:
-            if not job.begin():
-                return
-            try:
-                # share_cores: the page's browser often runs on the same machine (aecore.device.CoreSharing)
-                job.finish(train_and_store(job.spec, data, self.store, device=self.device, on_trainer=job.attach,
-                                           share_cores=True,
-                                           callbacks={"on_batch_end": [job.record], "on_epoch_end": [job.record]}))
-            except AecoreError as e:
-                job.fail(str(e))
-            except Exception as e:  # a bug, not bad input: keep the traceback in the log
-                log.exception("training job %s failed", job.key)
-                job.fail(f"training failed unexpectedly ({type(e).__name__}: {e})")
+        with self._turn:
+            while not job.done and not (self._running < self.max_running and self._first_waiting() is job):
+                self._turn.wait(0.5)  # a cancel ends a waiting job without notifying
+            started = job.begin()
+            self._running += started
+            self._turn.notify_all()  # the next in line may be first now
+        if not started:
+            return
+        try:
+            # share_cores: the page's browser often runs on the same machine (aecore.device.CoreSharing)
+            job.finish(train_and_store(job.spec, data, self.store, device=self.device, on_trainer=job.attach,
+                                       share_cores=True,
+                                       callbacks={"on_batch_end": [job.record], "on_epoch_end": [job.record]}))
+        except AecoreError as e:
+            job.fail(str(e))
+        except Exception as e:  # a bug, not bad input: keep the traceback in the log
+            log.exception("training job %s failed", job.key)
+            job.fail(f"training failed unexpectedly ({type(e).__name__}: {e})")
+        finally:
+            with self._turn:
+                self._running -= 1
+                self._turn.notify_all()
+
+    def _first_waiting(self) -> Job | None:
+        with self._lock:
+            waiting = [j for j in self._jobs.values() if j.state == QUEUED and j.joinable]
+        return min(waiting, key=lambda j: j.order, default=None)
 
 
 _default: JobRegistry | None = None

@@ -16,9 +16,11 @@ from pathlib import Path
 
 from aecore.errors import ConfigError
 
-MEMORY_SHARE = 0.5  # of available memory one run may plan to use: the server, other jobs and the map worker need the rest
+# Of available memory, what one run may plan to use: the server, other jobs and the map worker need the rest.
+MEMORY_SHARE = 0.5
 BYTES_PER_PARAMETER = 16  # float32 weight, gradient and Adam's two moments
-ACTIVATION_FACTOR = 3  # each layer output is kept for backward, its gradient made, plus the functional ops between layers
+# Each layer's output is kept for backward and its gradient made, plus the functional ops between layers.
+ACTIVATION_FACTOR = 3
 BYTES_PER_PIXEL_HELD = 4  # the trainer holds every split as float32 on the device
 
 
@@ -104,7 +106,8 @@ def check_training_fits(spec, n_images: int, n_train: int | None = None, device=
     budget = MEMORY_SHARE * available
     if needed > budget:
         raise ConfigError(
-            f"this {spec.family} model needs about {_gb(needed)} to train at batch size {min(spec.train.batch_size, n_train or n_images)}, "
+            f"this {spec.family} model needs about {_gb(needed)} to train at batch size "
+            f"{min(spec.train.batch_size, n_train or n_images)}, "
             f"more than the {_gb(budget)} this machine can spare now; choose fewer or narrower layers, "
             "a smaller code or a smaller batch")
 

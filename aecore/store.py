@@ -98,7 +98,7 @@ def _meta_problem(meta: object, key: str) -> str | None:
     if meta.get("format") != STORE_FORMAT:
         return "metadata is of another store format"
     try:
-        RunSpec.from_dict(meta.get("spec"))
+        RunSpec.from_dict(meta.get("spec"))  # type: ignore[arg-type]  # a missing spec raises, caught here
     except (AecoreError, TypeError, ValueError, RecursionError) as e:
         return f"bad spec: {_first_line(e)}"
     if isinstance(meta.get("created"), bool) or not isinstance(meta.get("created"), (int, float)):
@@ -124,7 +124,7 @@ class ModelStore:
     def __init__(self, root: str | Path | None = None):
         self.root = Path(root) if root is not None else default_root()
         self._lock = threading.Lock()  # guards the metadata cache
-        self._meta_cache: dict[str, tuple[tuple[int, int], dict | None]] = {}
+        self._meta_cache: dict[str, tuple[tuple[int, int], dict | None, str | None]] = {}
         try:
             self.clean_temporary(STALE_TEMPORARY_S)
         except OSError:

@@ -11,30 +11,17 @@ from pathlib import Path
 
 import streamlit as st
 
-PAGES = [
-    ("home.py", "Home", ":material/home:"),
-    ("train.py", "Train", ":material/model_training:"),
-    ("draw.py", "Draw & reconstruct", ":material/draw:"),
-    ("latent_grid.py", "Latent grid", ":material/grid_on:"),
-    ("embeddings.py", "Embeddings", ":material/scatter_plot:"),
-    ("filters.py", "Filters & codes", ":material/filter_vintage:"),
-    ("stacked.py", "Stacked pretraining", ":material/stacks:"),
-    ("models.py", "Models", ":material/inventory_2:"),
-]
-
 
 def main() -> None:
     st.set_page_config(page_title="Latent Lab", page_icon=":material/blur_on:", layout="wide")
-    pages = [st.Page(f"../pages/{file}", title=title, icon=icon, default=file == "home.py",
-                     url_path=None if file == "home.py" else file.removesuffix(".py"))
-             for file, title, icon in PAGES]
-    page = st.navigation(pages)
+    page = st.navigation(navigation.all_pages())
     # Digit pictures keep square, sharp pixels; progress bars do not ease, which costs a watching browser CPU
     # that training needs (bench.dashboard_overhead).
     st.html("<style>[data-testid='stImage'] img { image-rendering: pixelated; }"
             "[data-testid='stProgress'] * { transition: none !important; }</style>")
     with st.sidebar:
         dataset_choice.dataset_controls()
+        lecturer.lecturer_controls()
         projector.projector_controls()
     st.html(projector.page_style())
     page_visits.record_page(page.url_path)
@@ -47,7 +34,7 @@ def main() -> None:
 
 if __name__ == "__main__":  # Streamlit runs the script as __main__
     # the installed package (pyproject.toml): Streamlit puts only app/ on the path
-    from app import dataset_choice, page_visits, projector, warmup
+    from app import dataset_choice, lecturer, navigation, page_visits, projector, warmup
 
     main()
 else:  # imported by `streamlit run` (or uvicorn) for the server, with only app/ on the path

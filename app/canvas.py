@@ -58,12 +58,14 @@ def _send_on_release():
     return st.components.v2.component("latentlab.send_on_release", js=_SEND_ON_RELEASE_JS)
 
 
-def digit_canvas(key: str, side: int, stroke_width: int) -> Any:
-    """A black square canvas for drawing a digit in white; returns the canvas's `CanvasResult`."""
+def digit_canvas(key: str, side: int, stroke_width: int, initial_drawing: dict | None = None) -> Any:
+    """A black square canvas for drawing a digit in white, showing `initial_drawing` (a `json_data` of
+    this canvas) when mounted; returns the canvas's `CanvasResult`."""
     from streamlit_drawable_canvas import st_canvas  # registers a component: only inside a running app
 
     result = st_canvas(stroke_width=stroke_width, stroke_color="#FFFFFF", background_color="#000000",
                        height=side, width=side, drawing_mode="freedraw", update_streamlit=True,
+                       initial_drawing=initial_drawing,
                        return_image_data=True, key=key)
     _send_on_release()(key=f"{key}_send_on_release")
     return result

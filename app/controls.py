@@ -116,27 +116,40 @@ def trained_models(dataset: str, accept: Callable[[RunSpec], bool] = lambda s: T
     return out
 
 
-def model_picker(dataset: str, *, label: str, default: RunSpec, param: str = "model",
-                 accept: Callable[[RunSpec], bool] = lambda s: True, why: str = "") -> tuple[str, Any] | None:
-    """Pick a trained model for this page (kept in the URL as `param`), or offer to train `default`.
+def model_names(metas: list[dict]) -> dict[str, str]:
+    """key -> the model's label, with a short key only where two models share a label."""
+    labels = [m.get("label", m["key"]) for m in metas]
+    return {m["key"]: label + (f" · {m['key'][:6]}" if labels.count(label) > 1 else "")
+            for m, label in zip(metas, labels)}
 
-    Returns (key, StoredModel) or None when nothing suitable is trained yet.
+
+def model_picker(dataset: str, *, label: str, default: RunSpec, key: str, param: str = "model",
+                 accept: Callable[[RunSpec], bool] = lambda s: True, why: str = "") -> tuple[str, Any] | None:
+    """Pick a trained model for this page: its own setting `key` (kept in the URL as `param`), starting
+    at `default`, the model the page's figure needs.
+
+    While `default` is not trained and the user has picked nothing else, the page gets it trained
+    (`app.training.ensure_trained`: at once on small data). Returns (key, StoredModel), or None while
+    the page has no model to show.
     """
-    from app.training import train_offer
+    from app import training
     metas = trained_models(dataset, accept)
-    if not metas:
-        train_offer(default, why=why, key=f"offer-{param}")
-        return None
     keys = [m["key"] for m in metas]
-    labels = {m["key"]: m.get("label", m["key"]) for m in metas}
     default_key = resources.model_key(default)
-    settings.init_from_query(f"pick_{param}", param, default_key if default_key in keys else keys[0], choices=keys)
-    if st.session_state[f"pick_{param}"] not in keys:  # the chosen model was deleted meanwhile
-        st.session_state[f"pick_{param}"] = keys[0]
-    key = st.selectbox(label, keys, key=f"pick_{param}", format_func=lambda k: f"{labels[k]}  ·  {k[:6]}")
-    st.query_params[param] = key
-    stored = resources.stored_model(key)
+    wanted = st.session_state.get(key, settings.kept_value(key)) or st.query_params.get(param)
+    if default_key not in keys and wanted not in keys:
+        stored = training.ensure_trained(default, why=why, key=f"{key}-train")
+        job = resources.registry().get(default_key)
+        if stored is None and (not keys or (job is not None and not job.done)):
+            return None
+        metas = trained_models(dataset, accept)
+        keys = [m["key"] for m in metas]
+    names = model_names(metas)
+    settings.init_from_query(key, param, default_key if default_key in keys else keys[0], choices=keys)
+    chosen = st.selectbox(label, keys, key=key, format_func=names.get)
+    st.query_params[param] = chosen
+    stored = resources.stored_model(chosen)
     if stored is None:
         st.error("That model could not be loaded; it will be retrained when you train it again.")
         return None
-    return key, stored
+    return chosen, stored

@@ -28,8 +28,7 @@ GRID_PER_CLASS = 2  # test digits per class in the reconstruction grid
 
 def model_names(rows: list[dict]) -> dict[str, str]:
     """key -> the model's label, with a short key where two models share a label."""
-    labels = [r["label"] for r in rows]
-    return {r["key"]: r["label"] + (f" · {r['key'][:6]}" if labels.count(r["label"]) > 1 else "") for r in rows}
+    return controls.model_names(rows)
 
 
 def trained_models(dataset: str, accept: Callable[[RunSpec], bool] = lambda s: True) -> list[dict]:

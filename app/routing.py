@@ -8,7 +8,8 @@ white page. `NestedPathRedirect` sends such paths to their first segment (`/trai
 """
 from __future__ import annotations
 
-from typing import Any, Awaitable, Callable
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 # Path segments of what Streamlit itself serves: never redirected. The browser also probes them below a
 # page (`/train/_stcore/health` must stay a 404, so it finds the server's root).
@@ -32,7 +33,8 @@ class NestedPathRedirect:
         self.app = app
 
     async def __call__(self, scope: dict[str, Any], receive, send) -> None:
-        target = page_of(scope.get("path", "")) if scope["type"] == "http" and scope.get("method") in ("GET", "HEAD") else None
+        is_page_request = scope["type"] == "http" and scope.get("method") in ("GET", "HEAD")
+        target = page_of(scope.get("path", "")) if is_page_request else None
         if target is None:
             await self.app(scope, receive, send)
             return

@@ -21,18 +21,23 @@ def keep(key: str, start: Callable[[], Any], fits: Callable[[Any], bool] = lambd
     """Make session_state[key] hold this session's latest value of a setting, before its widget is drawn.
 
     The widget's own value if Streamlit still has it, else the value kept from the last run that drew
-    it, else `start()` (called once per session, or again when the kept value no longer `fits`, e.g.
+    it, else `start()` (called once per session, or again when the latest value no longer `fits`, e.g.
     a model was deleted). Returns the value.
     """
     kept = st.session_state.setdefault(_KEPT, {})
     if key in st.session_state and fits(st.session_state[key]):
         value = st.session_state[key]
-    elif key in kept and fits(kept[key]):
+    elif key not in st.session_state and key in kept and fits(kept[key]):
         value = st.session_state[key] = kept[key]
     else:
         value = st.session_state[key] = start()
     kept[key] = value
     return value
+
+
+def kept_value(key: str, default: Any = None) -> Any:
+    """The value kept for a setting in this session (even while its widget is not drawn), or `default`."""
+    return st.session_state.get(_KEPT, {}).get(key, default)
 
 
 def forget(key: str) -> None:

@@ -14,19 +14,26 @@ import streamlit as st
 from aecore.errors import AecoreError
 from aecore.jobs import Job
 from aecore.spec import RunSpec
-from app import figures, resources, words
+from app import figures, lecturer, resources, words
 
 REFRESH_S = 1.0  # the progress bar alone (each redraw costs a watching browser on the same cores)
 CHARTS_REFRESH_S = 2.0  # the progress bar with live charts (see job_progress)
 LIVE_POINTS = 300  # points per live chart (loss line, latent scatter): each redraw costs the browser
 LIVE_HEIGHT = 380  # pixels, as the finished model's loss chart
 LIVE_SCATTER_HEIGHT = 480  # pixels: ten classes' legend stands beside the points
+# Training images per second of each family's lecture model on a 2-core CPU machine shared with other
+# work (bench.first_open's machine), to say how long a model will take before it is trained.
+CPU_SAMPLES_PER_S = {"ae": 3000, "dae": 3000, "sparse": 3000, "contractive": 1500, "vae": 10000,
+                     "conv_vae": 600, "stacked": 1200}
+AUTO_TRAIN_MAX_S = 60  # a page trains the model it needs without asking when that should take at most this
 
 
-def submit(spec: RunSpec) -> Job | None:
-    """Start or join the job for `spec`; shows a one-line error and returns None for bad settings."""
+def submit(spec: RunSpec, *, shared: bool = False) -> Job | None:
+    """Start or join the job for `spec`; shows a one-line error and returns None for bad settings or
+    when this session already has a run waiting. A `shared` job (a model a page needs for everyone)
+    belongs to no session and counts against none."""
     try:
-        job = resources.registry().submit(spec)
+        job = resources.registry().submit(spec, owner=None if shared else lecturer.session_owner())
     except AecoreError as e:
         st.error(str(e))
         return None
@@ -41,7 +48,8 @@ def status_line(job: Job, p: dict | None = None) -> str:
     (stacked) also counts its epochs over all stages, as the loss chart's x axis does."""
     p = job.latest if p is None else p
     if job.state == "queued":
-        return "Waiting for another training run to finish…"
+        place = resources.registry().queue_position(job)
+        return f"Waiting for its turn: {_ordinal(place)} in line…" if place else "Waiting for its turn…"
     if p is None:
         return "Starting…"
     stage = "" if p["stage"] == "train" else f"{p['stage']} · "
@@ -53,6 +61,10 @@ def status_line(job: Job, p: dict | None = None) -> str:
     if job.state == "running":
         text += f" · about {max(p['eta_s'], 0):.0f} s left"
     return text
+
+
+def _ordinal(n: int) -> str:
+    return f"{n}{'th' if 10 <= n % 100 <= 20 else {1: 'st', 2: 'nd', 3: 'rd'}.get(n % 10, 'th')}"
 
 
 def epochs_done(p: dict) -> float:
@@ -93,7 +105,8 @@ def job_progress(job: Job, *, curves: bool = True, key: str = "job",
         if job.state in ("queued", "running"):
             cols = st.columns([5, 1])
             cols[0].progress(min(fraction, 1.0), text=f"**{label}** — {status_line(job, p)}")
-            if cols[1].button("Stop", key=f"{key}-stop-{job.key}", icon=":material/stop:", width="stretch"):
+            if lecturer.may_stop(job) and cols[1].button("Stop", key=f"{key}-stop-{job.key}", icon=":material/stop:",
+                                                         width="stretch"):
                 job.cancel()
         elif job.state == "failed":
             st.error(job.error or "training failed")
@@ -115,15 +128,50 @@ def job_progress(job: Job, *, curves: bool = True, key: str = "job",
     panel()
 
 
-def train_offer(spec: RunSpec, *, why: str, key: str) -> None:
-    """For pages that need a model: say it is missing and offer to train it in one click."""
-    model_key, stored, job = resources.find_model(spec)
+def estimated_seconds(spec: RunSpec, n_train: int) -> float:
+    """About how long training `spec` on `n_train` images takes on a CPU (CPU_SAMPLES_PER_S)."""
+    epochs = spec.train.epochs
+    if spec.family == "stacked":  # fine-tuning and the random-init baseline, plus each layer's pretraining
+        epochs = 2 * epochs + spec.model.pretrain_epochs * len(spec.model.hidden)
+    return epochs * n_train / CPU_SAMPLES_PER_S.get(spec.family, 1000)
+
+
+def duration_text(seconds: float) -> str:
+    """'about 20 s', 'about 3 min'."""
+    return f"about {max(5, round(seconds / 5) * 5):.0f} s" if seconds < 90 else f"about {round(seconds / 60):.0f} min"
+
+
+def ensure_trained(spec: RunSpec, *, why: str, key: str):
+    """The stored model of `spec`, or None while it is not trained yet.
+
+    A model that should train within AUTO_TRAIN_MAX_S (the page models on the embedded sample) starts
+    training at once, as the one background job every session that needs it joins, and its live
+    progress is shown; the page reruns when it is done. A longer one is offered with how long it
+    should take. A run the user stopped is offered again rather than restarted.
+    """
+    _, stored, job = resources.find_model(spec)
+    if stored is not None:
+        return stored
     if job is not None and not job.done:
+        st.caption(f"{why} Training **{spec.label()}** now, for everyone on this server; the page "
+                   "fills in when it is done.")
         job_progress(job, key=key)
-        return
+        return None
+    seconds = estimated_seconds(spec, len(resources.dataset(spec.dataset).x_train))
+    if job is None and seconds <= AUTO_TRAIN_MAX_S:
+        job = submit(spec, shared=True)
+        if job is not None and not job.done:
+            st.caption(f"{why} Training **{spec.label()}** now ({duration_text(seconds)}), for everyone "
+                       "on this server; the page fills in when it is done.")
+            job_progress(job, key=key)
+        elif job is not None:  # it was in the store after all
+            st.rerun()
+        return None
     if job is not None and job.state == "failed":
         st.error(job.error)
-    st.info(f"{why} No **{spec.label()}** has been trained on this dataset yet.")
+    st.info(f"{why} **{spec.label()}** is not trained on this dataset yet: training it takes "
+            f"{duration_text(seconds)} on this server.")
     if st.button(f"Train {spec.label()} now", key=f"{key}-train", type="primary", icon=":material/play_arrow:"):
-        if submit(spec) is not None:
+        if submit(spec, shared=True) is not None:  # the page's model, for everyone
             st.rerun()
+    return None

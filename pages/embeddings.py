@@ -11,7 +11,7 @@ from aecore.errors import AecoreError
 from aecore.maps import method_params
 from aecore.metrics import encode_images
 from aecore.sampling import stratified_sample
-from aecore.spec import make_spec
+from aecore.spec import lecture_spec
 from app import controls, dataset_choice, figures, maps, page_visits, resources, settings, words
 
 POINT_CHOICES = (250, 500, 1000, 2000, 5000, 10000)
@@ -99,14 +99,16 @@ def map_chart(points, labels, title: str, method: str, n: int, extra, idx: np.nd
 
 
 st.title("Embeddings")
-if not resources.registry().store.keys():  # nothing trained at all: the offer gets the full width
-    controls.model_picker(dataset_name, label="Model", default=make_spec("ae", dataset_name),
+# The lecture's 32-d autoencoder: a map of 2-D codes (the Latent grid's VAE) would only show strands.
+default_model = lecture_spec("ae", dataset_name)
+if not resources.registry().store.keys():  # nothing trained at all: the training gets the full width
+    controls.model_picker(dataset_name, label="Model", default=default_model, key="emb_model",
                           why="The map shows a trained model's codes.")
     st.stop()
 
 left, right = st.columns([1, 3], gap="large")
 with left:
-    picked = controls.model_picker(dataset_name, label="Model", default=make_spec("ae", dataset_name),
+    picked = controls.model_picker(dataset_name, label="Model", default=default_model, key="emb_model",
                                    why="The map shows a trained model's codes.")
     if picked is None:
         st.stop()

@@ -7,7 +7,7 @@ import streamlit as st
 from aecore.errors import AecoreError
 from aecore.filters import picture_correlation
 from aecore.metrics import cosine_similarity_matrix, encode_images
-from aecore.spec import make_spec
+from aecore.spec import lecture_spec
 from app import controls, dataset_choice, exports, figures, maps, resources, settings, training, words
 
 FILTER_COUNTS = [25, 49, 100, 196]
@@ -77,7 +77,7 @@ heading_col.subheader("First-layer filters: plain vs denoising autoencoder",
 anything_trained = bool(resources.registry().store.keys())
 with count_col:
     n_filters = filter_count_control() if anything_trained else 100
-lecture = [(level, make_spec("dae", dataset_name, level=level)) for level in (0.0, 0.3)]
+lecture = [(level, lecture_spec("dae", dataset_name, level=level)) for level in (0.0, 0.3)]
 # The pair and the sentence under it fit one screen, down to a 1280x720 projector: each picture is at
 # most the window's height less the page's heading and text.
 st.html(f"<style>.st-key-flt-pair [data-testid='stImage'] img {{ max-height: max({PAIR_MIN_PX}px, "
@@ -89,13 +89,11 @@ for col, (level, spec) in zip(cols, lecture):
         st.markdown(f"**Corruption {level:g}**" + (" — a plain autoencoder" if level == 0 else
                                                    " — 30% of the pixels masked while training"),
                     help=words.term("corruption"))
-        key, stored, _ = resources.find_model(spec)
-        if stored is None:
-            training.train_offer(spec, why="The comparison needs both.", key=f"flt-offer-{level:g}")
-        else:
-            picture = show_filters(key, spec.label(), n_filters)
+        stored = training.ensure_trained(spec, why="The comparison needs both.", key=f"flt-offer-{level:g}")
+        if stored is not None:
+            picture = show_filters(stored.key, spec.label(), n_filters)
             if picture is not None:
-                pictures[level] = (key, picture)
+                pictures[level] = (stored.key, picture)
 if len(pictures) == 2:  # the caption states what was measured on the two pictures above
     (plain_key, plain_picture), (dae_key, dae_picture) = pictures[0.0], pictures[0.3]
     st.markdown(words.filter_pair_caption(picture_correlation(plain_picture, dae_picture),
@@ -109,7 +107,8 @@ st.divider()
 st.subheader("Inside one model")
 picker_col, _ = st.columns([2, 3])
 with picker_col:
-    picked = controls.model_picker(dataset_name, label="Model", default=make_spec("ae", dataset_name),
+    # the denoising autoencoder of the pair above: its filters look for strokes
+    picked = controls.model_picker(dataset_name, label="Model", default=lecture[1][1], key="flt_model",
                                    why="Codes need a trained model.")
 if picked is None:
     st.stop()

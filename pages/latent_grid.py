@@ -7,7 +7,7 @@ import streamlit as st
 from aecore.errors import AecoreError
 from aecore.latent import decode_codes, decode_grid, interpolate, latent_grid_points, sample_prior
 from aecore.metrics import encode_images
-from aecore.spec import has_2d_code, make_spec
+from aecore.spec import has_2d_code, lecture_spec
 from app import controls, dataset_choice, figures, maps, resources, settings, words
 
 SPACINGS = {"normal": "Normal quantiles (K&W)", "linear": "Linear", "data": "Fit the codes"}
@@ -109,8 +109,9 @@ st.title("Latent grid")
 picker_col, controls_col = st.columns([1.2, 3], gap="medium") if controls.trained_models(dataset_name, has_2d_code) \
     else (st.container(), st.container())
 with picker_col:
-    chosen = controls.model_picker(dataset_name, label="Model with a 2-D code", default=make_spec("vae", dataset_name),
-                                   accept=has_2d_code, why="The latent grid walks a model's 2-D code plane.")
+    chosen = controls.model_picker(dataset_name, label="Model with a 2-D code",
+                                   default=lecture_spec("vae", dataset_name), key="lg_model", accept=has_2d_code,
+                                   why="The latent grid walks a model's 2-D code plane.")
 if chosen is None:
     st.stop()
 key, stored = chosen

@@ -5,7 +5,7 @@ from datetime import datetime
 import streamlit as st
 
 from aecore.errors import AecoreError
-from app import dataset_choice, exports, figures, resources, settings
+from app import dataset_choice, exports, figures, lecturer, resources, settings
 
 st.title("Models")
 notice = st.session_state.pop("mdl_notice", None)
@@ -103,7 +103,9 @@ with files:
                            key="mdl-dl-filters", width="stretch")
 
     st.markdown("**Delete**")
-    if st.session_state.get("mdl_confirm") != key:
+    if not lecturer.may_manage():
+        lecturer.locked_note("delete models")
+    elif st.session_state.get("mdl_confirm") != key:
         if st.button("Delete this model…", icon=":material/delete:", key="mdl-delete"):
             st.session_state.mdl_confirm = key
             st.rerun()

@@ -3,15 +3,15 @@ fine-tuned on the labels, against the same network trained from random initialis
 import streamlit as st
 
 from aecore.errors import AecoreError
-from aecore.spec import make_spec
+from aecore.spec import lecture_spec
 from app import controls, dataset_choice, exports, figures
 
 dataset_name = dataset_choice.current_dataset()
 
 st.title("Stacked pretraining")
 st.markdown("#### Train one layer at a time as a denoising autoencoder, then fine-tune the whole stack.")
-picked = controls.model_picker(dataset_name, label="Stacked model", default=make_spec("stacked", dataset_name),
-                               param="model", accept=lambda s: s.family == "stacked",
+picked = controls.model_picker(dataset_name, label="Stacked model", default=lecture_spec("stacked", dataset_name),
+                               key="stk_model", accept=lambda s: s.family == "stacked",
                                why="This page follows a stacked denoising autoencoder through its training.")
 if picked is None:
     st.stop()

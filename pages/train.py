@@ -5,6 +5,7 @@ import streamlit as st
 
 from aecore.device import pick_device
 from aecore.errors import AecoreError
+from aecore.spec import lecture_spec
 from app import controls, dataset_choice, figures, resources, training, words
 
 dataset_name = dataset_choice.current_dataset()
@@ -18,6 +19,12 @@ except AecoreError as e:  # settings from the URL or widgets that the core refus
     st.stop()
 
 key, stored, job = resources.find_model(spec)
+# The family's lecture model trains as soon as it is shown when that takes seconds (the embedded sample):
+# the page is never empty. Other settings, and a run the user stopped, wait for the button.
+auto = stored is None and job is None and key == resources.model_key(lecture_spec(spec.family, dataset_name)) \
+    and training.estimated_seconds(spec, len(data.x_train)) <= training.AUTO_TRAIN_MAX_S
+if auto:
+    job = training.submit(spec, shared=True)  # the family's lecture model, for everyone
 go_col, info_col = st.columns([1, 3])
 with go_col:
     start = st.button("Train", type="primary", icon=":material/play_arrow:", width="stretch",
@@ -26,11 +33,15 @@ with info_col:
     if stored is not None:
         st.success(f"**{spec.label()}** is already trained on this data (cached as `{key[:8]}`): "
                    "shown below without waiting.")
+    elif auto:
+        st.caption(f"Training **{spec.label()}**, this family's lecture model, at once: it takes "
+                   f"{training.duration_text(training.estimated_seconds(spec, len(data.x_train)))}. "
+                   "Change the settings to train another.")
     elif job is None or job.done:
-        st.caption(f"Trains on this server's {str(pick_device()).upper()} as a background job: "
+        took = training.duration_text(training.estimated_seconds(spec, len(data.x_train)))
+        st.caption(f"Takes {took} on this server's {str(pick_device()).upper()}, as a background job: "
                    "leave the page and come back, it keeps going.")
-if start:
-    job = training.submit(spec)
+if start and training.submit(spec) is not None:  # else its one-line reason stays on the page
     st.rerun()
 
 

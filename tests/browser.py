@@ -39,15 +39,15 @@ def dashboard(home: Path, *, warmup: bool = False, timeout_s: float = 90):
 
 
 @contextlib.contextmanager
-def browser_page(width: int = 1400, height: int = 1600, touch: bool = False, zoom: float = 1.0):
-    """A Chromium page of `width` x `height` CSS pixels; `zoom` 1.5 with a 1280/1.5-pixel width is a
-    1280-pixel window at 150% zoom."""
+def browser_page(width: int = 1400, height: int = 1600, touch: bool = False, scale: float = 1):
+    """A Chromium page of `width` x `height` CSS pixels; `scale` is the device scale factor (1.5 for
+    a display at 150% zoom)."""
     from playwright.sync_api import sync_playwright
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
             yield browser.new_page(viewport={"width": width, "height": height}, has_touch=touch,
-                                   device_scale_factor=zoom)
+                                   device_scale_factor=scale)
         finally:
             browser.close()
 
@@ -73,6 +73,21 @@ def screenshot(page, name: str) -> Path:
     path = ARTIFACTS / f"{name}.png"
     page.screenshot(path=str(path), full_page=True)
     return path
+
+
+def go_to(page, path: str) -> None:
+    """Click the sidebar's link to the page at `/path` ("" for Home), as a person does (a new URL would
+    start a new session), and wait until that page has run."""
+    page.locator(f'[data-testid="stSidebarNav"] a[href$="/{path}"]').first.click()
+    page.wait_for_function("path => location.pathname.replace(/\\/$/, '').endsWith(path)", arg=path, timeout=30000)
+    page.wait_for_timeout(300)  # the new run has started
+    wait_until_idle(page)
+
+
+def query(page) -> dict[str, str]:
+    """The page's URL query string, where each page writes its settings."""
+    from urllib.parse import parse_qsl, urlsplit
+    return dict(parse_qsl(urlsplit(page.url).query))
 
 
 def draw_finger_stroke(page) -> None:

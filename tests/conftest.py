@@ -86,6 +86,14 @@ def store(tmp_path) -> ModelStore:
 
 
 @pytest.fixture
+def ask_before_training(monkeypatch):
+    """Pages ask before they train, as on full MNIST: AppTest tests that bring their own tiny models do
+    not start the lecture models in the background (app.training.ensure_trained)."""
+    from app import training
+    monkeypatch.setattr(training, "AUTO_TRAIN_MAX_S", 0)
+
+
+@pytest.fixture
 def fresh_app(monkeypatch):
     """A clean dashboard process state for AppTest: empty Streamlit caches, no UMAP warm-up thread,
     and a job registry whose store follows this test's AECORE_HOME; running jobs are stopped after."""

@@ -57,7 +57,9 @@ def quick_run(tmp_path_factory):
 
 # ---- every benchmark, end to end ---------------------------------------------------------------------
 
-@pytest.mark.parametrize("module", list(EXPECTED_KEYS), ids=lambda m: m.__name__.split(".")[-1])
+# bench.maps fits t-SNE and UMAP in fresh processes, cold numba cache included: slow.
+@pytest.mark.parametrize("module", [pytest.param(m, marks=pytest.mark.slow) if m is maps else m for m in EXPECTED_KEYS],
+                         ids=lambda m: m.__name__.split(".")[-1])
 def test_quick_run_ends_with_a_json_line_of_its_figures(module, quick_run):
     returned, out = quick_run(module)
     figures = last_json_line(out)
@@ -212,3 +214,17 @@ def test_map_redraw_times_each_way_of_drawing(quick_run):
     assert last_json_line(out)["benchmark"] == "map_redraw"
     assert set(figures["seconds"]) == {"picture-1000", "echarts-20", "svg-20", "webgl-20"}
     assert all(len(times) == 2 and all(0 < t < 30 for t in times) for times in figures["seconds"].values())
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+@pytest.mark.skipif(missing_browser_reason() is not None, reason=missing_browser_reason() or "")
+def test_first_open_times_each_page_on_first_open_and_again(quick_run):
+    from bench import first_open
+
+    figures, out = quick_run(first_open)
+    assert last_json_line(out)["benchmark"] == "first_open"
+    assert set(figures["pages"]) == set(first_open.QUICK_PAGES)
+    for page in figures["pages"].values():
+        assert page["first"] is not None and page["again"] is not None, "a page never showed its content"
+    assert not figures["server_errors"]

@@ -212,7 +212,7 @@ def test_embeddings_tooltip_shows_the_digit_and_a_selection_sample_represents_it
 
 
 def test_no_hint_box_wraps_word_by_word_at_150_percent_zoom(lab_url):
-    with browser_page(round(PROJECTOR[0] / 1.5), round(PROJECTOR[1] / 1.5), zoom=1.5) as page:
+    with browser_page(round(PROJECTOR[0] / 1.5), round(PROJECTOR[1] / 1.5), scale=1.5) as page:
         open_home(page, lab_url)
         for link in ("Latent grid", "Filters & codes", "Embeddings", "Train"):
             go_to(page, link)

@@ -95,6 +95,7 @@ def test_info_json(first_ae_run, cli_home):
     assert info["cached_models"] == 1 and info["device"]
 
 
+@pytest.mark.slow  # trains the stacked model in a subprocess
 def test_stacked_json_reports_both_accuracies(tmp_path):
     args = ["train", "--model", "stacked", "--dataset", "mnist-sample", "--epochs", "1", "--hidden", "64", "32",
             "--levels", "0.1", "0.2", "--pretrain-epochs", "1", "--json"]

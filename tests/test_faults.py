@@ -39,6 +39,7 @@ SAVER = textwrap.dedent("""
 """)
 
 
+@pytest.mark.slow  # many killed saver processes
 def test_sigkill_during_saves_never_leaves_a_bad_entry(tmp_path):
     root = tmp_path / "models"
     rng = random.Random(0)

@@ -253,3 +253,36 @@ def test_unsaveable_model_is_done_with_a_warning(tmp_path, tiny_npz):
     assert job.wait(TIMEOUT)
     assert job.state == DONE and job.result is not None
     assert "memory only" in job.warning
+
+
+# ---- sessions in a lecture hall ------------------------------------------------------------------------
+
+def test_an_owner_has_at_most_one_waiting_job_and_shared_jobs_count_for_no_one(registry, tiny_npz, trainings):
+    from aecore.jobs import QueueLimitError
+    trainings.gates["vae"] = gate = threading.Event()
+    running = registry.submit(spec_for(tiny_npz, "vae"), owner="alice")
+    assert wait_until(lambda: running.state == RUNNING)
+    waiting = registry.submit(spec_for(tiny_npz, "ae"), owner="alice")  # her running job is not waiting
+    with pytest.raises(QueueLimitError, match="ae 64-16 is still waiting"):
+        registry.submit(spec_for(tiny_npz, "ae", seed=1), owner="alice")
+    assert registry.submit(spec_for(tiny_npz, "ae"), owner="alice") is waiting  # joining is not a new job
+    assert registry.submit(spec_for(tiny_npz, "ae"), owner="bob") is waiting
+    bobs = registry.submit(spec_for(tiny_npz, "ae", seed=2), owner="bob")
+    shared = [registry.submit(spec_for(tiny_npz, "dae", seed=s)) for s in (1, 2)]  # a page's default models
+    assert [registry.queue_position(j) for j in (running, waiting, bobs, *shared)] == [None, 1, 2, 3, 4]
+    waiting.cancel()
+    assert [registry.queue_position(j) for j in (bobs, *shared)] == [1, 2, 3]
+    again = registry.submit(spec_for(tiny_npz, "ae", seed=1), owner="alice")  # her turn again
+    assert again.state == QUEUED
+    gate.set()
+    assert all(j.wait(TIMEOUT) for j in (running, bobs, *shared, again))
+
+
+def test_waiting_jobs_start_in_the_order_they_were_submitted(registry, tiny_npz, trainings):
+    trainings.gates["vae"] = gate = threading.Event()
+    first = registry.submit(spec_for(tiny_npz, "vae"))
+    assert wait_until(lambda: first.state == RUNNING)
+    order = [registry.submit(spec_for(tiny_npz, "ae", seed=s)) for s in (5, 3, 4, 1, 2)]
+    gate.set()
+    assert all(j.wait(TIMEOUT) for j in order)
+    assert [s.train.seed for s in trainings.calls[1:]] == [5, 3, 4, 1, 2]

@@ -210,7 +210,7 @@ from app import training
 class StaleJob:
     """A running job whose newest batch snapshot (`latest`) is older than its kept snapshots, as when the
     text and the chart were drawn at different moments."""
-    key, done, state, warning = "k" * 20, False, "running", None
+    key, done, state, warning, owner = "k" * 20, False, "running", None, None
 
     class spec:
         family = "ae"

@@ -42,6 +42,7 @@ def kill_child(worker: MapWorker) -> None:
 
 
 @pytest.mark.parametrize("method", ["umap", "tsne"])
+@pytest.mark.slow  # t-SNE and UMAP fits in a fresh child
 def test_the_worker_fits_and_places_what_the_caller_would(worker, codes, method):
     messages = []
     fitted = worker.fit(codes, method, seed=3, progress=lambda fraction, message: messages.append((fraction, message)))
@@ -91,6 +92,7 @@ def test_a_map_outlives_its_child_process(worker, codes):
     np.testing.assert_allclose(again, before, atol=1e-3)
 
 
+@pytest.mark.slow  # two fresh children
 def test_a_child_dying_during_a_fit_is_a_clear_error_and_the_next_fit_works(codes):
     worker = MapWorker()
     try:
@@ -140,6 +142,7 @@ def test_the_child_imports_no_torch():
 
 
 @pytest.mark.skipif(not Path("/proc/self/maps").exists(), reason="reads the child's memory map from Linux's /proc")
+@pytest.mark.slow  # t-SNE and UMAP fits in a fresh child
 def test_the_child_fits_both_maps_without_loading_pandas(worker, codes):
     """scikit-learn would import pandas, a fifth of the child's start-up; the child keeps it out."""
     for method in ("umap", "tsne"):

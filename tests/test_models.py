@@ -86,6 +86,7 @@ def test_two_epochs_of_training_lower_the_validation_loss(family, tiny_data):
     assert result.final["test"]["loss"] < 0.9 * before
 
 
+@pytest.mark.slow  # pretraining, fine-tuning and the baseline
 def test_stacked_fine_tuning_beats_chance_and_reports_the_baseline(tiny_data):
     model = small_model("stacked")
     result = Trainer(model, tiny_data, TrainConfig(epochs=10, batch_size=32, seed=0), device="cpu").run()

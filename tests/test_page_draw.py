@@ -63,18 +63,18 @@ def code_captions(at: AppTest) -> list[str]:
     return [caption.split(" · largest")[0] for caption in images(at) if caption.startswith("code · ")]
 
 
-def test_renders_and_offers_training_before_any_model(fresh_app):
+def test_renders_and_trains_the_lecture_dae_before_any_model(fresh_app):
     at = open_page()
     assert at.title[0].value == "Draw & reconstruct"
     assert at.get("bidi_component"), "the canvas component is on the page"
-    assert any("Draw a digit" in i.value for i in at.info)
-    assert any(b.label.startswith("Train ae") for b in at.button)
+    assert any("Reconstructions appear here" in i.value for i in at.info)
+    assert any("Training **dae 500 masking 0.3** now" in c.value for c in at.caption)
     stroke(at)  # a drawing with nothing trained still shows the normalised digit, and no error
     assert at.session_state["drawing"].shape == (28, 28)
     assert not at.error
 
 
-def test_stroke_reconstructs_with_every_chosen_model(fresh_app):
+def test_stroke_reconstructs_with_every_chosen_model(fresh_app, ask_before_training):
     ae, dae = train_small()
     at = open_page()
     chosen = at.multiselect(key="draw_models")
@@ -95,7 +95,7 @@ def test_stroke_reconstructs_with_every_chosen_model(fresh_app):
     assert at.query_params["models"] == ae
 
 
-def test_corruption_and_test_grid_controls_change_the_pictures(fresh_app):
+def test_corruption_and_test_grid_controls_change_the_pictures(fresh_app, ask_before_training):
     train_small()
     at = open_page()
     stroke(at)
@@ -117,7 +117,7 @@ def test_corruption_and_test_grid_controls_change_the_pictures(fresh_app):
     assert after["Reconstructions"] != grid["Reconstructions"], "unmasked digits reconstruct differently"
 
 
-def test_clear_forgets_the_drawing(fresh_app):
+def test_clear_forgets_the_drawing(fresh_app, ask_before_training):
     train_small()
     at = open_page()
     stroke(at)

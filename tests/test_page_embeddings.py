@@ -20,7 +20,7 @@ from app import figures, maps
 ENTRY = Path(__file__).resolve().parents[1] / "app" / "Home.py"
 
 
-pytestmark = pytest.mark.usefixtures("fresh_app")  # tests/conftest.py
+pytestmark = pytest.mark.usefixtures("fresh_app", "ask_before_training")  # tests/conftest.py
 
 
 @pytest.fixture
@@ -79,6 +79,7 @@ def test_a_map_is_fitted_once_then_served_from_the_cache(tiny_ae):
     assert len(maps.projections()) == 1
 
 
+@pytest.mark.slow  # t-SNE and UMAP fits
 def test_controls_change_the_map_and_the_url(tiny_ae):
     at = open_page({"method": "pca", "points": "250"})
     before = map_x(at)
@@ -150,6 +151,7 @@ def test_a_pca_map_has_one_scale_on_both_axes_and_other_maps_fill_the_space():
     assert "min" not in free["xAxis"] and "width" not in free["grid"]
 
 
+@pytest.mark.slow  # t-SNE and UMAP fits
 def test_maps_already_shown_stay_on_the_page_until_the_user_leaves(tiny_ae):
     at = open_page({"method": "pca", "points": "250"})
     pca = at.get("echarts_chart")[0].proto

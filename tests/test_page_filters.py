@@ -15,7 +15,7 @@ from aecore.spec import make_spec
 ENTRY = Path(__file__).resolve().parents[1] / "app" / "Home.py"
 
 
-pytestmark = pytest.mark.usefixtures("fresh_app")  # tests/conftest.py
+pytestmark = pytest.mark.usefixtures("fresh_app", "ask_before_training")  # tests/conftest.py
 
 
 def open_page(query: dict | None = None) -> AppTest:
@@ -40,6 +40,7 @@ def test_without_models_both_denoising_autoencoders_are_offered():
     assert not at.get("plotly_chart")
 
 
+@pytest.mark.slow  # trains two models and a probe
 def test_a_trained_model_shows_filters_similarities_and_probes():
     get_or_train(make_spec("dae", "mnist-sample", hidden=(64,), level=0.3, epochs=1))
     at = open_page({"classes": "1,7", "per_class": "2"})
@@ -71,6 +72,7 @@ def test_bad_url_classes_fall_back_to_defaults():
     assert at.slider(key="flt_per").value == 3
 
 
+@pytest.mark.slow  # trains a conv_vae
 def test_a_convolutional_model_says_it_has_no_filters():
     get_or_train(make_spec("conv_vae", "mnist-sample", filters=8, dense=16, epochs=1))
     at = open_page()

@@ -20,7 +20,7 @@ from aecore.spec import lecture_specs
 ENTRY = Path(__file__).resolve().parents[1] / "app" / "Home.py"
 
 
-pytestmark = pytest.mark.usefixtures("fresh_app")  # tests/conftest.py
+pytestmark = pytest.mark.usefixtures("fresh_app", "ask_before_training")  # tests/conftest.py
 
 
 def open_page(page: str | None = None, query: dict | None = None) -> AppTest:
@@ -39,14 +39,15 @@ def test_home_without_models_offers_the_lecture_set():
     labels = {m.label: m.value for m in at.metric}
     assert labels["Models in the cache"] == "0"
     assert "MNIST sample" in labels["Data in use"]
-    assert any("Prepare the lecture set (5 to train)" in b.label for b in at.button)
+    assert any("Prepare the lecture set (5 to train, about" in b.label for b in at.button)
 
 
+@pytest.mark.slow  # trains the lecture ae
 def test_home_counts_a_cached_model():
     get_or_train(lecture_specs("mnist-sample")[0])  # the lecture's ae, so one fewer to train
     at = open_page()
     assert {m.label: m.value for m in at.metric}["Models in the cache"] == "1"
-    assert any("4 to train" in b.label for b in at.button)
+    assert any("4 to train, about" in b.label for b in at.button)
 
 
 # Run in a fresh interpreter: which modules the Home page imports, with one lecture model cached.
@@ -56,11 +57,12 @@ from streamlit.testing.v1 import AppTest
 at = AppTest.from_file(sys.argv[1], default_timeout=60)
 at.run()
 assert not at.exception, at.exception
-assert any("| ae 256-32 | ready |" in m.value for m in at.markdown), [m.value for m in at.markdown]
+assert any("| ae 256-32 | Train, Embeddings | ready |" in m.value for m in at.markdown), [m.value for m in at.markdown]
 print(sorted(m for m in ("torch", "safetensors", "umap", "openTSNE", "sklearn") if m in sys.modules))
 """
 
 
+@pytest.mark.slow  # trains the lecture ae, then a fresh interpreter
 def test_home_opens_without_importing_torch():
     # The first page of a lecture: torch alone takes 1-1.5 s to import on two cores (bench.interaction).
     get_or_train(lecture_specs("mnist-sample")[0])
@@ -73,7 +75,7 @@ def test_home_opens_without_importing_torch():
 
 def test_train_controls_follow_the_family():
     at = open_page("train.py")
-    assert any("Trains on this server's CPU" in c.value for c in at.caption)
+    assert any("on this server's CPU" in c.value for c in at.caption)
     assert {s.label for s in at.slider} >= {"Code size", "Epochs"}
     assert at.toggle(key="w_ae_tied").value is False
     at.selectbox(key="w_family").select("dae").run()
@@ -188,6 +190,7 @@ def test_the_live_scatter_has_every_class_with_axes_that_follow_the_points():
     assert chart["legend"]["orient"] == "vertical" and chart["grid"]["right"] > 100  # beside the points
 
 
+@pytest.mark.slow  # a training job
 def test_the_live_charts_update_in_place_while_a_job_trains():
     """Each refresh sends the charts with the same element id and new data, so the browser updates its
     chart instead of mounting a new one (plotly charts are keyed by their content)."""

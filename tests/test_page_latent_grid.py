@@ -9,7 +9,8 @@ from streamlit.testing.v1 import AppTest
 
 from aecore.data import load_dataset
 from aecore.runs import get_or_train
-from aecore.spec import make_spec
+from aecore.spec import lecture_spec, make_spec
+from app import resources
 
 HOME = str(Path(__file__).resolve().parents[1] / "app" / "Home.py")
 PAGE = "../pages/latent_grid.py"
@@ -35,19 +36,28 @@ def grid_url(at: AppTest) -> str:
     return at.get("image")[0].value[0]  # the grid comes first on the page
 
 
-def test_offers_its_vae_before_anything_is_trained(fresh_app):
+def test_offers_its_vae_with_how_long_it_takes_where_training_is_slow(fresh_app, ask_before_training):
     get_or_train(make_spec("ae", DATA, hidden=(32, 8), epochs=1))  # an 8-D code: not walkable here
     at = open_page()
+    assert any("takes about" in i.value for i in at.info)
     assert at.title[0].value == "Latent grid"
     assert any("vae 400 z2" in i.value for i in at.info)
     assert any(b.label == "Train vae 400 z2 now" for b in at.button)
     assert not at.get("image")
 
 
-def test_vae_grid_map_interpolation_and_samples(fresh_app):
+def test_trains_its_vae_at_once_on_the_sample(fresh_app):
+    at = open_page()
+    assert any("Training **vae 400 z2** now" in c.value for c in at.caption)
+    assert not at.button or not any(b.label == "Train vae 400 z2 now" for b in at.button)
+    job = resources.registry().get(resources.model_key(lecture_spec("vae", DATA)))
+    assert job is not None, "the page started the shared job"
+
+
+def test_vae_grid_map_interpolation_and_samples(fresh_app, ask_before_training):
     stored, _ = get_or_train(make_spec("vae", DATA, hidden=(64,), latent=2, epochs=1))
     at = open_page()
-    assert at.selectbox(key="pick_model").value == stored.key
+    assert at.selectbox(key="lg_model").value == stored.key
     assert at.slider(key="lg_n").value == 15
     assert at.radio(key="lg_spacing").value == "normal"
     assert len(at.get("plotly_chart")) == 1, "the map"
@@ -79,7 +89,7 @@ def test_vae_grid_map_interpolation_and_samples(fresh_app):
     assert at.query_params["to"] == "5"
 
 
-def test_settings_come_from_the_url_and_bad_values_are_ignored(fresh_app):
+def test_settings_come_from_the_url_and_bad_values_are_ignored(fresh_app, ask_before_training):
     get_or_train(make_spec("vae", DATA, hidden=(64,), latent=2, epochs=1))
     at = open_page(n="12", spacing="linear", range="2.5", steps="99", model="../../etc")
     assert at.slider(key="lg_n").value == 12
@@ -88,7 +98,7 @@ def test_settings_come_from_the_url_and_bad_values_are_ignored(fresh_app):
     assert at.slider(key="lg_steps").value == 10, "out of range: the default"
 
 
-def test_a_plain_autoencoder_with_a_2d_code_is_walked_over_its_codes(fresh_app):
+def test_a_plain_autoencoder_with_a_2d_code_is_walked_over_its_codes(fresh_app, ask_before_training):
     get_or_train(make_spec("ae", DATA, hidden=(32, 2), epochs=1))
     at = open_page()
     assert at.radio(key="lg_spacing").value == "data", "no prior: the grid spans the codes"
@@ -96,7 +106,7 @@ def test_a_plain_autoencoder_with_a_2d_code_is_walked_over_its_codes(fresh_app):
     assert not any(b.label == "New samples" for b in at.button)
 
 
-def test_the_drawing_from_the_draw_page_joins_the_map_and_the_interpolation(fresh_app):
+def test_the_drawing_from_the_draw_page_joins_the_map_and_the_interpolation(fresh_app, ask_before_training):
     get_or_train(make_spec("vae", DATA, hidden=(64,), latent=2, epochs=1))
     at = open_page()
     assert at.toggle(key="lg_use_drawing").disabled, "nothing drawn yet"

@@ -16,7 +16,7 @@ ENTRY = Path(__file__).resolve().parents[1] / "app" / "Home.py"
 TINY = dict(hidden=(32, 16), levels=(0.1, 0.2), epochs=1)
 
 
-pytestmark = pytest.mark.usefixtures("fresh_app")  # tests/conftest.py
+pytestmark = pytest.mark.usefixtures("fresh_app", "ask_before_training")  # tests/conftest.py
 
 
 def open_page(query: dict | None = None) -> AppTest:
@@ -36,15 +36,15 @@ def chart_titles(at: AppTest) -> list[str]:
 def test_without_a_stacked_model_it_offers_the_lecture_one():
     get_or_train(make_spec("ae", "mnist-sample", hidden=(16,), epochs=1))  # not stacked: not offered
     at = open_page()
-    assert any(b.label.startswith("Train stacked 500-250 now") for b in at.button)
-    assert "pick_model" not in [s.key for s in at.selectbox]
+    assert any(b.label.startswith("Train stacked 256-64 pretrain epochs 2 now") for b in at.button)
+    assert "stk_model" not in [s.key for s in at.selectbox]
     assert not at.get("plotly_chart")
 
 
 def test_a_trained_model_shows_each_stage_and_the_accuracies():
     stored, _ = get_or_train(make_spec("stacked", "mnist-sample", pretrain_epochs=2, **TINY))
     at = open_page()
-    assert at.selectbox(key="pick_model").value == stored.key
+    assert at.selectbox(key="stk_model").value == stored.key
     titles = chart_titles(at)
     assert titles[0].startswith("Pretrain layer 1") and titles[1].startswith("Pretrain layer 2")
     assert titles[2] == "Validation accuracy per epoch"
@@ -61,6 +61,6 @@ def test_without_pretraining_it_says_so_and_picks_from_the_url():
     plain, _ = get_or_train(make_spec("stacked", "mnist-sample", pretrain_epochs=0, **TINY))
     get_or_train(make_spec("stacked", "mnist-sample", pretrain_epochs=1, **TINY))
     at = open_page({"model": plain.key})
-    assert at.selectbox(key="pick_model").value == plain.key
+    assert at.selectbox(key="stk_model").value == plain.key
     assert any("skipped pretraining" in i.value for i in at.info)
     assert chart_titles(at) == ["Validation accuracy per epoch"]

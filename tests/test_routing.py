@@ -13,7 +13,8 @@ from app.routing import NestedPathRedirect, page_of
     ("/train/extra", "/train"), ("/train/extra/more/", "/train"), ("/no-such-page/x", "/no-such-page"),
     ("/", None), ("/train", None), ("/train/", None), ("/static/js/index.js", None), ("/_stcore/health", None),
     ("/_stcore/stream", None), ("/train/_stcore/health", None),
-    ("/train/_stcore/host-config", None), ("/media/abc.png", None), ("/component/x/index.html", None), ("//evil.com/x", None),
+    ("/train/_stcore/host-config", None), ("/media/abc.png", None), ("/component/x/index.html", None),
+    ("//evil.com/x", None),
 ])
 def test_page_of(path, page):
     assert page_of(path) == page
