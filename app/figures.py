@@ -107,7 +107,10 @@ def loss_figure(runs: Sequence[tuple[str, list[dict]]], parts: Sequence[str] = (
                             line=dict(color=color, width=2, dash="dash"), marker=dict(size=9))
     fig.update_xaxes(title="epoch")
     fig.update_yaxes(title=parts[0] if len(parts) == 1 else "loss parts")
-    return _layout(fig, height, title=title)
+    if not title:
+        return _layout(fig, height)
+    _layout(fig, height, title=dict(text=title, yref="container", y=0.98, yanchor="top"))
+    return fig.update_layout(margin=dict(t=80))  # the title on top, the legend between it and the plot
 
 
 # ---- live charts -----------------------------------------------------------------------------------
