@@ -42,6 +42,10 @@ TERMS = {
               "that makes the unit fire (bright = positive weight).",
     "corruption": "Corruption: a denoising autoencoder sees its input with some pixels masked (set to "
                   "zero) and must rebuild the clean digit.",
+    "pretraining": "Greedy layer-wise pretraining: each layer is trained alone as a denoising autoencoder "
+                   "on the codes of the layers below it, without labels, before the whole network is trained.",
+    "fine-tuning": "Fine-tuning: the pretrained layers plus a classifier on top, all trained together on the "
+                   "labels; the baseline trains the same network from random weights for the same epochs.",
     "slerp": "Slerp: spherical interpolation, along a great circle, keeping intermediate codes at a "
              "typical distance from the origin.",
 }
