@@ -11,7 +11,8 @@ from aecore.spec import lecture_spec
 from app import controls, dataset_choice, exports, figures, maps, resources, settings, training, words
 
 FILTER_COUNTS = [25, 49, 100, 196]
-PAIR_SPARE_PX = 380  # the window's height less a filter picture's: heading, labels, the sentence below
+PAIR_SPARE_REM = 23.75  # the window's height less a filter picture's (heading, labels, the sentence below),
+# in the page's text size, so the projector view's larger text keeps the sentence on the screen too
 PAIR_MIN_PX = 240
 
 dataset_name = dataset_choice.current_dataset()
@@ -81,13 +82,13 @@ lecture = [(level, lecture_spec("dae", dataset_name, level=level)) for level in 
 # The pair and the sentence under it fit one screen, down to a 1280x720 projector: each picture is at
 # most the window's height less the page's heading and text.
 st.html(f"<style>.st-key-flt-pair [data-testid='stImage'] img {{ max-height: max({PAIR_MIN_PX}px, "
-        f"calc(100vh - {PAIR_SPARE_PX}px)); object-fit: contain; object-position: center; }}</style>")
+        f"calc(100vh - {PAIR_SPARE_REM}rem)); object-fit: contain; object-position: center; }}</style>")
 cols = st.container(key="flt-pair").columns(2, gap="large")
 pictures = {}  # corruption level -> (model key, picture shown)
 for col, (level, spec) in zip(cols, lecture):
     with col:
         st.markdown(f"**Corruption {level:g}**" + (" — a plain autoencoder" if level == 0 else
-                                                   " — 30% of the pixels masked while training"),
+                                                   " — 30% of pixels masked in training"),
                     help=words.term("corruption"))
         stored = training.ensure_trained(spec, why="The comparison needs both.", key=f"flt-offer-{level:g}")
         if stored is not None:
