@@ -3,8 +3,8 @@
 `streamlit run` imports this file and finds `app`, a Streamlit `App` that serves this same file as
 its script behind one middleware (nested URLs redirect to their page, see `app.routing`); run as
 the script, it builds the navigation over the page scripts in `pages/` and draws the widgets every
-page shares (the dataset picker and the lecturer's unlock field in the sidebar). Each page reads like a script of its screen; the work lives in
-`aecore` and the helpers in `app/`.
+page shares (the dataset picker and the lecturer's unlock field in the sidebar). Each page reads
+like a script of its screen; the work lives in `aecore` and the helpers in `app/`.
 """
 import sys
 from pathlib import Path
