@@ -44,8 +44,8 @@ from aecore.maps.projection import (
     warm_up_umap,
 )
 
-WORKER_METHODS = ("tsne", "umap")
-MAX_WAITING = 3  # bench/README.md, "Map server queue": 8 concurrent t-SNE requests, the longest wait  # PCA is fast and light enough to fit in the caller's process
+WORKER_METHODS = ("tsne", "umap")  # PCA is fast and light enough to fit in the caller's process
+MAX_WAITING = 3  # bench/README.md, "Map server queue": 8 concurrent t-SNE requests, the longest wait
 _HEADER = struct.Struct("<Q")
 _ERRORS = {cls.__name__: cls for cls in (ConfigError, DataError, ValueError)}  # re-raised as themselves
 
