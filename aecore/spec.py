@@ -151,3 +151,11 @@ def lecture_specs(dataset: str = "auto") -> list[RunSpec]:
         lecture_spec("vae", dataset),
         lecture_spec("conv_vae", dataset),
     ]
+
+
+def has_2d_code(spec: RunSpec) -> bool:
+    """Whether `spec`'s model has a 2-D code (a plane the Latent grid can walk)."""
+    model = spec.model
+    if hasattr(model, "latent"):
+        return model.latent == 2
+    return bool(getattr(model, "hidden", None)) and model.hidden[-1] == 2

@@ -2,14 +2,15 @@
 
 `streamlit run` imports this file and finds `app`, a Streamlit `App` that serves this same file as
 its script behind one middleware (nested URLs redirect to their page, see `app.routing`); run as
-the script, it builds the navigation over the page scripts in `pages/` and draws the widgets every page shares
-(the dataset picker in the sidebar). Each page reads like a script of its screen; the work lives in
-`aecore` and the helpers in `app/`.
+the script, it builds the navigation over the page scripts in `pages/` and draws the widgets every
+page shares (the dataset picker and the lecturer's unlock field in the sidebar). Each page reads
+like a script of its screen; the work lives in `aecore` and the helpers in `app/`.
 """
 import sys
 from pathlib import Path
 
 import streamlit as st
+
 
 def main() -> None:
     st.set_page_config(page_title="Latent Lab", page_icon=":material/blur_on:", layout="wide")
@@ -21,6 +22,8 @@ def main() -> None:
     with st.sidebar:
         dataset_choice.dataset_controls()
         lecturer.lecturer_controls()
+        projector.projector_controls()
+    st.html(projector.page_style())
     page_visits.record_page(page.url_path)
     warmup.start_map_worker()  # its imports take seconds: let them run on another core while pages render
     try:
@@ -31,7 +34,7 @@ def main() -> None:
 
 if __name__ == "__main__":  # Streamlit runs the script as __main__
     # the installed package (pyproject.toml): Streamlit puts only app/ on the path
-    from app import dataset_choice, lecturer, navigation, page_visits, warmup
+    from app import dataset_choice, lecturer, navigation, page_visits, projector, warmup
 
     main()
 else:  # imported by `streamlit run` (or uvicorn) for the server, with only app/ on the path

@@ -14,6 +14,7 @@ import numpy as np
 import streamlit as st
 from PIL import Image
 
+from aecore.filters import filter_concentration
 from aecore.metrics import filter_grid, reconstruct_images
 from aecore.store import WEIGHTS
 from app import figures, maps, resources
@@ -34,6 +35,16 @@ def filter_picture(key: str, n_filters: int = 100) -> tuple[np.ndarray, int] | N
         return None
     shown = weights.detach().cpu().numpy()[:n_filters]
     return filter_grid(shown), len(shown)
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def filter_concentration_of(key: str, n_filters: int = 100) -> float | None:
+    """`aecore.filters.filter_concentration` of the filters `filter_picture` shows (None as there)."""
+    try:
+        weights = maps._model(key).first_layer_weights()
+    except NotImplementedError:
+        return None
+    return filter_concentration(weights.detach().cpu().numpy()[:n_filters])
 
 
 @st.cache_data(show_spinner=False, max_entries=32)

@@ -17,14 +17,34 @@ import plotly.graph_objects as go
 from aecore.import_lock import heavy_imports
 from aecore.pictures import tile_images as tile  # noqa: F401 (the pages' figures.tile)
 
-# Ten colours that stay distinct on a projector (Tableau 10), one per class.
-BAR_POSITIVE = (78, 121, 167)  # the first two class colours, as RGB
-BAR_NEGATIVE = (225, 87, 89)
+BAR_POSITIVE = (1, 115, 178)  # the first and fourth class colours, as RGB
+BAR_NEGATIVE = (213, 94, 0)
 # Up to this many points a scatter is SVG, above it WebGL, whose context costs 0.2-0.3 s in software (bench.map_redraw).
 SVG_MAX_POINTS = 1000
-CLASS_COLORS = ["#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f",
-                "#edc948", "#b07aa1", "#ff9da7", "#9c755f", "#bab0ac"]
-FONT = dict(size=16)
+# One colour per class, told apart with the common colour-vision deficiencies: seaborn's "colorblind"
+# palette, Okabe & Ito's palette extended to ten (https://seaborn.pydata.org/tutorial/color_palettes.html).
+CLASS_COLORS = ["#0173b2", "#de8f05", "#029e73", "#d55e00", "#cc78bc",
+                "#ca9161", "#fbafe4", "#949494", "#ece133", "#56b4e9"]
+TEXT_PX = 16  # the smallest chart text, read from the back of a lecture room
+PROJECTOR_TEXT_PX = 22  # the same in the projector view (app.projector)
+TEXT_COLOR = "#1a1a1a"  # near-black: plotly's default #444 and ECharts' grey axis labels fade on a projector
+
+
+def text_px() -> int:
+    """Chart text size for this session: TEXT_PX, or PROJECTOR_TEXT_PX in the projector view."""
+    from app import projector  # reads the session's setting; outside a page it is off
+
+    return PROJECTOR_TEXT_PX if projector.is_on() else TEXT_PX
+
+
+def font() -> dict:
+    """The plotly font of every chart: `text_px()` pixels, near-black."""
+    return dict(size=text_px(), color=TEXT_COLOR)
+
+
+def _text(**kw) -> dict:
+    """An ECharts text style at the chart text size, near-black."""
+    return dict(fontSize=text_px(), color=TEXT_COLOR) | kw
 
 
 def _figure() -> go.Figure:
@@ -38,8 +58,20 @@ def _figure() -> go.Figure:
 
 
 def _layout(fig: go.Figure, height: int, **kw) -> go.Figure:
-    fig.update_layout(height=height, margin=dict(l=10, r=10, t=40, b=10), font=FONT,
+    """Height, margins, and `font()` on every text of the figure: Streamlit's plotly theme sets its own
+    smaller, grey sizes on ticks, axis titles and legends, which only an explicit font overrides."""
+    fig.update_layout(height=height, margin=dict(l=10, r=10, t=40, b=10),
                       legend=dict(orientation="h", yanchor="bottom", y=1.02, x=0), **kw)
+    return _fonts(fig)
+
+
+def _fonts(fig: go.Figure) -> go.Figure:
+    """`font()` on every text of the figure; again after a builder sets a title as plain text."""
+    text = font()
+    fig.update_layout(font=text, title_font=text, legend_font=text, hoverlabel_font=text)
+    fig.update_xaxes(tickfont=text, title_font=text)
+    fig.update_yaxes(tickfont=text, title_font=text)
+    fig.update_traces(colorbar=dict(tickfont=text), selector=dict(type="heatmap"))
     return fig
 
 
@@ -75,7 +107,10 @@ def loss_figure(runs: Sequence[tuple[str, list[dict]]], parts: Sequence[str] = (
                             line=dict(color=color, width=2, dash="dash"), marker=dict(size=9))
     fig.update_xaxes(title="epoch")
     fig.update_yaxes(title=parts[0] if len(parts) == 1 else "loss parts")
-    return _layout(fig, height, title=title)
+    if not title:
+        return _layout(fig, height)
+    _layout(fig, height, title=dict(text=title, yref="container", y=0.98, yanchor="top"))
+    return fig.update_layout(margin=dict(t=80))  # the title on top, the legend between it and the plot
 
 
 # ---- live charts -----------------------------------------------------------------------------------
@@ -83,31 +118,34 @@ def loss_figure(runs: Sequence[tuple[str, list[dict]]], parts: Sequence[str] = (
 # browser takes less of the CPU training needs (bench.dashboard_overhead).
 
 def _class_series(points: np.ndarray, labels: np.ndarray, class_names: Sequence[str], marker_size: int,
-                  indexed: bool = False) -> list[dict]:
+                  indexed: bool = False, ids: np.ndarray | None = None, sheet_columns: int = 0) -> list[dict]:
     """One ECharts scatter series per class present, id "class-<c>", in its class colour. Each point is
-    [x, y] or, `indexed`, [x, y, its index in `points`], which the tooltip then shows."""
+    [x, y] or, `indexed`, [x, y, its index in `points`, its id (`ids`, default the index), and with
+    `sheet_columns` its picture's x and y offsets in a `digit_sheet` of that many columns]."""
     points, labels = np.asarray(points, dtype=np.float64), np.asarray(labels)
+    ids = np.arange(len(points)) if ids is None else np.asarray(ids)
     series = []
     for c, name in enumerate(class_names):
         members = labels == c
         if not members.any():
             continue
         data = np.round(points[members], 4)
-        extra = {}
         if indexed:
-            data = np.column_stack([data, np.flatnonzero(members)])
-            extra = dict(tooltip=dict(formatter=f"{name} · #{{@[2]}}"))
+            at = np.flatnonzero(members)
+            columns = [data, at, ids[at]]
+            if sheet_columns:
+                columns += [at % sheet_columns * TOOLTIP_DIGIT_PX, at // sheet_columns * TOOLTIP_DIGIT_PX]
+            data = np.column_stack(columns)
         series.append(dict(type="scatter", id=f"class-{c}", name=str(name), data=data.tolist(),
-                           symbolSize=marker_size, itemStyle=dict(color=CLASS_COLORS[c % 10], opacity=0.8), **extra))
+                           symbolSize=marker_size, itemStyle=dict(color=CLASS_COLORS[c % 10], opacity=0.8)))
     return series
 
 
 def _live_layout(title: str, x_name: str, y_name: str, series: list[dict], *,
                  legend: dict | None = None, grid: dict | None = None, **axes) -> dict:
-    axis = dict(type="value", nameLocation="middle", nameTextStyle=dict(fontSize=FONT["size"]),
-                axisLabel=dict(fontSize=14))
-    return dict(animation=False, title=dict(text=title, textStyle=dict(fontSize=FONT["size"])),
-                legend=legend or dict(top=30, left=0, textStyle=dict(fontSize=14)), tooltip=dict(trigger="item"),
+    axis = dict(type="value", nameLocation="middle", nameTextStyle=_text(), axisLabel=_text())
+    return dict(animation=False, title=dict(text=title, textStyle=_text()), textStyle=_text(),
+                legend=legend or dict(top=30, left=0, textStyle=_text()), tooltip=dict(trigger="item"),
                 grid=grid or dict(left=70, right=20, top=80, bottom=55),
                 xAxis=axis | dict(name=x_name, nameGap=32) | axes.get("x", {}),
                 yAxis=axis | dict(name=y_name, nameGap=55, scale=True) | axes.get("y", {}), series=series)
@@ -132,16 +170,17 @@ def live_scatter_chart(points: np.ndarray, labels: np.ndarray, class_names: Sequ
     The axes follow the points (codes spread out as training goes on); the legend stands beside them."""
     series = _class_series(points, labels, class_names, marker_size=6)
     return _live_layout(title, "", "", series, x=dict(scale=True), y=dict(scale=True),
-                        legend=dict(orient="vertical", right=0, top=40, textStyle=dict(fontSize=14)),
+                        legend=dict(orient="vertical", right=0, top=40, textStyle=_text()),
                         grid=dict(left=50, right=110, top=50, bottom=30))
 
 
 def latent_scatter(points: np.ndarray, labels: np.ndarray, class_names: Sequence[str], *,
                    title: str = "", height: int = 560, marker_size: int = 6,
-                   extra: dict[str, np.ndarray] | None = None, axis_range: float | None = None) -> go.Figure:
+                   extra: dict[str, np.ndarray] | None = None, equal_scale: bool = True) -> go.Figure:
     """Scatter of 2-D codes coloured by class; each point's index is in `customdata` for selections.
 
     `extra` adds labelled highlight markers, e.g. {"your drawing": array of shape (M, 2)}.
+    `equal_scale` keeps one unit as long on both axes.
     """
     fig = _figure()
     idx = np.arange(len(points))
@@ -158,12 +197,50 @@ def latent_scatter(points: np.ndarray, labels: np.ndarray, class_names: Sequence
         fig.add_scatter(x=pts[:, 0], y=pts[:, 1], mode="markers+text", name=name, text=[name] * len(pts),
                         textposition="top center",
                         marker=dict(size=22, color="black", symbol="star", line=dict(color="white", width=2)))
-    if axis_range is not None:
-        fig.update_xaxes(range=[-axis_range, axis_range])
-        fig.update_yaxes(range=[-axis_range, axis_range])
-    fig.update_yaxes(scaleanchor="x", scaleratio=1)
+    if equal_scale:
+        fig.update_yaxes(scaleanchor="x", scaleratio=1)
     _layout(fig, height, title=title, dragmode="select")
-    fig.update_layout(legend=dict(orientation="v", x=1.02, y=1, itemsizing="constant"))  # not under the title
+    # beside the plot, not under the title
+    fig.update_layout(legend=dict(orientation="v", x=1.02, y=1, yanchor="top", itemsizing="constant"))
+    return fig
+
+
+CLICK_LAYER_SIDE = 40  # the Latent grid's map: a 40x40 layer of invisible points makes every spot clickable
+
+
+def grid_map_figure(codes: np.ndarray, labels: np.ndarray, class_names: Sequence[str], grid_codes: np.ndarray,
+                    path: np.ndarray | None = None, drawing_code: np.ndarray | None = None,
+                    height: int = 520) -> go.Figure:
+    """The Latent grid's map: the test codes coloured by class, the grid's outline (dashed) and the
+    interpolation `path`, over an invisible layer of points so that a click anywhere picks a spot
+    (its customdata is -1; a digit's point carries its test index)."""
+    extra = {"your drawing": drawing_code} if drawing_code is not None else None
+    fig = latent_scatter(codes, labels, class_names, height=height, marker_size=5, extra=extra)
+    gx0, gy0 = grid_codes.min(axis=0)
+    gx1, gy1 = grid_codes.max(axis=0)
+    fig.add_shape(type="rect", x0=gx0, x1=gx1, y0=gy0, y1=gy1, line=dict(color="#333", width=2, dash="dash"))
+    if path is not None:
+        fig.add_scatter(x=path[:, 0], y=path[:, 1], mode="lines+markers", name="interpolation", showlegend=False,
+                        line=dict(color="black", width=3), marker=dict(size=7, color="black"), hoverinfo="skip")
+    x0, x1, y0, y1 = robust_box(codes)
+    x0, x1, y0, y1 = min(x0, gx0), max(x1, gx1), min(y0, gy0), max(y1, gy1)
+    pad = max(0.08 * max(x1 - x0, y1 - y0), 0.1)
+    x0, x1, y0, y1 = x0 - pad, x1 + pad, y0 - pad, y1 + pad
+    gx, gy = np.meshgrid(np.linspace(x0, x1, CLICK_LAYER_SIDE), np.linspace(y0, y1, CLICK_LAYER_SIDE))
+    fig.add_scattergl(x=gx.ravel(), y=gy.ravel(), mode="markers", showlegend=False, name="",
+                      customdata=np.full(gx.size, -1), marker=dict(size=14, color="rgba(0,0,0,0)"),
+                      selected=dict(marker=dict(size=9, color="rgba(0,0,0,0.45)")),  # the picked spot or box shows
+                      hovertemplate="z = (%{x:.2f}, %{y:.2f})<extra></extra>")
+    fig.update_traces(unselected=dict(marker=dict(opacity=0.8)), selector=lambda t: t.name)  # a pick fades nothing
+    fig.update_traces(unselected=dict(textfont=dict(color="black")), selector=dict(name="your drawing"))
+    # The layer goes underneath, so the digits' points stay on top; the drawing's star goes on top of all.
+    layer, *rest = fig.data[-1:] + fig.data[:-1]
+    fig.data = (layer, *sorted(rest, key=lambda t: t.name == "your drawing"))
+    fig.update_xaxes(range=[x0, x1], title_text="z₁")
+    fig.update_yaxes(range=[y0, y1], title_text="z₂")
+    # Streamlit selects a clicked point only outside box-select mode; boxes stay in the toolbar.
+    fig.update_layout(dragmode="pan", legend=dict(orientation="v", x=1.02, xanchor="left", y=1, yanchor="top"),
+                      margin=dict(l=10, r=10, t=30, b=10))
     return fig
 
 
@@ -178,24 +255,27 @@ MAP_BUTTONS = ("rect", "polygon", "clear", "zoom", "back", "saveAsImage")  # the
 
 def map_chart(points: np.ndarray, labels: np.ndarray, class_names: Sequence[str], *, title: str,
               height: int = 680, marker_size: int = 6, extra: dict[str, np.ndarray] | None = None,
-              equal_axes: bool = False) -> dict:
+              equal_axes: bool = False, ids: np.ndarray | None = None, images: np.ndarray | None = None) -> dict:
     """The Embeddings map as an ECharts option: 2-D points coloured by class, box and lasso selection
     (read back with `app.maps.selected_indices`), box zoom, and a PNG download.
 
-    Each class is a series with id "class-<c>" whose points are [x, y, index into `points`]; the
-    tooltip names the class and the index. `extra` adds labelled stars, e.g. {"your drawing": (M, 2)}.
-    `equal_axes` draws a square plot with one scale on both axes (a PCA map's units mean something;
-    t-SNE's and UMAP's do not, and fill the space).
+    Each class is a series with id "class-<c>" whose points are [x, y, index into `points`, id, ...];
+    hovering a point shows its digit (`images`, (N, 28, 28) uint8, one per point, up to
+    TOOLTIP_MAX_IMAGES of them), its class and its id (`ids`, e.g. test indices; default the index).
+    `extra` adds labelled stars, e.g. {"your drawing": (M, 2)}. `equal_axes` draws a square plot with
+    one scale on both axes (a PCA map's units mean something; t-SNE's and UMAP's do not, and fill the space).
     """
     points = np.asarray(points, dtype=np.float64)
-    series = _class_series(points, labels, class_names, marker_size, indexed=True)
+    with_images = images is not None and 0 < len(images) <= TOOLTIP_MAX_IMAGES
+    sheet, columns = digit_sheet(images) if with_images else (None, 0)
+    series = _class_series(points, labels, class_names, marker_size, indexed=True, ids=ids, sheet_columns=columns)
     for name, pts in (extra or {}).items():
         pts = np.round(np.atleast_2d(np.asarray(pts, dtype=np.float64)), 4).tolist()
         series.append(dict(type="scatter", id=f"extra-{name}", name=name, data=pts, symbol=STAR, symbolSize=26,
                            z=5, itemStyle=dict(color="black", borderColor="white", borderWidth=1.5),
-                           label=dict(show=True, position="top", formatter=name, fontSize=14),
+                           label=_text(show=True, position="top", formatter=name),
                            tooltip=dict(formatter=name)))
-    axis = dict(type="value", scale=True, axisLabel=dict(fontSize=13))
+    axis = dict(type="value", scale=True, axisLabel=_text())
     grid = dict(MAP_MARGIN)
     if equal_axes and len(points):
         side = height - grid["top"] - grid["bottom"]
@@ -210,9 +290,9 @@ def map_chart(points: np.ndarray, labels: np.ndarray, class_names: Sequence[str]
         x_axis = y_axis = axis
     return dict(
         animation=False,
-        title=dict(text=title, left=0, textStyle=dict(fontSize=FONT["size"])),  # the toolbox on its right
-        legend=dict(orient="vertical", right=0, top=MAP_MARGIN["top"], textStyle=dict(fontSize=14)),
-        tooltip=dict(trigger="item"),
+        title=dict(text=title, left=0, textStyle=_text()),  # the toolbox on its right
+        legend=dict(orient="vertical", right=0, top=MAP_MARGIN["top"], textStyle=_text()), textStyle=_text(),
+        tooltip=dict(trigger="item", formatter=_digit_tooltip(sheet, columns), textStyle=_text()),
         grid=grid, xAxis=x_axis, yAxis=y_axis, series=series,
         brush=dict(toolbox=MAP_TOOLS, xAxisIndex=0, outOfBrush=dict(colorAlpha=0.15)),
         toolbox=MAP_TOOLBOX | dict(feature=dict(
@@ -223,12 +303,40 @@ def map_chart(points: np.ndarray, labels: np.ndarray, class_names: Sequence[str]
     )
 
 
+TOOLTIP_DIGIT_PX = 84  # a digit in the map's tooltip: 28 pixels, three times
+TOOLTIP_MAX_IMAGES = 5000  # above this many points the tooltip names the digit only: ~170 bytes of PNG each
+
+
+def digit_sheet(images: np.ndarray) -> tuple[str, int]:
+    """(a PNG data URL of `images` (N, 28, 28) uint8 tiled row by row, the number of columns): the
+    pictures a map's tooltip crops one digit from."""
+    images = np.asarray(images, dtype=np.uint8)
+    columns = int(np.ceil(np.sqrt(len(images))))
+    rows = -(-len(images) // columns)
+    sheet = np.zeros((rows * 28, columns * 28), dtype=np.uint8)
+    for i, image in enumerate(images):
+        r, c = divmod(i, columns)
+        sheet[r * 28:(r + 1) * 28, c * 28:(c + 1) * 28] = image.reshape(28, 28)
+    return inline_png(sheet), columns
+
+
+def _digit_tooltip(sheet: str | None, columns: int) -> str:
+    """The map's tooltip template: the hovered digit's picture cut from `sheet`, its class and id."""
+    words = "{a} · test digit #{@[3]}"
+    if sheet is None:
+        return words
+    side = TOOLTIP_DIGIT_PX
+    picture = (f'<div style="width:{side}px;height:{side}px;background:url({sheet}) '
+               f'-{{@[4]}}px -{{@[5]}}px / {columns * side}px auto no-repeat;image-rendering:pixelated"></div>')
+    return picture + words
+
+
 def map_frame(title: str, message: str) -> dict:
     """`map_chart`'s empty frame, shown where a map will appear while it is fitted: `message` in the
     middle. The browser loads its charting code meanwhile, instead of after the fit."""
-    return dict(animation=False, title=dict(text=title, left=0, textStyle=dict(fontSize=FONT["size"])),
+    return dict(animation=False, title=dict(text=title, left=0, textStyle=_text()),
                 graphic=[dict(type="text", left="center", top="middle",
-                              style=dict(text=message, fontSize=16, fill="#777"))])
+                              style=dict(text=message, fontSize=text_px(), fill="#555"))])
 
 
 def code_bars(code: np.ndarray, width: int = 280, height: int = 96, max_bar: int = 36) -> np.ndarray:
@@ -293,16 +401,49 @@ def digit_image(image: np.ndarray, size: int = 168) -> np.ndarray:
     return enlarge(image, max(1, size // 28))
 
 
+def snapshot_label(name: str) -> str:
+    """A probe snapshot's name as a student reads it: "train 10" -> "epoch 10", "pretrain layer 2 3" ->
+    "pretraining layer 2, epoch 3", "fine-tune 4" -> "fine-tuning, epoch 4"."""
+    stage, _, epoch = name.rpartition(" ")
+    if not epoch.isdigit():
+        return name
+    if stage == "train":
+        return f"epoch {epoch}"
+    stage = {"fine-tune": "fine-tuning"}.get(stage, stage.replace("pretrain ", "pretraining "))
+    return f"{stage}, epoch {epoch}"
+
+
+def robust_box(points: np.ndarray, coverage: float = 0.98) -> tuple[float, float, float, float]:
+    """(x0, x1, y0, y1) holding `coverage` of the 2-D points on each axis: stray points do not
+    shrink the rest."""
+    tail = (1 - coverage) / 2 * 100
+    lo, hi = np.percentile(points, tail, axis=0), np.percentile(points, 100 - tail, axis=0)
+    return float(lo[0]), float(hi[0]), float(lo[1]), float(hi[1])
+
+
+def probe_axes(snapshots: Sequence[np.ndarray], pad: float = 0.08) -> tuple[list[float], list[float]]:
+    """([x0, x1], [y0, y1]) holding the union of the snapshots' `robust_box`es, `pad` of its size to
+    spare. Give one epoch's codes for axes that fit that epoch: the replay's codes move and shrink as
+    they form, and axes shared by all epochs (or set by an outlier) squeezed the last into a blob."""
+    if not len(snapshots):
+        return [-1.0, 1.0], [-1.0, 1.0]
+    boxes = np.array([robust_box(np.asarray(s, dtype=np.float64)) for s in snapshots])
+    x0, y0 = boxes[:, 0].min(), boxes[:, 2].min()
+    x1, y1 = boxes[:, 1].max(), boxes[:, 3].max()
+    dx, dy = max(x1 - x0, 1e-6) * pad, max(y1 - y0, 1e-6) * pad
+    return [float(x0 - dx), float(x1 + dx)], [float(y0 - dy), float(y1 + dy)]
+
+
 def probe_scatter(snapshot: np.ndarray, labels: np.ndarray, class_names: Sequence[str], title: str,
-                  axis_range: float | None = None, height: int = 480) -> go.Figure:
-    """The probe digits' 2-D codes at one epoch (PCA-2 of larger codes), coloured by class."""
-    return latent_scatter(np.asarray(snapshot), np.asarray(labels), class_names, title=title,
-                          height=height, axis_range=axis_range, marker_size=5)
-
-
-def probe_range(snapshots: Sequence[np.ndarray]) -> float:
-    """One axis range for every epoch, so the replay does not jump."""
-    return float(max(np.abs(np.asarray(s)).max() for s in snapshots) * 1.05) if len(snapshots) else 1.0
+                  axes: tuple[Sequence[float], Sequence[float]] | None = None, height: int = 480) -> go.Figure:
+    """The probe digits' 2-D codes at one epoch (PCA-2 of larger codes), coloured by class, on `axes`
+    (from `probe_axes`; default: this epoch's). Each axis fits its data: the two are not one scale."""
+    snapshot = np.asarray(snapshot)
+    x_range, y_range = axes or probe_axes([snapshot])
+    fig = latent_scatter(snapshot, np.asarray(labels), class_names, title=title, height=height, marker_size=6,
+                         equal_scale=False)
+    fig.update_xaxes(range=list(x_range), title_text="code axis 1")
+    return fig.update_yaxes(range=list(y_range), title_text="code axis 2")
 
 
 def stage_figure(stages: dict[str, list[dict]], part: str = "loss", *, splits: Sequence[str] = ("val",),

@@ -43,7 +43,8 @@ def may_stop(job) -> bool:
 
 
 def _unlock() -> None:
-    typed = st.session_state.pop("lecturer_password_typed", "")
+    typed = st.session_state.get("lecturer_password_typed", "")
+    st.session_state["lecturer_password_typed"] = ""  # a password never stays in a field
     expected = password() or ""
     ok = bool(typed) and hmac.compare_digest(typed.encode(), expected.encode())
     st.session_state["lecturer_unlocked"] = ok

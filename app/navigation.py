@@ -31,8 +31,8 @@ def all_pages() -> list[st.Page]:
 def page_links(skip: str = "home.py", columns: int = 4) -> None:
     """A link to every page but `skip`, each above a line on what a student does there."""
     shown = [(file, what) for file, _, _, what in PAGES if file != skip]
-    cols = st.columns(columns, gap="medium")
-    for i, (file, what) in enumerate(shown):
-        with cols[i % columns]:
-            st.page_link(page(file))
-            st.caption(what)
+    for first in range(0, len(shown), columns):  # one row of columns at a time: the rows line up
+        for col, (file, what) in zip(st.columns(columns, gap="medium"), shown[first:first + columns]):
+            with col:
+                st.page_link(page(file))
+                st.caption(what)

@@ -161,7 +161,8 @@ def drawing_panel() -> None:
                 st.image(figures.inline_png(digit), width="stretch", caption="What the models see: 28×28")
                 noisy = drawing.corrupt_digit(digit, kind, level) if level > 0 else digit
                 if level > 0:
-                    st.image(figures.inline_png(noisy), width="stretch", caption=f"Corrupted: {NOISE_NAMES[kind]}, {level:g}")
+                    st.image(figures.inline_png(noisy), width="stretch",
+                             caption=f"Corrupted: {NOISE_NAMES[kind]}, {level:g}")
         with st.container():
             reconstructions(rows, chosen, noisy)
 

@@ -10,11 +10,12 @@ import streamlit as st
 from aecore.errors import AecoreError
 from aecore.maps import method_params
 from aecore.metrics import encode_images
+from aecore.sampling import stratified_sample
 from aecore.spec import lecture_spec
-from app import controls, dataset_choice, figures, maps, page_visits, resources, settings
+from app import controls, dataset_choice, figures, maps, page_visits, resources, settings, words
 
 POINT_CHOICES = (250, 500, 1000, 2000, 5000, 10000)
-MAX_SHOWN = 100  # selected digits shown as images
+MAX_SHOWN = 100  # selected digits shown as images: a stratified sample of a larger selection
 NEIGHBOURS = 8
 MAP_HEIGHT = 680
 HIDDEN_MAP_STYLE = ("flex: none !important; height: 0 !important; min-height: 0; overflow: hidden; "
@@ -36,7 +37,8 @@ def map_controls() -> dict:
     settings.init_from_query("emb_neighbors", "neighbors", 15, cast=int, lo=2, hi=100)
     settings.init_from_query("emb_min_dist", "min_dist", 0.1, cast=float, choices=MIN_DISTS)
     method = st.radio("Method", list(maps.METHOD_NAMES), key="emb_method", horizontal=True,
-                      format_func=maps.METHOD_NAMES.get)
+                      format_func=maps.METHOD_NAMES.get,
+                      help=" ".join(words.term(m) for m in ("PCA", "t-SNE", "UMAP")))
     if method == "tsne":
         st.slider("Perplexity", 5, 100, key="emb_perplexity", step=5,
                   help="About how many neighbours each point tries to keep close.")
@@ -90,9 +92,9 @@ def kept_maps(base: tuple) -> dict[str, tuple[str, object]]:
     return kept["maps"]
 
 
-def map_chart(points, labels, title: str, method: str, n: int, extra) -> dict:
+def map_chart(points, labels, title: str, method: str, n: int, extra, idx: np.ndarray) -> dict:
     return figures.map_chart(points, labels, data.class_names, title=title, height=MAP_HEIGHT,
-                             marker_size=5 if n > 3000 else 7, extra=extra,
+                             marker_size=5 if n > 3000 else 7, extra=extra, ids=idx, images=data.x_test[idx],
                              equal_axes=method == "pca")  # t-SNE and UMAP axes have no units: fill the space
 
 
@@ -157,7 +159,7 @@ with right:
     name = maps.METHOD_NAMES[method]
     title = f"{name} of {n:,} test digits' {codes.shape[1]}-d codes · {stored.meta.get('label', model_key)}"
     if kept.get(method, (None,))[0] != map_id:
-        kept[method] = (map_id, map_chart(proj.points, labels, title, method, n, extra))
+        kept[method] = (map_id, map_chart(proj.points, labels, title, method, n, extra, idx))
     # The other kept maps are folded away by their containers' CSS class, always there in one order, so no
     # chart is remounted; to no height, not `display: none`, which made ECharts redraw (bench.interaction);
     # `flex: none`, as Streamlit's flex sizing won over a height.
@@ -175,15 +177,20 @@ with right:
                "Pick the box or the lasso at the map's top right and drag around points to see those digits; "
                "double-click the map to clear.")
 
-chosen = maps.selected_indices(event, kept[method][1])
-if chosen:
-    shown = idx[chosen[:MAX_SHOWN]]
+chosen = np.asarray(maps.selected_indices(event, kept[method][1]), dtype=int)
+if len(chosen):
+    sample = chosen[stratified_sample(labels[chosen], MAX_SHOWN, seed)]
     counts = np.bincount(labels[chosen], minlength=len(data.class_names))
-    summary = " · ".join(f"{data.class_names[c]}: {k}" for c, k in enumerate(counts) if k)
-    st.subheader(f"{len(chosen)} selected digits" + (f" (first {MAX_SHOWN} shown)" if len(chosen) > MAX_SHOWN else ""))
-    st.caption(summary)
-    ncols = min(20, len(shown))
-    st.image(figures.enlarge(figures.tile(data.x_test[shown] / 255.0, ncols=ncols), 2), width=ncols * 64)
+    shown_counts = np.bincount(labels[sample], minlength=len(data.class_names))
+    st.subheader(f"{len(chosen)} selected digits" +
+                 (f": a sample of {len(sample)} in the same proportions" if len(sample) < len(chosen) else ""))
+    st.caption(" · ".join(f"**{data.class_names[c]}**: {k} selected" +
+                          (f", {shown_counts[c]} shown" if len(sample) < len(chosen) else "")
+                          for c, k in enumerate(counts) if k) +
+               (f". Each class is sampled at random (seed {seed}), in proportion to its share of the selection."
+                if len(sample) < len(chosen) else ""))
+    ncols = min(20, len(sample))
+    st.image(figures.enlarge(figures.tile(data.x_test[idx[sample]] / 255.0, ncols=ncols), 2), width=ncols * 64)
 
 if drawn_code is not None:
     st.subheader("Your drawing and its nearest training digits in code space")

@@ -5,11 +5,15 @@ import numpy as np
 import streamlit as st
 
 from aecore.errors import AecoreError
+from aecore.filters import picture_correlation
 from aecore.metrics import cosine_similarity_matrix, encode_images
 from aecore.spec import lecture_spec
-from app import controls, dataset_choice, exports, figures, maps, resources, settings, training
+from app import controls, dataset_choice, exports, figures, maps, resources, settings, training, words
 
 FILTER_COUNTS = [25, 49, 100, 196]
+PAIR_SPARE_REM = 23.75  # the window's height less a filter picture's (heading, labels, the sentence below),
+# in the page's text size, so the projector view's larger text keeps the sentence on the screen too
+PAIR_MIN_PX = 240
 
 dataset_name = dataset_choice.current_dataset()
 data = resources.dataset(dataset_name)
@@ -23,17 +27,19 @@ def filter_count_control() -> int:
     return n
 
 
-def show_filters(key: str, label: str, n_filters: int) -> None:
+def show_filters(key: str, label: str, n_filters: int) -> np.ndarray | None:
+    """Draw the model's first `n_filters` filters; returns the picture shown (None if there is none)."""
     try:
         found = exports.filter_picture(key, n_filters)
     except AecoreError as e:
         st.error(str(e))
-        return
+        return None
     if found is None:
         st.info(f"**{label}** starts with a convolution: it has no 28×28 filters to show.")
-        return
+        return None
     picture, shown = found
     st.image(figures.enlarge(picture, 3), caption=f"{label}: first {shown} filters", width="stretch")
+    return picture
 
 
 def parse_classes(text: str) -> list[int]:
@@ -66,23 +72,34 @@ def similarity_summary(sim: np.ndarray, labels: np.ndarray) -> str:
 st.title("Filters & codes")
 
 # ---- the classic picture: denoising makes the filters look for strokes --------------------------
-st.subheader("First-layer filters: plain vs denoising autoencoder")
+heading_col, count_col = st.columns([3, 1], gap="large", vertical_alignment="bottom")
+heading_col.subheader("First-layer filters: plain vs denoising autoencoder",
+                      help=words.term("filter") + " Each tile is scaled to its own range.")
 anything_trained = bool(resources.registry().store.keys())
-n_filters = filter_count_control() if anything_trained else 100
+with count_col:
+    n_filters = filter_count_control() if anything_trained else 100
 lecture = [(level, lecture_spec("dae", dataset_name, level=level)) for level in (0.0, 0.3)]
-cols = st.columns(2, gap="large")
-shown = False
+# The pair and the sentence under it fit one screen, down to a 1280x720 projector: each picture is at
+# most the window's height less the page's heading and text.
+st.html(f"<style>.st-key-flt-pair [data-testid='stImage'] img {{ max-height: max({PAIR_MIN_PX}px, "
+        f"calc(100vh - {PAIR_SPARE_REM}rem)); object-fit: contain; object-position: center; }}</style>")
+cols = st.container(key="flt-pair").columns(2, gap="large")
+pictures = {}  # corruption level -> (model key, picture shown)
 for col, (level, spec) in zip(cols, lecture):
     with col:
         st.markdown(f"**Corruption {level:g}**" + (" — a plain autoencoder" if level == 0 else
-                                                   " — 30% of the pixels masked while training"))
+                                                   " — 30% of pixels masked in training"),
+                    help=words.term("corruption"))
         stored = training.ensure_trained(spec, why="The comparison needs both.", key=f"flt-offer-{level:g}")
         if stored is not None:
-            show_filters(stored.key, spec.label(), n_filters)
-            shown = True
-if shown:
-    st.caption("Each tile is one hidden unit's weights on the 28×28 pixels, scaled to its own range. "
-               "Corruption pushes the units towards localised strokes instead of noisy, global patterns.")
+            picture = show_filters(stored.key, spec.label(), n_filters)
+            if picture is not None:
+                pictures[level] = (stored.key, picture)
+if len(pictures) == 2:  # the caption states what was measured on the two pictures above
+    (plain_key, plain_picture), (dae_key, dae_picture) = pictures[0.0], pictures[0.3]
+    st.markdown(words.filter_pair_caption(picture_correlation(plain_picture, dae_picture),
+                                          exports.filter_concentration_of(plain_key, n_filters),
+                                          exports.filter_concentration_of(dae_key, n_filters)))
 if not anything_trained:  # the offers above are all there is to do
     st.stop()
 
@@ -104,7 +121,8 @@ with left:
     show_filters(key, label, n_filters)
 
 with right:
-    st.markdown("##### Linear probe: can a linear classifier read the class from the codes?")
+    st.markdown("##### Linear probe: can a linear classifier read the class from the codes?",
+                help=words.term("linear probe"))
     probed = st.session_state.setdefault("flt_probed", [])
     if key not in probed:
         slot = st.empty()  # the button goes once clicked: the results take its place
@@ -125,7 +143,7 @@ with right:
                         f"{(code_acc - pixel_acc) * 100:+.1f} points vs pixels")
             m[1].metric("Test accuracy on raw pixels (784 numbers)", f"{pixel_acc:.1%}")
 
-    st.markdown("##### Cosine similarity of a few digits: codes vs pixels")
+    st.markdown("##### Cosine similarity of a few digits: codes vs pixels", help=words.term("cosine similarity"))
     classes, per_class = digit_controls()
     if classes:
         y = np.asarray(data.y_test)

@@ -7,24 +7,17 @@ import streamlit as st
 from aecore.errors import AecoreError
 from aecore.latent import decode_codes, decode_grid, interpolate, latent_grid_points, sample_prior
 from aecore.metrics import encode_images
-from aecore.spec import RunSpec, lecture_spec
-from app import controls, dataset_choice, figures, maps, resources, settings
+from aecore.spec import has_2d_code, lecture_spec
+from app import controls, dataset_choice, figures, maps, resources, settings, words
 
 SPACINGS = {"normal": "Normal quantiles (K&W)", "linear": "Linear", "data": "Fit the codes"}
 METHODS = {"linear": "straight line", "slerp": "slerp (great circle)"}
-CLICK_LAYER_SIDE = 40  # a 40x40 layer of invisible points makes every spot on the map clickable
 N_SAMPLES = 32
 SIDE = 280  # pixels of a digit shown large
+MAP_HEIGHT = 440  # about the grid's side at 1280x720: both fit a projector's screen without scrolling
 
 dataset_name = dataset_choice.current_dataset()
 data = resources.dataset(dataset_name)
-
-
-def has_2d_code(spec: RunSpec) -> bool:
-    model = spec.model
-    if hasattr(model, "latent"):
-        return model.latent == 2
-    return bool(getattr(model, "hidden", None)) and model.hidden[-1] == 2
 
 
 @st.cache_data(show_spinner="Decoding the grid…", max_entries=32)
@@ -51,12 +44,6 @@ def prior_samples(key: str, n: int, seed: int) -> np.ndarray | None:
     return None if stored is None else sample_prior(stored.model, n, seed)
 
 
-def code_box(codes: np.ndarray) -> tuple[float, float, float, float]:
-    """(x0, x1, y0, y1) holding 98% of the codes on each axis: stray points do not shrink the rest."""
-    lo, hi = np.percentile(codes, 1, axis=0), np.percentile(codes, 99, axis=0)
-    return float(lo[0]), float(hi[0]), float(lo[1]), float(hi[1])
-
-
 def grid_controls(variational: bool) -> tuple[int, str, float, float]:
     """Grid side, spacing, normal-quantile span and linear range (URL: n, spacing, span, range)."""
     cols = st.columns([1, 1.4, 1], gap="medium")
@@ -64,8 +51,8 @@ def grid_controls(variational: bool) -> tuple[int, str, float, float]:
     n = cols[0].slider("Grid size", 5, 30, key="lg_n", help="n × n decoded digits")
     settings.init_from_query("lg_spacing", "spacing", "normal" if variational else "data", choices=list(SPACINGS))
     spacing = cols[1].radio("Spacing", list(SPACINGS), key="lg_spacing", format_func=SPACINGS.get, horizontal=True,
-                            help="Normal quantiles: Kingma & Welling's grid, evenly spaced in probability under the "
-                                 "N(0, I) prior. Linear: evenly spaced codes in ±range. Fit the codes: the "
+                            help=words.term("K&W quantiles") + " " + words.term("N(0, I)") +
+                                 " Linear: evenly spaced codes in ±range. Fit the codes: the "
                                  "box holding 98% of the test codes, for models without a prior.")
     settings.init_from_query("lg_span", "span", 0.95, cast=float, lo=0.8, hi=0.99)
     settings.init_from_query("lg_range", "range", 3.0, cast=float, lo=0.5, hi=8.0)
@@ -117,48 +104,21 @@ def picked(event, model_key: str) -> dict | None:
     return pick if pick is not None and pick["model"] == model_key else None
 
 
-def map_figure(codes, grid_codes, path, drawing_code):
-    """The test codes coloured by class, the grid's outline and the interpolation path, over an
-    invisible layer of points so that a click anywhere picks a spot (images return no selection)."""
-    extra = {"your drawing": drawing_code} if drawing_code is not None else None
-    fig = figures.latent_scatter(codes, data.y_test, data.class_names, height=520, marker_size=5, extra=extra)
-    gx0, gy0 = grid_codes.min(axis=0)
-    gx1, gy1 = grid_codes.max(axis=0)
-    fig.add_shape(type="rect", x0=gx0, x1=gx1, y0=gy0, y1=gy1, line=dict(color="#333", width=2, dash="dash"))
-    if path is not None:
-        fig.add_scatter(x=path[:, 0], y=path[:, 1], mode="lines+markers", name="interpolation", showlegend=False,
-                        line=dict(color="black", width=3), marker=dict(size=7, color="black"), hoverinfo="skip")
-    x0, x1, y0, y1 = code_box(codes)
-    x0, x1, y0, y1 = min(x0, gx0), max(x1, gx1), min(y0, gy0), max(y1, gy1)
-    pad = max(0.08 * max(x1 - x0, y1 - y0), 0.1)
-    x0, x1, y0, y1 = x0 - pad, x1 + pad, y0 - pad, y1 + pad
-    gx, gy = np.meshgrid(np.linspace(x0, x1, CLICK_LAYER_SIDE), np.linspace(y0, y1, CLICK_LAYER_SIDE))
-    fig.add_scattergl(x=gx.ravel(), y=gy.ravel(), mode="markers", showlegend=False, name="",
-                      customdata=np.full(gx.size, -1), marker=dict(size=14, color="rgba(0,0,0,0)"),
-                      selected=dict(marker=dict(size=9, color="rgba(0,0,0,0.45)")),  # the picked spot or box shows
-                      hovertemplate="z = (%{x:.2f}, %{y:.2f})<extra></extra>")
-    fig.update_traces(unselected=dict(marker=dict(opacity=0.8)), selector=lambda t: t.name)  # a pick fades nothing
-    fig.update_traces(unselected=dict(textfont=dict(color="black")), selector=dict(name="your drawing"))
-    # The layer goes underneath, so the digits' points stay on top; the drawing's star goes on top of all.
-    layer, *rest = fig.data[-1:] + fig.data[:-1]
-    fig.data = (layer, *sorted(rest, key=lambda t: t.name == "your drawing"))
-    fig.update_xaxes(range=[x0, x1], title="z₁")
-    fig.update_yaxes(range=[y0, y1], title="z₂")
-    # Streamlit selects a clicked point only outside box-select mode; boxes stay in the toolbar.
-    fig.update_layout(dragmode="pan", legend=dict(orientation="v", x=1.02, xanchor="left", y=1, yanchor="top"),
-                      margin=dict(l=10, r=10, t=30, b=10))
-    return fig
-
-
 st.title("Latent grid")
-chosen = controls.model_picker(dataset_name, label="Model with a 2-D code", default=lecture_spec("vae", dataset_name),
-                               key="lg_model", accept=has_2d_code, why="The latent grid walks a model's 2-D code plane.")
+# One row, so the grid and the map fit a projector; the offer to train a model gets the full width.
+picker_col, controls_col = st.columns([1.2, 3], gap="medium") if controls.trained_models(dataset_name, has_2d_code) \
+    else (st.container(), st.container())
+with picker_col:
+    chosen = controls.model_picker(dataset_name, label="Model with a 2-D code",
+                                   default=lecture_spec("vae", dataset_name), key="lg_model", accept=has_2d_code,
+                                   why="The latent grid walks a model's 2-D code plane.")
 if chosen is None:
     st.stop()
 key, stored = chosen
 model = stored.model
 variational = model.is_variational
-n, spacing, span, limit = grid_controls(variational)
+with controls_col:
+    n, spacing, span, limit = grid_controls(variational)
 
 try:
     _, codes = maps.test_codes(key, dataset_name, len(data.x_test), 0)
@@ -171,7 +131,7 @@ i_from, i_to, use_drawing, method, steps = interpolation_state(len(codes))
 start = drawing_code if use_drawing and drawing_code is not None else codes[i_from]
 try:
     path = interpolate(start, codes[i_to], steps, method)
-    grid = grid_images(key, n, spacing, span, limit, code_box(codes))
+    grid = grid_images(key, n, spacing, span, limit, figures.robust_box(codes))
 except AecoreError as e:
     st.error(str(e))
     st.stop()
@@ -188,12 +148,16 @@ def plane_row():
         st.caption(f"{n}×{n} decoded codes: z₁ from {gx0:.2f} (left) to {gx1:.2f} (right), "
                    f"z₂ from {gy0:.2f} (bottom) to {gy1:.2f} (top). The dashed box on the map.")
     with map_col:
-        event = st.plotly_chart(map_figure(codes, grid_codes, path, drawing_code), width="stretch",
-                                on_select="rerun", selection_mode=("points", "box", "lasso"), key=f"lg_map_{key}")
-    with pick_col:
+        event = st.plotly_chart(figures.grid_map_figure(codes, data.y_test, data.class_names, grid_codes, path,
+                                                        drawing_code, height=MAP_HEIGHT),
+                                width="stretch", on_select="rerun", selection_mode=("points", "box", "lasso"),
+                                key=f"lg_map_{key}")
         pick = picked(event, key)
+        if pick is None:  # a caption under the wide map, not a hint box wrapping in the narrow column
+            st.caption(":material/touch_app: Click the map (or drag a box) to decode that spot: "
+                       "it appears on the right.")
+    with pick_col:
         if pick is None:
-            st.info("Click the map (or drag a box) to decode that spot.", icon=":material/touch_app:")
             return
         z = np.asarray(pick["z"], dtype=np.float32)
         st.image(figures.digit_image(decode_codes(model, z[None])[0], SIDE), width="stretch", output_format="PNG",
@@ -215,8 +179,7 @@ cols = st.columns([1, 1, 1.3, 1.2, 1.3], gap="medium")
 cols[0].number_input("From test digit #", 0, len(codes) - 1, key="lg_from", disabled=use_drawing)
 cols[1].number_input("To test digit #", 0, len(codes) - 1, key="lg_to")
 cols[2].radio("Path", list(METHODS), key="lg_method", format_func=METHODS.get, horizontal=True,
-              help="Slerp keeps intermediate codes at a typical distance from the origin "
-                   "instead of cutting through the prior's centre.")
+              help=words.term("slerp") + " A straight line cuts through the prior's centre.")
 cols[3].slider("Steps", 8, 12, key="lg_steps")
 cols[4].toggle("Start at my drawing", key="lg_use_drawing", disabled=my_digit is None,
                help="Draw a digit on the Draw & reconstruct page first." if my_digit is None else None)
@@ -250,4 +213,5 @@ st.query_params["seed"] = str(seed)
 samples = prior_samples(key, N_SAMPLES, seed)
 if samples is not None:
     st.image(figures.enlarge(figures.tile(samples, ncols=16), 3), width="stretch", output_format="PNG",
-             caption=f"{N_SAMPLES} codes drawn from N(0, I) and decoded")
+             caption=f"{N_SAMPLES} codes drawn from N(0, I), the prior (a standard normal in each code "
+                     "dimension), and decoded: new digits the model has never seen.")

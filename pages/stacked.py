@@ -4,7 +4,7 @@ import streamlit as st
 
 from aecore.errors import AecoreError
 from aecore.spec import lecture_spec
-from app import controls, dataset_choice, exports, figures
+from app import controls, dataset_choice, exports, figures, words
 
 dataset_name = dataset_choice.current_dataset()
 
@@ -28,7 +28,7 @@ st.caption(f"Network {widths} · masking corruption per layer {levels} · {cfg.p
            f"epoch(s) per layer · {stored.spec.train.epochs} fine-tuning epochs")
 
 # ---- 1. greedy layer-wise pretraining ------------------------------------------------------------
-st.subheader("1 · Greedy layer-wise pretraining")
+st.subheader("1 · Greedy layer-wise pretraining", help=words.term("pretraining"))
 pretrain = [name for name in stages if name.startswith("pretrain")]
 curves, filters = st.columns([3, 2], gap="large")
 with curves:
@@ -52,7 +52,7 @@ with filters:
                  width="stretch")
 
 # ---- 2. fine-tuning vs random initialisation -----------------------------------------------------
-st.subheader("2 · Fine-tuning on the labels vs training from random initialisation")
+st.subheader("2 · Fine-tuning on the labels vs training from random initialisation", help=words.term("fine-tuning"))
 chart, numbers = st.columns([3, 2], gap="large")
 compare = {name: stages[name] for name in ("fine-tune", "random init") if name in stages}
 chart.plotly_chart(figures.stage_figure(compare, "accuracy", title="Validation accuracy per epoch",
@@ -63,7 +63,8 @@ with numbers:
     tuned, scratch = metrics.get("finetune_test_accuracy"), metrics.get("random_init_test_accuracy")
     if tuned is not None:
         st.metric("Test accuracy, pretrained + fine-tuned", f"{tuned:.2%}",
-                  None if scratch is None else f"{(tuned - scratch) * 100:+.2f} points vs random init")
+                  None if scratch is None else f"{(tuned - scratch) * 100:+.2f} points vs random init",
+                  help=words.term("accuracy"))
     if scratch is not None:
         st.metric("Test accuracy, random initialisation", f"{scratch:.2%}")
     st.caption("Same network, same labels, same number of epochs; only the starting weights differ.")

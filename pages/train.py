@@ -6,7 +6,7 @@ import streamlit as st
 from aecore.device import pick_device
 from aecore.errors import AecoreError
 from aecore.spec import lecture_spec
-from app import controls, dataset_choice, figures, resources, training
+from app import controls, dataset_choice, figures, resources, training, words
 
 dataset_name = dataset_choice.current_dataset()
 data = resources.dataset(dataset_name)
@@ -51,7 +51,8 @@ def live_latent(job):
         return
     # about LIVE_POINTS of the probe digits, evenly through the set (it is in class order)
     every = slice(None, None, max(1, len(probe.labels) // training.LIVE_POINTS))
-    title = f"Probe digits' codes after {probe.name}" + (" (PCA-2)" if probe.reduced_with_pca else "")
+    title = f"Probe digits' codes after {figures.snapshot_label(probe.name)}"
+    title += " (PCA-2)" if probe.reduced_with_pca else ""
     st.echarts_chart(figures.live_scatter_chart(probe.codes[every], probe.labels[every], data.class_names, title),
                      height=training.LIVE_SCATTER_HEIGHT, key=f"live-latent-{job.key}")
 
@@ -68,9 +69,9 @@ if stored is not None:
     test = meta["final"]["test"]
     parts = [(k, v) for k, v in test.items() if k not in ("loss", "accuracy")]
     cols = st.columns(4)
-    cols[0].metric("Test loss", f"{test.get('loss', float('nan')):.2f}")
+    cols[0].metric("Test loss", f"{test.get('loss', float('nan')):.2f}", help=words.term("test loss"))
     for i, (k, v) in enumerate(parts[:2] if len(parts) > 1 else []):  # e.g. reconstruction and KL
-        cols[i + 1].metric(f"Test {k}", f"{v:.2f}")
+        cols[i + 1].metric(f"Test {k}", f"{v:.2f}", help=words.TERMS.get(k.lower()))
     cols[3].metric("Training time", f"{meta['seconds']:.1f} s",
                    help=f"{meta['samples_per_s']:,.0f} samples/s on {meta.get('device', '?')}")
     for name, value in meta.get("metrics", {}).items():
@@ -83,19 +84,22 @@ if stored is not None:
                              key="overlay", help="e.g. a denoising autoencoder at corruption 0 vs 0.3")
     runs = [(spec.label(), meta["history"])] + [(m.get("label", m["key"]), m["history"])
                                                  for m in others if m["key"] in overlay]
-    st.plotly_chart(figures.loss_figure(runs, height=420), width="stretch")
+    st.plotly_chart(figures.loss_figure(runs, height=420, title="loss per image"), width="stretch")
+    st.caption(words.loss_meaning(spec.family))
     parts = [k for k in (meta["history"][-1]["train"] if meta["history"] else {}) if k not in ("loss", "accuracy")]
     if len(parts) > 1:
         st.plotly_chart(figures.loss_figure([(spec.label(), meta["history"])], parts=parts, title="loss parts"),
                         width="stretch")
+        st.caption(" ".join(words.TERMS[k] for k in parts if k in words.TERMS))
 
     probe = meta.get("probe") or {}
     snaps = [np.asarray(s) for s in probe.get("snapshots", [])]
     if snaps:
         st.subheader("How the latent space formed")
+        st.caption(words.term("probe digits") + (" " + words.term("PCA-2") if probe.get("reduced_with_pca") else ""))
         names = probe["snapshot_names"]
         i = st.slider("Epoch", 1, len(snaps), len(snaps), key="replay") - 1 if len(snaps) > 1 else 0
-        title = f"Probe digits' codes after {names[i]}"
+        title = f"Probe digits' codes after {figures.snapshot_label(names[i])}"
         title += " (PCA-2 of the code)" if probe.get("reduced_with_pca") else ""
         st.plotly_chart(figures.probe_scatter(snaps[i], np.asarray(probe["labels"]), data.class_names, title,
-                                              axis_range=figures.probe_range(snaps)), width="stretch")
+                                              axes=figures.probe_axes([snaps[i]])), width="stretch")

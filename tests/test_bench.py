@@ -83,6 +83,7 @@ def test_time_to_quality_reports_the_bar_and_both_loops(quick_run):
         assert epochs == sorted(epochs) and run["samples_per_s"] > 0
 
 
+@pytest.mark.slow  # the quick run of bench.maps (shared with its slow parametrized run above)
 def test_maps_reports_knn_accuracy_of_both_tsne_maps(quick_run):
     figures = last_json_line(quick_run(maps)[1])
     tsne = figures["tsne"]

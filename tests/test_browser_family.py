@@ -34,6 +34,7 @@ def _go(page, name: str) -> None:
 def _pick_family(page, family: str) -> None:
     page.locator('[data-testid="stMain"] [data-testid="stSelectbox"]').first.click()
     page.get_by_role("option", name=re.compile(f"^{family} — ")).click()
+    page.wait_for_timeout(500)  # the rerun has started (a training's progress panel reruns in between)
     wait_until_idle(page)
 
 

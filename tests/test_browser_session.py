@@ -13,8 +13,16 @@ import re
 import pytest
 
 from bench.lecture_hall.server import prepare_home
-from tests.browser import (browser_page, dashboard, draw_stroke, go_to, missing_browser_reason, query,
-                           wait_for_run_end, wait_until_idle)
+from tests.browser import (
+    browser_page,
+    dashboard,
+    draw_stroke,
+    go_to,
+    missing_browser_reason,
+    query,
+    wait_for_run_end,
+    wait_until_idle,
+)
 
 pytestmark = [pytest.mark.browser, pytest.mark.skipif(missing_browser_reason() is not None,
                                                       reason=missing_browser_reason() or "")]

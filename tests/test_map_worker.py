@@ -15,7 +15,7 @@ import pytest
 
 from aecore.errors import ConfigError, DataError
 from aecore.maps import project_codes
-from aecore.maps.worker import MapWorker, MapWorkerError, report_nothing
+from aecore.maps.worker import MapServerBusy, MapWorker, MapWorkerError, report_nothing
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -128,7 +128,7 @@ def test_threads_share_one_worker_one_request_at_a_time(worker, codes):
     for t in threads:
         t.join(timeout=120)
     assert sorted(results) == [0, 1, 2]
-    assert "waiting for another map to finish" in messages
+    assert any(m.startswith("waiting for the map server: ") for m in messages)
     np.testing.assert_allclose(results[1].points, project_codes(codes, "umap", seed=1).points, atol=1e-4)
 
 
@@ -203,3 +203,47 @@ def test_the_child_keeps_as_many_fitted_maps_as_the_worker_says(codes):
         assert worker._call(("transform", 1, codes[:2]), report_nothing) is None  # and the second is gone
     finally:
         worker.close()
+
+
+@pytest.mark.slow  # the child's start and three t-SNE fits: about 40 s on two busy cores
+def test_requests_wait_in_line_saying_their_place_and_beyond_the_limit_are_refused(codes):
+    worker = MapWorker(max_waiting=2)
+    gate, messages, outcomes = threading.Event(), {}, {}
+
+    def fit(seed, hold=False):
+        def progress(fraction, message):
+            messages.setdefault(seed, []).append(message)
+            if hold:
+                assert gate.wait(60)  # the request in flight holds the line until the test lets it go
+        try:
+            outcomes[seed] = worker.fit(codes, "tsne", seed=seed, progress=progress)
+        except MapServerBusy as e:
+            outcomes[seed] = e
+
+    threads = [threading.Thread(target=fit, args=(0, True))]
+    try:
+        for seed in range(4):
+            if seed:
+                threads.append(threading.Thread(target=fit, args=(seed,)))
+            threads[-1].start()
+            assert wait_for(lambda s=seed: worker.queue_length() == min(s + 1, 3))
+        assert wait_for(lambda: 3 in outcomes)  # a fourth would wait behind three: refused at once
+        assert str(outcomes[3]) == "The map server is busy, try again in a moment."
+        assert messages[1][-1] == "waiting for the map server: 1 map ahead of this one"
+        assert messages[2][-1] == "waiting for the map server: 2 maps ahead of this one"
+    finally:
+        gate.set()
+        for t in threads:
+            t.join(timeout=120)
+        worker.close()
+    assert all(outcomes[s].points.shape == (300, 2) for s in (0, 1, 2))
+    assert "waiting for the map server: 1 map ahead of this one" in messages[2]  # it moved up the line
+
+
+def wait_for(condition, timeout=60.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.02)
+    return False

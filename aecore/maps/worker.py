@@ -45,12 +45,17 @@ from aecore.maps.projection import (
 )
 
 WORKER_METHODS = ("tsne", "umap")  # PCA is fast and light enough to fit in the caller's process
+MAX_WAITING = 3  # bench/README.md, "Map server queue": 8 concurrent t-SNE requests, the longest wait
 _HEADER = struct.Struct("<Q")
 _ERRORS = {cls.__name__: cls for cls in (ConfigError, DataError, ValueError)}  # re-raised as themselves
 
 
 class MapWorkerError(AecoreError):
     """The map process stopped, or failed in a way the input does not explain."""
+
+
+class MapServerBusy(AecoreError):
+    """More requests are waiting than MapWorker.max_waiting."""
 
 
 def _send(stream: BinaryIO, message: Any) -> None:
@@ -86,11 +91,17 @@ class MapWorker:
     ----------
     max_fitted : int
         Fitted maps the child keeps for placing new codes; older ones are fitted again when needed.
+    max_waiting : int
+        Requests that may wait behind the one in flight, first come, first served; one more is refused
+        with MapServerBusy, so a wait stays bounded by about that many fits.
     """
 
-    def __init__(self, max_fitted: int = 32):
+    def __init__(self, max_fitted: int = 32, max_waiting: int = MAX_WAITING):
         self.max_fitted = max_fitted
+        self.max_waiting = max_waiting
         self._lock = threading.Lock()  # one request in flight: the pipes carry one conversation
+        self._line: list[object] = []  # requests in arrival order; the first is in flight
+        self._line_changed = threading.Condition()
         self._process: subprocess.Popen | None = None
         self._to_child: BinaryIO | None = None
         self._from_child: BinaryIO | None = None
@@ -149,10 +160,40 @@ class MapWorker:
         self._ready = False
 
     def _call(self, request: tuple, progress: Progress) -> Any:
+        """Wait for the request's turn (saying where it stands), then `_converse`."""
+        ticket = object()
+        with self._line_changed:
+            if len(self._line) > self.max_waiting:
+                raise MapServerBusy("The map server is busy, try again in a moment.")
+            self._line.append(ticket)
+        try:
+            told = None
+            while True:
+                with self._line_changed:
+                    ahead = self._line.index(ticket)
+                    if ahead and ahead == told:
+                        self._line_changed.wait(1.0)
+                        ahead = self._line.index(ticket)
+                if not ahead:
+                    break
+                if ahead != told:  # outside the lock: a report may redraw a page
+                    maps = f"{ahead} map{'s' if ahead > 1 else ''}"
+                    progress(0.0, f"waiting for the map server: {maps} ahead of this one")
+                    told = ahead
+            return self._converse(request, progress)
+        finally:
+            with self._line_changed:
+                self._line.remove(ticket)
+                self._line_changed.notify_all()
+
+    def queue_length(self) -> int:
+        """Requests in flight or waiting."""
+        with self._line_changed:
+            return len(self._line)
+
+    def _converse(self, request: tuple, progress: Progress) -> Any:
         """Send `request`, forward progress reports, return the child's answer."""
-        if not self._lock.acquire(blocking=False):
-            progress(0.0, "waiting for another map to finish")
-            self._lock.acquire()
+        self._lock.acquire()  # free but for start() or close() in another thread
         try:
             self._ensure_started()
             if not self._ready:

@@ -1,0 +1,99 @@
+"""One-line explanations of the terms the pages show, for `help=` tooltips and short captions, so a
+student meets every term with its meaning where it appears."""
+from __future__ import annotations
+
+TERMS = {
+    "code": "The code (latent vector): the few numbers the encoder squeezes a 784-pixel digit into; the "
+            "decoder rebuilds the digit from them alone.",
+    "loss": "Loss: how far each reconstruction is from its input, summed over the 784 pixels and averaged "
+            "over the images; lower is better.",
+    "test loss": "Test loss: the same loss on test digits the model never trained on, summed over the 784 "
+                 "pixels, per image.",
+    "recon": "recon: the reconstruction part of the loss (binary cross-entropy summed over 784 pixels, per image).",
+    "kl": "KL: how far the encoder's code distribution is from the N(0, I) prior, summed over the code's "
+          "dimensions, per image. A VAE adds it to its loss, so a VAE's loss is not comparable with a plain "
+          "autoencoder's.",
+    "sparsity": "sparsity: a penalty for hidden units that are often active; it pushes most of them towards zero.",
+    "contraction": "contraction: a penalty on how much the code moves when the input moves a little.",
+    "xent": "xent: cross-entropy of the predicted digit class (the fine-tuning loss), per image.",
+    "accuracy": "accuracy: the share of test digits whose class the network predicts correctly.",
+    "validation": "Validation digits: held out of training and scored after every epoch, to see whether the "
+                  "model generalises or only memorises.",
+    "epoch": "Epoch: one pass over all the training digits.",
+    "N(0, I)": "N(0, I): the VAE's prior, a standard normal distribution in every code dimension, independent "
+               "of each other. Sampling from it and decoding makes new digits.",
+    "K&W quantiles": "Kingma & Welling's grid: codes at evenly spaced probabilities of the N(0, I) prior "
+                     "(normal quantiles), so every tile is about as likely under the prior.",
+    "probe digits": "Probe digits: a fixed set of 1,000 test digits whose codes are recorded after every "
+                    "epoch, so the same digits can be followed as the space forms.",
+    "PCA-2": "PCA-2: codes of more than two numbers flattened to the two directions in which they vary "
+             "most (principal component analysis), to draw them on a plane.",
+    "PCA": "PCA: the linear projection onto the two directions of largest variance; distances keep their meaning.",
+    "t-SNE": "t-SNE: a non-linear map that keeps each digit's nearest neighbours close; distances between "
+             "clusters and cluster sizes mean little.",
+    "UMAP": "UMAP: a non-linear map like t-SNE that keeps neighbours close and more of the global layout; "
+            "distances between clusters still mean little.",
+    "linear probe": "Linear probe: a logistic regression (a linear classifier) trained on the codes to "
+                    "predict the digit's class; high accuracy means the classes are linearly separable "
+                    "in the code.",
+    "cosine similarity": "Cosine similarity: 1 when two vectors point the same way, 0 when unrelated, "
+                         "−1 when opposite.",
+    "filter": "Filter: one hidden unit's 784 input weights drawn as a 28×28 picture: the pattern of pixels "
+              "that makes the unit fire (bright = positive weight).",
+    "corruption": "Corruption: a denoising autoencoder sees its input with some pixels masked (set to "
+                  "zero) and must rebuild the clean digit.",
+    "pretraining": "Greedy layer-wise pretraining: each layer is trained alone as a denoising autoencoder "
+                   "on the codes of the layers below it, without labels, before the whole network is trained.",
+    "fine-tuning": "Fine-tuning: the pretrained layers plus a classifier on top, all trained together on the "
+                   "labels; the baseline trains the same network from random weights for the same epochs.",
+    "slerp": "Slerp: spherical interpolation, along a great circle, keeping intermediate codes at a "
+             "typical distance from the origin.",
+}
+
+
+def term(name: str) -> str:
+    """The one-line explanation of `name` (a key of TERMS)."""
+    return TERMS[name]
+
+
+def loss_meaning(family: str) -> str:
+    """What the loss numbers of a `family` mean, in two sentences for a caption under its curves."""
+    base = ("Loss per image: how far the reconstruction is from the input, summed over the 784 pixels "
+            "(lower is better); solid lines are training digits, dashed ones held-out validation digits.")
+    extra = {
+        "vae": " A VAE's loss adds a KL term (how far its codes are from the N(0, I) prior), so it is "
+               "higher than, and not comparable with, a plain autoencoder's.",
+        "sparse": " A sparse autoencoder's loss adds its sparsity penalty, so it is not comparable with a "
+                  "plain autoencoder's.",
+        "contractive": " A contractive autoencoder's loss adds its contraction penalty, so it is not "
+                       "comparable with a plain autoencoder's.",
+        "dae": " A denoising autoencoder rebuilds the clean digit from a corrupted one: a harder task than "
+               "copying, so its loss is higher than a plain autoencoder's for the same size.",
+        "stacked": " Stacked: each pretraining stage reconstructs its layer's input; fine-tuning's loss is "
+                   "the cross-entropy of the predicted class (per image), on another scale.",
+    }
+    extra["conv_vae"] = extra["vae"]
+    return base + extra.get(family, "")
+
+
+ALIKE = 0.8  # pixel correlation above which two filter pictures read as the same picture
+CLEARLY_MORE = 1.15  # a concentration this many times the other's reads as "more localised"
+
+
+def filter_pair_caption(correlation: float | None, plain: float, denoising: float) -> str:
+    """What the two filter grids (corruption 0 and 0.3) show, from measurements of the shown pictures:
+    their pixel `correlation` (None when not comparable) and each set's `filter_concentration`."""
+    share = (f"a filter's strongest 10% of pixels carry {plain:.0%} of its weight at corruption 0 and "
+             f"{denoising:.0%} at 0.3 (about 44% for pure noise, near 100% for one short stroke)")
+    alike = correlation is not None and correlation >= ALIKE
+    said = f"pixel correlation between the two grids {correlation:.2f}" if correlation is not None else ""
+    if alike:
+        return (f"The two grids look alike ({said}): corruption has not visibly changed what these units "
+                f"look for. Measured: {share}.")
+    if denoising >= plain * CLEARLY_MORE:
+        verdict = "The corrupted model's filters are more localised, closer to strokes"
+    elif plain >= denoising * CLEARLY_MORE:
+        verdict = "Here the plain model's filters are the more localised ones"
+    else:
+        verdict = "The two grids differ, but neither set is more localised"
+    return f"{verdict}: {share}" + (f"; {said}." if said else ".")
