@@ -184,6 +184,78 @@ RECIPES: dict[str, Recipe] = {r.name: r for r in [
 ]}
 
 
+# The lecture's models that are classic recipes, and their epochs on the embedded sample: the dA's own
+# 15 epochs already show noise-like against localised filters there (bench/README "Classic recipes").
+LECTURE_RECIPES: dict[tuple[str, float | None], str] = {
+    ("dae", 0.0): "theano-da", ("dae", 0.3): "theano-da-0.3", ("vae", None): "keras-vae-mlp"}
+SAMPLE_LECTURE_EPOCHS: dict[str, int] = {"theano-da": 15, "theano-da-0.3": 15, "keras-vae-mlp": 30}
+
+
+def lecture_recipe(family: str, settings: dict[str, Any]) -> Recipe | None:
+    """The recipe behind the lecture's model of `family` with `settings` (a dae by its corruption
+    level), or None where the lecture's model is the family's default."""
+    if family == "dae":
+        from aecore.configs import DAEConfig
+        name = LECTURE_RECIPES.get(("dae", float(settings.get("level", DAEConfig.level))))
+    else:
+        name = LECTURE_RECIPES.get((family, None))
+    return None if name is None else RECIPES[name]
+
+
+def _pct(v: float | None) -> str:
+    return "–" if v is None else f"{v:.2%}"
+
+
+def _num(v: float | None, digits: int = 3) -> str:
+    return "–" if v is None else f"{v:,.{digits}f}"
+
+
+def comparison(r: Recipe, meta: dict | None) -> list[tuple[str, str, str]]:
+    """Rows (what, the source's number, ours) for recipe `r`; ours from a stored model's `meta`
+    ("–" where the model is not trained or does not report it)."""
+    meta = meta or {}
+    metrics, history = meta.get("metrics", {}), meta.get("history", [])
+    own = [h for h in history if h.get("stage") == "train"]
+    test = meta.get("final", {}).get("test", {})
+    p = r.published
+    rows: list[tuple[str, str, str]] = []
+    if "cost_per_epoch" in p:
+        costs = p["cost_per_epoch"]
+        for i in (0, 1, len(costs) - 1):
+            ours = own[i]["train"]["loss"] if i < len(own) else None
+            rows.append((f"training cost, epoch {i + 1}", _num(costs[i]), _num(ours)))
+        last = own[-1]["train"]["loss"] if own else None
+        rows.append((f"training cost, our last epoch ({len(own)})", "", _num(last)))
+    if "cost_epoch_0" in p:
+        for i, key in ((0, "cost_epoch_0"), (1, "cost_epoch_1")):
+            rows.append((f"training cost, epoch {i + 1}", _num(p[key], 1), _num(own[i]["train"]["loss"], 1)
+                         if i < len(own) else "–"))
+        rows.append(("training cost, epoch 308", _num(p["cost_epoch_307"], 1),
+                     _num(own[307]["train"]["loss"], 1) if len(own) > 307 else "–"))
+    if "parameters" in p:
+        rows.append(("parameters", f"{p['parameters']:,}", f"{meta['parameters']:,}" if "parameters" in meta else "–"))
+    if "train_error" in p:
+        rows.append(("error (brightest pixel), training digits", _pct(p["train_error"]),
+                     _pct(metrics.get("train_brightest_pixel_error"))))
+    if "test_error" in p and r.family != "stacked":
+        rows.append(("error (brightest pixel), test digits", _pct(p["test_error"]),
+                     _pct(metrics.get("brightest_pixel_error"))))
+    if "loss_late" in p:
+        rows.append(("loss per image, late in training", f"~{p['loss_late']}",
+                     _num(own[-1]["train"]["loss"], 1) if own else "–"))
+    if r.family == "stacked":
+        rows.append(("test error (classification)", _pct(p.get("test_error")), _pct(metrics.get("test_error"))))
+    if r.source.seed in ("001", "002"):
+        what = "test loss (mean squared error per pixel)" if r.family == "ae" else "test loss (per image)"
+        rows.append((what, "–", _num(test.get("loss"), 4 if r.family == "ae" else 1)))
+    if r.source.seed == "003":
+        for pair, label in (("6_6", "two 6s"), ("3_8", "a 3 and an 8")):
+            for kind in ("original", "decoded"):
+                rows.append((f"cosine similarity of {label}, {kind}", "–",
+                             _num(metrics.get(f"cosine_{pair}_{kind}"))))
+    return rows
+
+
 def recipe(name: str) -> Recipe:
     """The recipe called `name`; ConfigError naming the recipes for an unknown one."""
     try:

@@ -92,7 +92,7 @@ class RunSpec:
 def _setting_words(name: str, value: Any) -> str:
     """A setting in a label: 'untied', 'activation relu', 'levels 0.1-0.3'."""
     if isinstance(value, bool):
-        return name if value else f"un{name}" if name == "tied" else f"no {name.replace('_', ' ')}"
+        return name.replace("_", " ") if value else f"un{name}" if name == "tied" else f"no {name.replace('_', ' ')}"
     if isinstance(value, tuple):
         value = "-".join(f"{v:g}" if isinstance(v, float) else str(v) for v in value)
     elif isinstance(value, float):
@@ -132,18 +132,28 @@ SAMPLE_LECTURE_SETTINGS: dict[str, dict[str, Any]] = {
 
 
 def lecture_spec(family: str, dataset: str = "auto", **settings: Any) -> RunSpec:
-    """The lecture's model of `family` on `dataset` (the family's defaults, smaller for the slow
-    families on the embedded sample), with `settings` on top; what each page shows by default."""
+    """The lecture's model of `family` on `dataset`, with `settings` on top; what each page shows by
+    default. The dae pair (corruption 0 and 0.3) and the vae are classic recipes (`aecore.recipes`,
+    fewer epochs on the embedded sample); the other families take their defaults, smaller for the slow
+    ones on the sample."""
+    from aecore.recipes import SAMPLE_LECTURE_EPOCHS, lecture_recipe
     name = dataset
     if name == "auto":
         from aecore.data import default_dataset_name
         name = default_dataset_name()
+    found = lecture_recipe(family, settings)
+    if found is not None:
+        base = dict(found.settings)
+        if name == "mnist-sample":
+            base["epochs"] = SAMPLE_LECTURE_EPOCHS[found.name]
+        return make_spec(family, dataset, **{**base, **settings})
     small = SAMPLE_LECTURE_SETTINGS.get(family, {}) if name == "mnist-sample" else {}
     return make_spec(family, dataset, **{**small, **settings})
 
 
 def lecture_specs(dataset: str = "auto") -> list[RunSpec]:
-    """The models a lecture needs ready: 32-d ae, dae at corruption 0 and 0.3, 2-D vae and conv_vae."""
+    """The models a lecture needs ready: 32-d ae, the dA recipe at corruption 0 and 0.3, the Keras
+    2-D vae recipe and conv_vae."""
     return [
         lecture_spec("ae", dataset),
         lecture_spec("dae", dataset, level=0.0),

@@ -1,0 +1,52 @@
+"""Classics: the five write-ups Latent Lab grew from, one card each, with each recipe in a sentence,
+the source's published numbers beside ours on the data in use, one click to train it, and links to
+the pages where its figures live."""
+import streamlit as st
+
+from aecore.recipes import RECIPES, comparison
+from app import dataset_choice, navigation, resources, training
+
+# Where each source's figures are drawn in the lab.
+FIGURE_PAGES = {"000": ["filters.py", "draw.py"], "001": ["latent_grid.py", "embeddings.py"],
+                "002": ["draw.py", "train.py"], "003": ["embeddings.py", "draw.py"], "004": ["stacked.py"]}
+
+dataset_name = dataset_choice.current_dataset()
+data = resources.dataset(dataset_name)
+n_train = len(data.x_train)
+
+st.title("Classics")
+st.markdown("#### The five classic write-ups, trained the way their sources trained them.")
+st.caption(f"Ours are measured on {data.description}. On fewer digits than the source, a recipe keeps the "
+           "source's number of optimisation steps (more epochs), up to a cap that keeps it within minutes.")
+
+by_source: dict[str, list] = {}
+for r in RECIPES.values():
+    by_source.setdefault(r.source.seed, []).append(r)
+
+for seed, recipes in by_source.items():
+    source = recipes[0].source
+    with st.container(border=True):
+        st.subheader(f"{seed} · {source.title}")
+        st.caption(source.citation)
+        for r in recipes:
+            spec, budget = r.spec(dataset_name, n_train=n_train)
+            key, stored, job = resources.find_model(spec)
+            st.markdown(f"**{r.name}** — {r.summary}")
+            if r.note:
+                st.caption(r.note)
+            rows = comparison(r, stored.meta if stored is not None else None)
+            if rows:
+                st.table({"": [w for w, _, _ in rows], "source": [s for _, s, _ in rows],
+                          "ours": [o for _, _, o in rows]})
+            budget_text = budget.describe() if budget is not None else f"{spec.train.epochs} epochs"
+            if stored is not None:
+                st.caption(f"Ours: {stored.meta.get('label', spec.label())}, {budget_text}, trained in "
+                           f"{stored.meta.get('seconds', 0):.0f} s.")
+            elif job is not None and not job.done:
+                training.job_progress(job, curves=False, key=f"cls-{r.name}")
+            elif st.button(f"Train {r.name} ({budget_text})", key=f"cls-train-{r.name}"):
+                if training.submit(spec) is not None:
+                    st.rerun()
+        links = st.columns(len(FIGURE_PAGES[seed]))
+        for col, file in zip(links, FIGURE_PAGES[seed]):
+            col.page_link(navigation.page(file))
