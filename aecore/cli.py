@@ -1,4 +1,4 @@
-"""`python -m aecore`: train, list, info and prepare from the command line.
+"""`python -m aecore`: train (a family or a classic recipe), list, recipes, info and prepare from the command line.
 
 Every model and training setting is a flag generated from the config dataclasses (`--hidden 256 32`,
 `--level 0.3`, `--lr 1e-3`), so a new field is on the CLI without touching this file. Bad arguments
@@ -11,11 +11,11 @@ import json
 import sys
 import time
 import warnings
-from dataclasses import MISSING, fields
+from dataclasses import MISSING, asdict, fields
 from typing import Any, get_type_hints
 
 from aecore.configs import CONFIGS, FAMILIES, TrainConfig
-from aecore.errors import AecoreError
+from aecore.errors import AecoreError, ConfigError
 
 EXIT_USAGE = 2
 
@@ -63,7 +63,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="python -m aecore", description="Latent Lab's modeling core.")
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
     t = sub.add_parser("train", help="train one model (or load it from the store)")
-    t.add_argument("--model", default="ae", help=f"family: {', '.join(FAMILIES)}")
+    t.add_argument("--model", default=None, help=f"family: {', '.join(FAMILIES)} (default ae)")
+    t.add_argument("--recipe", default=None, help="a classic recipe (see `recipes`); other flags override it")
     t.add_argument("--dataset", default="auto", help="mnist, mnist-sample, fashion-mnist, auto, or a path")
     t.add_argument("--epochs", type=int, default=None)
     t.add_argument("--device", default=None, help="auto (default), cpu, cuda or mps")
@@ -72,6 +73,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--json", action="store_true", help="end standard output with one JSON object")
     _add_setting_flags(t)
     sub.add_parser("list", help="list cached models with their metrics").add_argument("--json", action="store_true")
+    sub.add_parser("recipes", help="list the classic recipes").add_argument("--json", action="store_true")
     sub.add_parser("info", help="device, data in use, cache directory").add_argument("--json", action="store_true")
     pr = sub.add_parser("prepare", help="get the data and pretrain the lecture set")
     pr.add_argument("--dataset", default="mnist", help="dataset to prepare (default: full MNIST, "
@@ -108,10 +110,21 @@ def _cmd_train(args) -> int:
     from aecore.runs import resolve, train_and_store
     from aecore.spec import make_spec
     from aecore.store import ModelStore
-    settings = {k: getattr(args, k) for k in _setting_fields() if getattr(args, k, None) is not None}
-    if args.epochs is not None:
-        settings["epochs"] = args.epochs
-    spec = make_spec(args.model, args.dataset, **settings)
+    settings = {k: getattr(args, k) for k in _setting_fields() if k != "epochs" and getattr(args, k, None) is not None}
+    extra: dict[str, Any] = {}
+    if args.recipe is not None:
+        from aecore.recipes import recipe
+        chosen = recipe(args.recipe)
+        if args.model is not None and args.model != chosen.family:
+            raise ConfigError(f"recipe {chosen.name} trains a {chosen.family}, not a {args.model}")
+        _, data = resolve(make_spec(chosen.family, args.dataset), download=args.download)
+        spec, budget = chosen.spec(data.name, n_train=len(data.x_train), epochs=args.epochs, **settings)
+        extra = {"recipe": chosen.name, "budget": {**asdict(budget), "text": budget.describe()}}
+        print(f"recipe {chosen.name}: {budget.describe()}", file=sys.stderr)
+    else:
+        if args.epochs is not None:
+            settings["epochs"] = args.epochs
+        spec = make_spec(args.model or "ae", args.dataset, **settings)
     spec, data = resolve(spec, download=args.download)
     print(f"data: {data.description}", file=sys.stderr)  # the description already gives the split sizes
     store = ModelStore()
@@ -120,20 +133,26 @@ def _cmd_train(args) -> int:
     if stored is not None:
         print(f"loaded {key} from the store ({store.root})", file=sys.stderr)
         meta = stored.meta
+        model = stored.model
     else:
         t0 = time.perf_counter()
         progress = _ProgressLine(spec.label())
-        trained = train_and_store(spec, data, store, device=args.device,
+        trained = train_and_store(spec, data, store, device=args.device, extra_meta=extra,
                                   callbacks={"on_batch_end": [progress], "on_epoch_end": [progress]})
         if trained.warning:
             print(f"warning: {trained.warning}", file=sys.stderr)
         meta = trained.stored.meta
+        model = trained.stored.model
         print(f"trained {spec.label()} in {time.perf_counter() - t0:.1f}s; stored as {key}", file=sys.stderr)
     summary = {"key": key, "dataset": meta["dataset"]["name"], "dataset_description": meta["dataset"]["description"],
                "model": spec.family, "config": meta["spec"], "epochs": spec.train.epochs,
                "seconds": round(meta["seconds"], 3), "samples_per_s": round(meta["samples_per_s"], 1),
                "train": meta["final"]["train"], "val": meta["final"]["val"], "test": meta["final"]["test"],
-               **meta["metrics"], "from_store": stored is not None}
+               **meta["metrics"], "from_store": stored is not None,
+               "parameters": sum(p.numel() for p in model.parameters()),
+               "recipe": meta.get("recipe", extra.get("recipe")), "budget": meta.get("budget", extra.get("budget")),
+               "history": [{"stage": h["stage"], "epoch": h["epoch"], "train": h["train"], "val": h["val"]}
+                           for h in meta["history"]]}
     if args.json:
         print(json.dumps(summary))
     else:
@@ -160,6 +179,16 @@ def _cmd_list(args) -> int:
         created = time.strftime('%Y-%m-%d %H:%M', time.localtime(m.get('created', 0)))
         print(f"{m['key']}  {m.get('label', ''):32s} {m['dataset']['name']:14s} "
               f"test loss {test.get('loss', float('nan')):9.3f}  {created}")
+    return 0
+
+
+def _cmd_recipes(args) -> int:
+    from aecore.recipes import RECIPES
+    if args.json:
+        print(json.dumps([r.to_dict() for r in RECIPES.values()]))
+        return 0
+    for r in RECIPES.values():
+        print(f"{r.name:20s} {r.family:9s} {r.source.seed} {r.source.title}\n{'':20s} {r.summary}")
     return 0
 
 
@@ -216,7 +245,8 @@ def _one_line_warning(message, category, filename, lineno, line=None) -> str:
 def main(argv: list[str] | None = None) -> int:
     warnings.formatwarning = _one_line_warning
     args = build_parser().parse_args(argv)
-    command = {"train": _cmd_train, "list": _cmd_list, "info": _cmd_info, "prepare": _cmd_prepare}[args.command]
+    command = {"train": _cmd_train, "list": _cmd_list, "recipes": _cmd_recipes, "info": _cmd_info,
+               "prepare": _cmd_prepare}[args.command]
     try:
         return command(args)
     except AecoreError as e:

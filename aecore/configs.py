@@ -20,6 +20,12 @@ from aecore.validation import MAX_EPOCHS, MAX_LAYER_WIDTH, check_choice, check_f
 
 ACTIVATION_NAMES = ("relu", "leaky_relu", "sigmoid", "tanh")
 CORRUPTIONS = ("masking", "gaussian", "salt_pepper")
+# Weight initialisation schemes (`aecore.models.base.init_parameters`): PyTorch's default; Glorot uniform
+# (Keras and TF 1); the dA tutorial's sigmoid bound 4·√(6/(n_in + n_out)); and that bound with the dA
+# tutorial's misplaced parenthesis, 4·√(6/n_out + n_in), kept so a lesson can show what it does.
+INIT_SCHEMES = ("torch", "glorot", "sigmoid", "sigmoid_mistyped")
+REDUCTIONS = ("sum", "mean")  # a reconstruction loss summed over the pixels of an image, or averaged
+OPTIMIZERS = ("adam", "sgd", "rmsprop")
 MIN_SPARSITY_TARGET = 1e-4  # ρ's range is [1e-4, 1 - 1e-4]; the mean activation is clamped to [1e-6, 1 - 1e-6]
 
 
@@ -54,6 +60,11 @@ class FamilyConfig:
     controls: ClassVar[tuple[Control, ...]] = ()  # the Train page's widgets, in order
     small: ClassVar[dict[str, Any]] = {}  # a small model with the same code paths, for the tests
 
+    def check_init(self) -> None:
+        """Refuse an unknown initialisation scheme (for configs with `init` and `zero_bias`)."""
+        check_choice("init", self.init, INIT_SCHEMES)
+        set_field(self, "zero_bias", bool(self.zero_bias))
+
     def control_values(self) -> dict[str, Any]:
         """The controls' values that give these settings (a control's default is its value here)."""
         out = {}
@@ -77,7 +88,11 @@ class DenseAEConfig(FamilyConfig):
     activation: str = "relu"  # hidden activation: relu | leaky_relu | sigmoid | tanh
     code_activation: str = "linear"  # activation of the code layer: linear or any of the above
     tied: bool = False  # decoder uses the encoder's Wᵀ (own biases only)
-    recon_loss: str = "bce"  # bce (summed over pixels) | mse (summed over pixels)
+    recon_loss: str = "bce"  # bce | mse
+    recon_reduction: str = "sum"  # over an image's pixels: sum (dA, VAE, CNTK) | mean (TF 1's mean squared error)
+    leaky_slope: float = 0.2  # slope of leaky_relu below 0 (TF 1's deep autoencoder: 0.2)
+    init: str = "torch"  # torch | glorot | sigmoid | sigmoid_mistyped (see INIT_SCHEMES)
+    zero_bias: bool = False  # biases start at 0 (the sources) instead of PyTorch's small random ones
 
     def __post_init__(self):
         set_field(self, "hidden", check_widths("hidden", self.hidden))
@@ -85,6 +100,9 @@ class DenseAEConfig(FamilyConfig):
         check_choice("code_activation", self.code_activation, ("linear", *ACTIVATION_NAMES))
         set_field(self, "tied", bool(self.tied))
         check_choice("recon_loss", self.recon_loss, ("bce", "mse"))
+        check_choice("recon_reduction", self.recon_reduction, REDUCTIONS)
+        check_float("leaky-ReLU slope", self.leaky_slope, 0.0, 1.0)
+        self.check_init()
 
 
 @dataclass(frozen=True)
@@ -196,6 +214,8 @@ class VAEConfig(FamilyConfig):
     hidden: tuple[int, ...] = (400,)  # encoder widths before the latent heads; the decoder mirrors them
     latent: int = 2  # size of z; 2 gives a latent plane you can walk
     beta: float = 1.0  # weight of the KL term (β-VAE when > 1)
+    init: str = "torch"  # see INIT_SCHEMES; Keras: glorot with zero biases
+    zero_bias: bool = False
 
     description: ClassVar[str] = "Variational autoencoder (MLP)"
     controls: ClassVar[tuple[Control, ...]] = (
@@ -206,6 +226,7 @@ class VAEConfig(FamilyConfig):
         set_field(self, "hidden", check_widths("hidden", self.hidden))
         set_field(self, "latent", check_int("latent size", self.latent, 1, MAX_LAYER_WIDTH))
         check_float("beta", self.beta, 0.0, 100.0)
+        self.check_init()
 
 
 @dataclass(frozen=True)
@@ -214,6 +235,9 @@ class ConvVAEConfig(FamilyConfig):
     dense: int = 128  # width of the dense layer between the feature maps and the latent heads
     latent: int = 2  # size of z
     beta: float = 1.0  # weight of the KL term
+    layout: str = "lab"  # lab: 2 thin conv layers each side | keras: the Keras deconv example's 4 each side
+    init: str = "torch"  # see INIT_SCHEMES
+    zero_bias: bool = False
 
     description: ClassVar[str] = "Variational autoencoder (convolutional)"
     controls: ClassVar[tuple[Control, ...]] = (
@@ -225,6 +249,8 @@ class ConvVAEConfig(FamilyConfig):
         check_int("dense size", self.dense, 1, 4096)
         check_int("latent size", self.latent, 1, 1024)
         check_float("beta", self.beta, 0.0, 100.0)
+        check_choice("layout", self.layout, ("lab", "keras"))
+        self.check_init()
 
 
 @dataclass(frozen=True)
@@ -233,6 +259,10 @@ class StackedConfig(FamilyConfig):
     levels: tuple[float, ...] = (0.1, 0.2)  # masking corruption of each layer's dA, one per layer
     pretrain_epochs: int = 5  # epochs of greedy pretraining per layer
     num_classes: int = 10  # outputs of the softmax head used for fine-tuning
+    pretrain_lr: float = 0.0  # learning rate of the pretraining stages; 0: the training lr (SdA tutorial: 0.001)
+    patience: int = 0  # stop fine-tuning after this many epochs without a better validation error (0: never)
+    init: str = "torch"  # see INIT_SCHEMES; SdA tutorial: sigmoid with zero biases
+    zero_bias: bool = False
 
     description: ClassVar[str] = "Stacked denoising autoencoder"
     controls: ClassVar[tuple[Control, ...]] = (
@@ -251,6 +281,9 @@ class StackedConfig(FamilyConfig):
         set_field(self, "levels", tuple(check_float("corruption level", v, 0.0, 1.0) for v in levels))
         check_int("pretrain epochs", self.pretrain_epochs, 0, MAX_EPOCHS)
         check_int("number of classes", self.num_classes, 2, 1000)
+        check_float("pretraining learning rate", self.pretrain_lr, 0.0, 100.0)
+        check_int("patience", self.patience, 0, MAX_EPOCHS)
+        self.check_init()
 
     def control_values(self) -> dict[str, Any]:
         return {"layers": len(self.hidden), "hidden": self.hidden[0], "level": self.levels[0],
@@ -268,17 +301,19 @@ class TrainConfig:
     epochs: int = 10  # epochs of the main stage (fine-tuning for `stacked`)
     batch_size: int = 128  # samples per optimisation step
     lr: float = 3e-3  # Adam's rate: reaches the textbook loop's 5-epoch test loss 2.5x sooner (bench.time_to_quality)
-    optimizer: str = "adam"  # adam | sgd
+    optimizer: str = "adam"  # adam | sgd | rmsprop (Keras's defaults: ρ 0.9, ε 1e-7)
     momentum: float = 0.0  # SGD momentum (ignored by Adam)
     seed: int = 0  # seeds initialisation, shuffling and corruption; CPU runs are reproducible
+    shuffle: bool = True  # a new order of the training digits each epoch; False: file order (dA, TF 1)
 
     def __post_init__(self):
         check_int("epochs", self.epochs, 1, MAX_EPOCHS)
         check_int("batch size", self.batch_size, 1, 65536)
         check_float("learning rate", self.lr, 0.0, 100.0, lo_open=True)
-        check_choice("optimizer", self.optimizer, ("adam", "sgd"))
+        check_choice("optimizer", self.optimizer, OPTIMIZERS)
         check_float("momentum", self.momentum, 0.0, 0.999)
         check_int("seed", self.seed, 0, 2**31 - 1)
+        set_field(self, "shuffle", bool(self.shuffle))
 
 
 # The family registry: name -> (its settings, its model class as "module.Class", imported on first use)

@@ -177,6 +177,43 @@ def cosine_similarity_matrix(a: np.ndarray, b: np.ndarray | None = None) -> np.n
     return np.clip(a_unit @ b_unit.T, -1.0, 1.0)
 
 
+def brightest_pixel_error(originals: np.ndarray, decoded: np.ndarray) -> float:
+    """CNTK 105's "error": the share of images whose brightest decoded pixel is not one of the
+    original's brightest pixels (`classification_error(output, target)` on images). A digit has many
+    pixels at full brightness, so any of them counts. Both (N, 784) or (N, 28, 28)."""
+    a, b = np.asarray(flat_images(originals)), np.asarray(flat_images(decoded))
+    at_decoded_max = np.take_along_axis(a, b.argmax(axis=1)[:, None], axis=1)[:, 0]
+    return float(np.mean(at_decoded_max < a.max(axis=1)))
+
+
+def reconstruction_agreement(model: Autoencoder, images: np.ndarray, labels: np.ndarray) -> dict[str, float]:
+    """How decoded images agree with their originals, as CNTK 105 measures it.
+
+    Returns
+    -------
+    dict
+        ``brightest_pixel_error`` (see `brightest_pixel_error`); ``cosine_original_decoded``: the mean
+        cosine similarity of each image with its decode; and, where the images have them, CNTK's pairs:
+        ``cosine_6_6_original`` / ``cosine_6_6_decoded`` (the first two 6s) and ``cosine_3_8_original`` /
+        ``cosine_3_8_decoded`` (the first 3 and the first 8).
+    """
+    originals = np.asarray(flat_images(images), dtype=np.float64)
+    originals = originals / 255.0 if np.asarray(images).dtype == np.uint8 else originals
+    decoded = reconstruct_images(model, images).reshape(len(originals), -1).astype(np.float64)
+    unit_a, unit_b = _unit_rows(originals), _unit_rows(decoded)
+    out = {"brightest_pixel_error": brightest_pixel_error(originals, decoded),
+           "cosine_original_decoded": float(np.mean(np.sum(unit_a * unit_b, axis=1)))}
+    labels = np.asarray(labels)
+    for first, second in ((6, 6), (3, 8)):
+        i = np.flatnonzero(labels == first)
+        j = np.flatnonzero(labels == second)
+        pair = (i[:2] if first == second else np.concatenate([i[:1], j[:1]]))
+        if len(pair) == 2:
+            out[f"cosine_{first}_{second}_original"] = float(unit_a[pair[0]] @ unit_a[pair[1]])
+            out[f"cosine_{first}_{second}_decoded"] = float(unit_b[pair[0]] @ unit_b[pair[1]])
+    return out
+
+
 def filter_grid(
     weights: np.ndarray | torch.Tensor, ncols: int | None = None, pad: int = 1, pad_value: float = 0.0
 ) -> np.ndarray:

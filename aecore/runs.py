@@ -12,6 +12,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
+import numpy as np
+
 from aecore.data import Dataset, load_dataset
 from aecore.errors import ConfigError, StoreError
 from aecore.spec import RunSpec
@@ -54,12 +56,20 @@ def train_spec(spec: RunSpec, data: Dataset, *, device=None, callbacks=None,
     trainer = Trainer(model, data, spec.train, device=device, callbacks=callbacks, share_cores=share_cores)
     if on_trainer is not None:
         on_trainer(trainer)
-    return trainer.run()
+    result = trainer.run()
+    if len(data.x_test):
+        from aecore.metrics import brightest_pixel_error, reconstruct_images, reconstruction_agreement
+        result.metrics.update(reconstruction_agreement(result.model, data.x_test, data.y_test))
+        train = data.x_train[:10_000]  # CNTK reports its error on the training digits too
+        result.metrics["train_brightest_pixel_error"] = brightest_pixel_error(
+            train.reshape(len(train), -1).astype(np.float32) / 255.0, reconstruct_images(result.model, train))
+    return result
 
 
 def describe_run(spec: RunSpec, data: Dataset, result: TrainResult) -> dict:
     """The metadata saved beside the weights: everything the dashboard shows without retraining."""
     return {
+        "parameters": sum(p.numel() for p in result.model.parameters()),
         "spec": spec.to_dict(),
         "label": spec.label(),
         "dataset": {"name": data.name, "fingerprint": data.fingerprint, "description": data.description,
@@ -87,7 +97,7 @@ class TrainedModel:
 
 def train_and_store(spec: RunSpec, data: Dataset, store: ModelStore, *, device=None, callbacks=None,
                     on_trainer: Callable[[Trainer], None] | None = None,
-                    share_cores: bool = False) -> TrainedModel:
+                    share_cores: bool = False, extra_meta: dict | None = None) -> TrainedModel:
     """Train a fresh model for `spec` on `data` and save it in `store` under its key.
 
     Parameters
@@ -99,6 +109,8 @@ def train_and_store(spec: RunSpec, data: Dataset, store: ModelStore, *, device=N
     store : ModelStore
     device, callbacks, on_trainer, share_cores
         As for `train_spec`.
+    extra_meta : dict, optional
+        Saved in the metadata beside what `describe_run` gives (a recipe's name and budget).
 
     Returns
     -------
@@ -109,7 +121,7 @@ def train_and_store(spec: RunSpec, data: Dataset, store: ModelStore, *, device=N
     key = spec.key(data.fingerprint)
     result = train_spec(spec, data, device=device, callbacks=callbacks, on_trainer=on_trainer,
                         share_cores=share_cores)
-    meta = describe_run(spec, data, result)
+    meta = {**describe_run(spec, data, result), **(extra_meta or {})}
     result.model.cpu().eval()  # where a loaded model lives: a fresh model and a loaded one behave alike
     stored = StoredModel(key=key, model=result.model, meta={**meta, "key": key})
     if result.stopped_early:  # a partial model is never stored under the full model's key

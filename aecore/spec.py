@@ -18,6 +18,14 @@ from aecore.errors import ConfigError
 STORE_FORMAT = 1  # bump when saved weights or metadata change meaning; old entries then miss
 KEY_LENGTH = 20
 KEY_PATTERN = re.compile(rf"^[0-9a-f]{{{KEY_LENGTH}}}$")
+# Settings added after models were stored, at the values that reproduce the older behaviour: left out of
+# the key there, so a stored model keeps its key.
+LATER_SETTINGS: dict[str, Any] = {"recon_reduction": "sum", "leaky_slope": 0.2, "init": "torch", "zero_bias": False,
+                                  "layout": "lab", "pretrain_lr": 0.0, "patience": 0, "shuffle": True}
+
+
+def _keyed(settings: dict) -> dict:
+    return {k: v for k, v in settings.items() if k not in LATER_SETTINGS or v != LATER_SETTINGS[k]}
 
 
 @dataclass(frozen=True)
@@ -53,8 +61,8 @@ class RunSpec:
 
         The dataset enters by fingerprint, not by name, so a path and a name for the same data agree.
         """
-        payload = {"format": STORE_FORMAT, "family": self.family, "model": asdict(self.model),
-                   "train": asdict(self.train), "data": dataset_fingerprint}
+        payload = {"format": STORE_FORMAT, "family": self.family, "model": _keyed(asdict(self.model)),
+                   "train": _keyed(asdict(self.train)), "data": dataset_fingerprint}
         blob = json.dumps(payload, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(blob.encode()).hexdigest()[:KEY_LENGTH]
 

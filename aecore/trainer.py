@@ -167,6 +167,34 @@ class DivergenceGuard:
             self.first = value
 
 
+class EarlyStopping:
+    """Ends a stage after `stage.patience` epochs without a lower validation `stage.monitor`, and puts
+    back the stage's parameters from its best epoch (the SdA tutorial reports the model of its best
+    validation error)."""
+
+    def __init__(self, stage: Stage):
+        self.stage = stage
+        self.best = math.inf
+        self.best_epoch = 0
+        self.epochs = 0
+        self.best_params: list[torch.Tensor] | None = None
+
+    def epoch_ended(self, val: dict[str, float]) -> bool:
+        """Note an epoch's validation figures; True when the stage should stop."""
+        self.epochs += 1
+        value = val.get(self.stage.monitor, math.inf)
+        if value < self.best:
+            self.best, self.best_epoch = value, self.epochs
+            self.best_params = [p.detach().clone() for p in self.stage.params]
+        return self.epochs - self.best_epoch >= self.stage.patience
+
+    @torch.no_grad()
+    def restore_best(self) -> None:
+        if self.best_params is not None:
+            for p, best in zip(self.stage.params, self.best_params):
+                p.copy_(best)
+
+
 @dataclass
 class _EpochSums:
     """Loss parts summed over the batches of one epoch so far, weighted by batch size."""
@@ -237,16 +265,19 @@ class Trainer:
             if fn(progress) is True:
                 self._stop.set()
 
-    def _optimizer(self, params):
+    def _optimizer(self, params, lr: float | None = None):
+        lr = self.cfg.lr if lr is None else lr
         if self.cfg.optimizer == "sgd":
-            return torch.optim.SGD(params, lr=self.cfg.lr, momentum=self.cfg.momentum)
+            return torch.optim.SGD(params, lr=lr, momentum=self.cfg.momentum)
+        if self.cfg.optimizer == "rmsprop":  # Keras's RMSprop: the same update, its defaults
+            return torch.optim.RMSprop(params, lr=lr, alpha=0.9, eps=1e-7)
         # Fused Adam updates each parameter in one kernel: an epoch measured 15-20% faster on the CPU
         # than the default (foreach), same arithmetic. Where a build cannot fuse, the default is used.
         params = list(params)
         try:
-            return torch.optim.Adam(params, lr=self.cfg.lr, fused=True)
+            return torch.optim.Adam(params, lr=lr, fused=True)
         except (RuntimeError, TypeError):
-            return torch.optim.Adam(params, lr=self.cfg.lr)
+            return torch.optim.Adam(params, lr=lr)
 
     def run(self) -> TrainResult:
         """Train every stage of the model, then its baseline's; returns the result, also when stopped."""
@@ -272,14 +303,16 @@ class Trainer:
                 sharing.restore()
 
     def _train_stage(self, index: int, stage: Stage, sharing: CoreSharing | None, own: bool) -> None:
-        optimizer = self._optimizer(stage.params)
+        optimizer = self._optimizer(stage.params, stage.lr)
         guard = DivergenceGuard(self.cfg, stage.name)
+        stopper = EarlyStopping(stage) if stage.patience else None
         for epoch in range(1, stage.epochs + 1):
             if self._stop.is_set():
-                return
+                break
             sums = _EpochSums(started=time.perf_counter())
             self.model.train()
-            perm = torch.randperm(len(self.x_train), generator=self._shuffle).to(self.device)
+            perm = (torch.randperm(len(self.x_train), generator=self._shuffle) if self.cfg.shuffle
+                    else torch.arange(len(self.x_train))).to(self.device)
             for step in range(self.steps):
                 idx = perm[step * self.cfg.batch_size:(step + 1) * self.cfg.batch_size]
                 sums.add(self._step(stage, optimizer, guard, idx, epoch, step), len(idx))
@@ -291,6 +324,11 @@ class Trainer:
                 if self._stop.is_set():
                     break
             self._end_epoch(index, stage, epoch, sums, own)
+            if stopper is not None and stopper.epoch_ended(self.history[-1]["val"]):
+                self.total_steps -= self.steps * (stage.epochs - epoch)  # the epochs it will not train
+                break
+        if stopper is not None:
+            stopper.restore_best()
 
     def _step(self, stage: Stage, optimizer, guard: DivergenceGuard, idx: torch.Tensor, epoch: int,
               step: int) -> dict[str, torch.Tensor]:

@@ -75,7 +75,7 @@ def test_stacked_reports_every_stage_in_order(tiny_data):
                     (2, "fine-tune", 2), (3, "random init", 1), (3, "random init", 2)]
     steps = math.ceil(len(tiny_data.x_train) / 128)
     assert all(p.total_steps == 6 * steps for p in progress_args(on_epoch))
-    assert set(progress_args(on_epoch)[2].train) == {"loss", "xent", "accuracy"}
+    assert set(progress_args(on_epoch)[2].train) == {"loss", "xent", "accuracy", "error"}
     assert len(result.history) == 6
     # The final figures are the fine-tuned model's, not those of the random-init baseline trained last.
     assert result.final["train"] == result.history[3]["train"] != result.history[5]["train"]

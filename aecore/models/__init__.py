@@ -11,7 +11,7 @@ from importlib import import_module
 from typing import Any
 
 from aecore.configs import FAMILY_REGISTRY, config_class, make_config
-from aecore.models.base import IMAGE_SIDE, INPUT_DIM, Autoencoder, Baseline, Stage
+from aecore.models.base import IMAGE_SIDE, INPUT_DIM, Autoencoder, Baseline, Stage, init_parameters
 from aecore.models.dae import corrupt
 
 
@@ -23,8 +23,13 @@ def model_class(family: str) -> type[Autoencoder]:
 
 
 def build_model(family: str, cfg: Any = None) -> Autoencoder:
-    """A freshly initialised model of `family` from a config object or a dict of settings."""
-    return model_class(family)(make_config(family, cfg))
+    """A freshly initialised model of `family` from a config object or a dict of settings, its
+    weights drawn by the config's `init` scheme (see `init_parameters`)."""
+    cfg = make_config(family, cfg)
+    model = model_class(family)(cfg)
+    if hasattr(cfg, "init"):
+        model.initialise(cfg.init, cfg.zero_bias)
+    return model
 
 
 __all__ = ["Autoencoder", "Baseline", "Stage", "IMAGE_SIDE", "INPUT_DIM", "build_model", "make_config", "model_class",

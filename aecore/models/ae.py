@@ -23,6 +23,13 @@ ACTIVATIONS = {
 }
 
 
+def activate(h: torch.Tensor, name: str, leaky_slope: float) -> torch.Tensor:
+    """`h` through the activation `name` ("linear" leaves it), leaky ReLU with slope `leaky_slope`."""
+    if name == "linear":
+        return h
+    return F.leaky_relu(h, leaky_slope) if name == "leaky_relu" else ACTIVATIONS[name](h)
+
+
 class AE(Autoencoder):
     family = "ae"
     config_class: type[DenseAEConfig] = AEConfig
@@ -44,8 +51,7 @@ class AE(Autoencoder):
         return self.cfg.hidden[-1]
 
     def _act(self, h: torch.Tensor, is_code: bool) -> torch.Tensor:
-        name = self.cfg.code_activation if is_code else self.cfg.activation
-        return h if name == "linear" else ACTIVATIONS[name](h)
+        return activate(h, self.cfg.code_activation if is_code else self.cfg.activation, self.cfg.leaky_slope)
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:  # (B, 784) -> (B, code)
         h = x
@@ -62,7 +68,7 @@ class AE(Autoencoder):
             else:
                 h = self.decoder[i](h)
             if i < n - 1:
-                h = ACTIVATIONS[self.cfg.activation](h)
+                h = activate(h, self.cfg.activation, self.cfg.leaky_slope)
         return h
 
     def decode(self, code: torch.Tensor) -> torch.Tensor:
@@ -79,7 +85,8 @@ class AE(Autoencoder):
     def loss(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         x_in = self.corrupt(x)
         code = self.encode(x_in)
-        recon = reconstruction_loss(self.decode_logits(code), x, self.cfg.recon_loss, logits=True).mean()
+        recon = reconstruction_loss(self.decode_logits(code), x, self.cfg.recon_loss, logits=True,
+                                    reduction=self.cfg.recon_reduction).mean()
         parts = {"recon": recon, **self.penalty(x_in, code)}
         return {"loss": cast(torch.Tensor, sum(parts.values())), **parts}
 

@@ -11,6 +11,8 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any, ClassVar
 
+import math
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -30,6 +32,9 @@ class Stage:
     epochs: int
     params: list[nn.Parameter]
     loss_fn: Callable[[torch.Tensor, torch.Tensor], dict[str, torch.Tensor]]  # (x, y) -> loss dict
+    lr: float | None = None  # this stage's learning rate; None: the training config's
+    patience: int = 0  # stop after this many epochs without a lower validation `monitor` (0: never)
+    monitor: str = "loss"  # the validation loss part early stopping watches (lower is better)
 
 
 @dataclass
@@ -91,15 +96,48 @@ class Autoencoder(nn.Module):
         """Family-specific figures computed once after training (e.g. test accuracy for `stacked`)."""
         return {}
 
+    def initialise(self, scheme: str, zero_bias: bool) -> None:
+        """Draw the weights by `scheme` (see `init_parameters`); a family may start some layers otherwise."""
+        init_parameters(self, scheme, zero_bias)
+
     def config_dict(self) -> dict:
         return {"family": self.family, **asdict(self.cfg)}
 
 
-def reconstruction_loss(logits_or_probs: torch.Tensor, x: torch.Tensor, kind: str, *, logits: bool) -> torch.Tensor:
-    """Per-sample reconstruction loss summed over pixels, shape (B,).
+def init_bound(scheme: str, fan_in: int, fan_out: int) -> float | None:
+    """The half-width b of the Uniform(-b, b) that `scheme` draws weights from; None for PyTorch's default."""
+    if scheme == "torch":
+        return None
+    if scheme == "glorot":
+        return math.sqrt(6 / (fan_in + fan_out))
+    if scheme == "sigmoid":
+        return 4 * math.sqrt(6 / (fan_in + fan_out))
+    if scheme == "sigmoid_mistyped":  # the dA tutorial's 4*sqrt(6./n_hidden + n_visible): 112 for 784 -> 500
+        return 4 * math.sqrt(6 / fan_out + fan_in)
+    raise ValueError(f"unknown initialisation {scheme!r}")
+
+
+@torch.no_grad()
+def init_parameters(module: nn.Module, scheme: str, zero_bias: bool) -> None:
+    """Re-draw the weights of every dense and convolutional layer of `module` by `scheme` and, with
+    `zero_bias`, set their biases to 0. Fans are counted as Keras counts them (receptive field × channels)."""
+    for layer in module.modules():
+        if not isinstance(layer, (nn.Linear, nn.Conv2d, nn.ConvTranspose2d)):
+            continue
+        fan_in, fan_out = nn.init._calculate_fan_in_and_fan_out(layer.weight)
+        bound = init_bound(scheme, fan_in, fan_out)
+        if bound is not None:
+            layer.weight.uniform_(-bound, bound)
+        if zero_bias and layer.bias is not None:
+            layer.bias.zero_()
+
+
+def reconstruction_loss(logits_or_probs: torch.Tensor, x: torch.Tensor, kind: str, *, logits: bool,
+                        reduction: str = "sum") -> torch.Tensor:
+    """Per-sample reconstruction loss over pixels, shape (B,): summed, or averaged with reduction="mean".
 
     Summing over pixels (not averaging) is the classic dA / VAE convention and keeps the KL term of a
-    VAE on the same scale as the reconstruction term.
+    VAE on the same scale as the reconstruction term; TF 1's `mean_squared_error` averages.
     """
     if kind == "bce":
         if logits:
@@ -111,4 +149,4 @@ def reconstruction_loss(logits_or_probs: torch.Tensor, x: torch.Tensor, kind: st
         per_pixel = (probs - x) ** 2
     else:
         raise ValueError(f"unknown reconstruction loss {kind!r}")
-    return per_pixel.sum(dim=1)
+    return per_pixel.mean(dim=1) if reduction == "mean" else per_pixel.sum(dim=1)

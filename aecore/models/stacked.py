@@ -15,7 +15,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from aecore.configs import StackedConfig
-from aecore.models.base import INPUT_DIM, Autoencoder, Baseline, Stage, reconstruction_loss
+from aecore.models.base import INPUT_DIM, Autoencoder, Baseline, Stage, init_parameters, reconstruction_loss
 from aecore.models.dae import corrupt
 
 
@@ -33,11 +33,20 @@ class _Network(nn.Module):
             x = torch.sigmoid(layer(x))
         return x
 
+    def initialise(self, scheme: str, zero_bias: bool) -> None:
+        """Draw the hidden layers by `scheme`; with the sources' zero biases the softmax head starts
+        at 0 as well (the SdA tutorial's logistic layer)."""
+        init_parameters(self.layers, scheme, zero_bias)
+        if zero_bias:
+            with torch.no_grad():
+                self.head.weight.zero_()
+                self.head.bias.zero_()
+
     def classify_loss(self, x: torch.Tensor, y: torch.Tensor) -> dict[str, torch.Tensor]:
         logits = self.head(self.encode(x))
         xent = F.cross_entropy(logits, y)
         accuracy = (logits.argmax(dim=1) == y).float().mean()
-        return {"loss": xent, "xent": xent, "accuracy": accuracy.detach()}
+        return {"loss": xent, "xent": xent, "accuracy": accuracy.detach(), "error": 1 - accuracy.detach()}
 
 
 class StackedDAE(Autoencoder):
@@ -93,14 +102,22 @@ class StackedDAE(Autoencoder):
             def pretrain_loss(x: torch.Tensor, y: torch.Tensor, k: int = k) -> dict[str, torch.Tensor]:
                 return self.layer_loss(x, k)  # labels unused: the layer learns to reconstruct its input
 
-            plan.append(Stage(f"pretrain layer {k + 1}", self.cfg.pretrain_epochs, params, pretrain_loss))
-        plan.append(Stage("fine-tune", epochs, list(self.net.parameters()), self.net.classify_loss))
+            plan.append(Stage(f"pretrain layer {k + 1}", self.cfg.pretrain_epochs, params, pretrain_loss,
+                              lr=self.cfg.pretrain_lr or None))
+        plan.append(Stage("fine-tune", epochs, list(self.net.parameters()), self.net.classify_loss,
+                          patience=self.cfg.patience, monitor="error"))
         return plan
+
+    def initialise(self, scheme: str, zero_bias: bool) -> None:
+        self.net.initialise(scheme, zero_bias)
 
     def baseline(self, epochs: int) -> Baseline:
         """The same network (encoder and head) trained from random initialisation for as many epochs."""
-        network = _Network(self.cfg).to(next(self.parameters()).device)
-        return Baseline([Stage("random init", epochs, list(network.parameters()), network.classify_loss)],
+        network = _Network(self.cfg)
+        network.initialise(self.cfg.init, self.cfg.zero_bias)
+        network.to(next(self.parameters()).device)
+        return Baseline([Stage("random init", epochs, list(network.parameters()), network.classify_loss,
+                               patience=self.cfg.patience, monitor="error")],
                         lambda x, y: {"random_init_test_accuracy": _accuracy(network, x, y)})
 
     def first_layer_weights(self) -> torch.Tensor:
@@ -111,7 +128,8 @@ class StackedDAE(Autoencoder):
         return self.net.head(self.net.encode(x)).argmax(dim=1)
 
     def final_metrics(self, x_test, y_test):
-        return {"finetune_test_accuracy": _accuracy(self.net, x_test, y_test)}
+        accuracy = _accuracy(self.net, x_test, y_test)
+        return {"finetune_test_accuracy": accuracy, "test_error": 1 - accuracy}
 
 
 @torch.no_grad()

@@ -1,0 +1,192 @@
+"""The classic recipes: each source model of Latent Lab as a named run spec, with its source and the
+numbers the source published.
+
+A `Recipe` holds the flat settings that reproduce its source (`aecore.spec.make_spec` takes them),
+the source's training-set size, and a cap on epochs. On a smaller dataset (the embedded 3,600-digit
+sample) `Recipe.budget` keeps the source's number of optimisation steps by scaling its epochs up, up
+to the cap, unless the user sets epochs; the returned `Budget` says which it used. `RECIPES` maps each
+name to its recipe; `recipe(name)` refuses an unknown name in one sentence. Never imports torch.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from aecore.errors import ConfigError
+from aecore.spec import RunSpec, make_spec
+
+
+@dataclass(frozen=True)
+class Source:
+    """Where a recipe comes from: the seed it grew from, and a citation without a URL."""
+
+    seed: str  # "000" .. "004", as in SEEDS.md
+    title: str  # e.g. "Denoising autoencoder (deeplearning.net dA tutorial, Theano)"
+    citation: str
+
+
+@dataclass(frozen=True)
+class Budget:
+    """The epochs a recipe runs on some data, and why."""
+
+    kind: str  # "source" (its own epochs) | "steps" (the source's steps kept) | "capped" | "user"
+    epochs: int  # of the main stage (fine-tuning for stacked)
+    pretrain_epochs: int | None  # per layer, stacked only
+    steps: int  # optimisation steps of the main stage (per layer for pretraining)
+    source_steps: int  # the source's, on its own data
+
+    def describe(self) -> str:
+        """One line a page or the CLI shows: which budget was used."""
+        what = {"source": "the source's epochs", "steps": "the source's number of optimisation steps",
+                "capped": f"capped below the source's {self.source_steps:,} steps",
+                "user": "epochs set by the user"}[self.kind]
+        return f"{self.epochs} epochs, {self.steps:,} steps ({what})"
+
+
+@dataclass(frozen=True)
+class Recipe:
+    name: str
+    summary: str  # the recipe in one sentence
+    source: Source
+    family: str
+    settings: dict[str, Any]  # flat model and training settings, as `make_spec` takes them
+    source_train_size: int | None  # digits the source trains on; None: a recipe sized for the sample itself
+    published: dict[str, Any] = field(default_factory=dict)  # the source's numbers, by name
+    note: str = ""  # where this recipe departs from the source, and why
+    max_epochs: int = 200  # cap on the scaled epochs, so a run stays within minutes on 2 CPU cores
+
+    def budget(self, n_train: int, epochs: int | None = None) -> Budget:
+        """The epochs to run on `n_train` training digits: the source's steps kept (capped) unless
+        `epochs` is given."""
+        batch = self.settings["batch_size"]
+        source_epochs = self.settings["epochs"]
+        steps_per_epoch = math.ceil(n_train / batch)
+        source_n = self.source_train_size or n_train
+        source_steps = source_epochs * math.ceil(source_n / batch)
+        pretrain = self.settings.get("pretrain_epochs")
+        if epochs is not None:
+            kind, scale = "user", epochs / source_epochs
+        elif source_n <= n_train:
+            kind, scale = "source", 1.0
+        else:
+            kind, scale = "steps", source_n / n_train
+        main = epochs if epochs is not None else math.ceil(source_epochs * scale - 1e-9)
+        pre = None if pretrain is None else (pretrain if epochs is not None else math.ceil(pretrain * scale - 1e-9))
+        if epochs is None and (main > self.max_epochs or (pre is not None and pre > self.max_epochs)):
+            kind = "capped"
+            main, pre = min(main, self.max_epochs), None if pre is None else min(pre, self.max_epochs)
+        return Budget(kind=kind, epochs=main, pretrain_epochs=pre, steps=main * steps_per_epoch,
+                      source_steps=source_steps)
+
+    def spec(self, dataset: str = "auto", n_train: int | None = None, epochs: int | None = None,
+             **overrides: Any) -> tuple[RunSpec, Budget | None]:
+        """The run spec on `dataset` with `overrides` on top. With `n_train` (the data's training
+        digits) the epochs follow `budget`; without, the source's own epochs (or `epochs`)."""
+        settings = {**self.settings, **overrides}
+        budget = None
+        if n_train is not None:
+            budget = self.budget(n_train, epochs)
+            settings["epochs"] = budget.epochs
+            if budget.pretrain_epochs is not None and "pretrain_epochs" not in overrides:
+                settings["pretrain_epochs"] = budget.pretrain_epochs
+        elif epochs is not None:
+            settings["epochs"] = epochs
+        return make_spec(self.family, dataset, **settings), budget
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+_DA = Source("000", "Denoising autoencoder (deeplearning.net dA tutorial, Theano)",
+             "Vincent et al., 'Extracting and composing robust features with denoising autoencoders' "
+             "(ICML 2008), as taught in the deeplearning.net tutorial 'Denoising Autoencoders (dA)'")
+_KERAS = Source("001", "Variational autoencoder (Keras examples, 2017)",
+                "Kingma & Welling, 'Auto-Encoding Variational Bayes' (2014), as in the Keras examples "
+                "variational_autoencoder.py and variational_autoencoder_deconv.py")
+_TF = Source("002", "Deep MLP autoencoder (TensorFlow 1)", "A TensorFlow 1 deep autoencoder walk-through on MNIST")
+_CNTK = Source("003", "Simple and deep autoencoders (CNTK 105 tutorial)",
+               "Microsoft CNTK tutorial 105, 'Basic autoencoder (AE) with MNIST data'")
+_SDA = Source("004", "Stacked denoising autoencoder (deeplearning.net SdA tutorial)",
+              "Vincent et al., 'Stacked Denoising Autoencoders' (JMLR 2010), as taught in the deeplearning.net "
+              "tutorial 'Stacked Denoising Autoencoders (SdA)'")
+
+_DA_SETTINGS = {"hidden": (500,), "activation": "sigmoid", "code_activation": "sigmoid", "tied": True,
+                "corruption": "masking", "level": 0.0, "recon_loss": "bce", "recon_reduction": "sum",
+                "init": "sigmoid", "zero_bias": True, "optimizer": "sgd", "lr": 0.1, "batch_size": 20,
+                "epochs": 15, "shuffle": False}
+_DA_COSTS = [63.236, 55.798, 54.787, 54.273, 53.923, 53.654, 53.436, 53.253, 53.096, 52.959, 52.838, 52.730,
+             52.633, 52.544, 52.463]
+_KERAS_VAE = {"init": "glorot", "zero_bias": True, "latent": 2, "beta": 1.0, "optimizer": "rmsprop", "lr": 0.001,
+              "batch_size": 100}
+_CNTK_AE = {"activation": "relu", "code_activation": "relu", "recon_loss": "bce", "recon_reduction": "sum",
+            "init": "glorot", "zero_bias": True, "optimizer": "adam", "lr": 64 * 3e-5, "batch_size": 64, "epochs": 5}
+_CNTK_NOTE = ("CNTK's fsadagrad (lr 3e-5 per sample, momentum time constant 700 samples) has no torch "
+              "counterpart: Adam is used, its rate the per-sample rate times the minibatch of 64 (1.92e-3).")
+_CNTK_STATS = {"original_max": 255.00, "original_median": 0.00, "original_mean": 24.07, "decoded_max": 249.56,
+               "decoded_median": 0.58, "decoded_mean": 27.02}
+
+RECIPES: dict[str, Recipe] = {r.name: r for r in [
+    Recipe("theano-da", "784-500-784 tied sigmoid autoencoder, the tutorial's sigmoid init, plain SGD lr 0.1, "
+           "batch 20 in file order, cross-entropy summed over pixels, no corruption.", _DA, "dae",
+           _DA_SETTINGS, 50_000, {"cost_per_epoch": _DA_COSTS}, max_epochs=210),
+    Recipe("theano-da-0.3", "The dA tutorial's recipe with 30% of the pixels masked to 0 (a new mask each "
+           "batch); the loss is against the clean digit.", _DA, "dae", {**_DA_SETTINGS, "level": 0.3}, 50_000,
+           {"filters": "localised blob and stroke detectors (at corruption 0 they look like noise)"},
+           max_epochs=210),
+    Recipe("theano-da-mistyped", "The dA tutorial's recipe with its initialisation bound mistyped as "
+           "4*sqrt(6/n_hidden + n_visible) (about 112 instead of 0.27).", _DA, "dae",
+           {**_DA_SETTINGS, "init": "sigmoid_mistyped"}, 50_000,
+           {"cost_epoch_0": 2_455_178.8, "cost_epoch_1": 8_450.7, "cost_epoch_307": 144.6}, max_epochs=210),
+    Recipe("keras-vae-mlp", "784-256-2 VAE (ReLU, Glorot init), RMSprop lr 0.001, batch 100; loss: cross-entropy "
+           "summed over pixels plus KL to N(0, I).", _KERAS, "vae",
+           {**_KERAS_VAE, "hidden": (256,), "epochs": 50}, 60_000,
+           {"figures": "test codes coloured by class; 15x15 grid of decodes at normal quantiles"}, max_epochs=120),
+    Recipe("keras-vae-deconv", "The Keras deconvolutional VAE layer by layer (3,410,058 parameters), RMSprop, "
+           "batch 100.", _KERAS, "conv_vae",
+           {**_KERAS_VAE, "layout": "keras", "filters": 64, "dense": 128, "epochs": 5}, 60_000,
+           {"parameters": 3_410_058}, max_epochs=10,
+           note="Capped at 10 epochs on the sample: the full-size convolutions take minutes per epoch on 2 CPU "
+                "cores."),
+    Recipe("tf-deep-ae", "784-256-128-64-128-256-784, leaky ReLU 0.2 on every hidden layer and the code, "
+           "Glorot init, Adam lr 0.001, batch 128 in order; mean squared error averaged over pixels.", _TF, "ae",
+           {"hidden": (256, 128, 64), "activation": "leaky_relu", "code_activation": "leaky_relu",
+            "leaky_slope": 0.2, "recon_loss": "mse", "recon_reduction": "mean", "init": "glorot",
+            "zero_bias": True, "optimizer": "adam", "lr": 0.001, "batch_size": 128, "epochs": 10,
+            "shuffle": False}, 55_000, {"loss": "mean squared error per pixel, printed per epoch"},
+           max_epochs=160),
+    Recipe("cntk-simple-ae", "784-32-784 (ReLU code, sigmoid output), Glorot init, cross-entropy summed over "
+           "pixels, minibatch 64, 5 sweeps.", _CNTK, "ae", {**_CNTK_AE, "hidden": (32,)}, 60_000,
+           {"train_error": 0.1133, "test_error": 0.0312, "loss_late": 113, "image_stats": _CNTK_STATS},
+           note=_CNTK_NOTE, max_epochs=90),
+    Recipe("cntk-deep-ae", "784-128-64-32-64-128-784, ReLU everywhere but the sigmoid output, Glorot init, "
+           "cross-entropy summed over pixels, minibatch 64, 5 sweeps.", _CNTK, "ae",
+           {**_CNTK_AE, "hidden": (128, 64, 32)}, 60_000,
+           {"train_error": 0.1090, "test_error": 0.0337, "loss_late": 100}, note=_CNTK_NOTE, max_epochs=90),
+    Recipe("theano-sda", "784-1000-1000-1000 sigmoid, each layer a dA (corruption 0.1, 0.2, 0.3; 15 epochs at "
+           "lr 0.001), then softmax fine-tuning at lr 0.1 with early stopping on validation error; batch 1.",
+           _SDA, "stacked",
+           {"hidden": (1000, 1000, 1000), "levels": (0.1, 0.2, 0.3), "pretrain_epochs": 15, "pretrain_lr": 0.001,
+            "patience": 10, "init": "sigmoid", "zero_bias": True, "optimizer": "sgd", "lr": 0.1, "batch_size": 1,
+            "epochs": 1000, "shuffle": False}, 50_000,
+           {"test_error": 0.013, "pretraining_minutes": 585, "finetuning_minutes": 444}, max_epochs=15,
+           note="Capped at 15 epochs per stage on the sample (the source ran up to 1000 fine-tuning epochs on one "
+                "thread for hours); patience 10 epochs stands for the tutorial's patience of 10 epochs' "
+                "iterations."),
+    Recipe("theano-sda-lecture", "The SdA recipe sized for a lecture: 784-500-500, corruption 0.1 and 0.2, "
+           "5 pretraining epochs per layer at lr 0.02, fine-tuning at lr 0.1, batch 20, early stopping.",
+           _SDA, "stacked",
+           {"hidden": (500, 500), "levels": (0.1, 0.2), "pretrain_epochs": 5, "pretrain_lr": 0.02,
+            "patience": 5, "init": "sigmoid", "zero_bias": True, "optimizer": "sgd", "lr": 0.1, "batch_size": 20,
+            "epochs": 30, "shuffle": False}, None, {"test_error": 0.013},
+           note="Batch 20 instead of 1, so the pretraining rate is the source's 0.001 times 20; the published "
+                "1.3% is the full recipe's on 50,000 digits."),
+]}
+
+
+def recipe(name: str) -> Recipe:
+    """The recipe called `name`; ConfigError naming the recipes for an unknown one."""
+    try:
+        return RECIPES[name]
+    except (KeyError, TypeError):
+        raise ConfigError(f"unknown recipe {name!r}; choose from {', '.join(RECIPES)}") from None
