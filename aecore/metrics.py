@@ -178,12 +178,14 @@ def cosine_similarity_matrix(a: np.ndarray, b: np.ndarray | None = None) -> np.n
 
 
 def brightest_pixel_error(originals: np.ndarray, decoded: np.ndarray) -> float:
-    """CNTK 105's "error": the share of images whose brightest decoded pixel is not one of the
-    original's brightest pixels (`classification_error(output, target)` on images). A digit has many
-    pixels at full brightness, so any of them counts. Both (N, 784) or (N, 28, 28)."""
+    """CNTK 105's "error", `classification_error(output, target)` with the image as its target:
+    1 − sum(target · hardmax(output)), i.e. one minus the original's brightness (in [0, 1]) at the
+    decoded image's brightest pixel, averaged over images. For a black-and-white digit it is the share
+    of images whose brightest decoded pixel is not one of the digit's brightest pixels; grey strokes
+    count in part. Both arrays (N, 784) or (N, 28, 28), values in [0, 1]."""
     a, b = np.asarray(flat_images(originals)), np.asarray(flat_images(decoded))
     at_decoded_max = np.take_along_axis(a, b.argmax(axis=1)[:, None], axis=1)[:, 0]
-    return float(np.mean(at_decoded_max < a.max(axis=1)))
+    return float(np.mean(1.0 - at_decoded_max))
 
 
 def reconstruction_agreement(model: Autoencoder, images: np.ndarray, labels: np.ndarray) -> dict[str, float]:

@@ -13,6 +13,7 @@ PAGES = [
     ("embeddings.py", "Embeddings", ":material/scatter_plot:", "Map the codes of test digits in 2-D"),
     ("filters.py", "Filters & codes", ":material/filter_vintage:", "See what the first layer looks for"),
     ("stacked.py", "Stacked pretraining", ":material/stacks:", "Pretrain one layer at a time"),
+    ("classics.py", "Classics", ":material/menu_book:", "The five classic sources, side by side with ours"),
     ("models.py", "Models", ":material/inventory_2:", "Download or delete trained models"),
 ]
 

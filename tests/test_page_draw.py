@@ -68,7 +68,7 @@ def test_renders_and_trains_the_lecture_dae_before_any_model(fresh_app):
     assert at.title[0].value == "Draw & reconstruct"
     assert at.get("bidi_component"), "the canvas component is on the page"
     assert any("Reconstructions appear here" in i.value for i in at.info)
-    assert any("Training **dae 500 masking 0.3** now" in c.value for c in at.caption)
+    assert any("Training **dae 500 masking 0.3 init sigmoid zero bias** now" in c.value for c in at.caption)
     stroke(at)  # a drawing with nothing trained still shows the normalised digit, and no error
     assert at.session_state["drawing"].shape == (28, 28)
     assert not at.error

@@ -41,15 +41,15 @@ def test_offers_its_vae_with_how_long_it_takes_where_training_is_slow(fresh_app,
     at = open_page()
     assert any("takes about" in i.value for i in at.info)
     assert at.title[0].value == "Latent grid"
-    assert any("vae 400 z2" in i.value for i in at.info)
-    assert any(b.label == "Train vae 400 z2 now" for b in at.button)
+    assert any("vae 256 z2 init glorot zero bias" in i.value for i in at.info)
+    assert any(b.label == "Train vae 256 z2 init glorot zero bias now" for b in at.button)
     assert not at.get("image")
 
 
 def test_trains_its_vae_at_once_on_the_sample(fresh_app):
     at = open_page()
-    assert any("Training **vae 400 z2** now" in c.value for c in at.caption)
-    assert not at.button or not any(b.label == "Train vae 400 z2 now" for b in at.button)
+    assert any("Training **vae 256 z2 init glorot zero bias** now" in c.value for c in at.caption)
+    assert not at.button or not any(b.label == "Train vae 256 z2 init glorot zero bias now" for b in at.button)
     job = resources.registry().get(resources.model_key(lecture_spec("vae", DATA)))
     assert job is not None, "the page started the shared job"
 

@@ -307,13 +307,15 @@ def test_every_recipe_builds_and_trains_one_step(tiny_data, name):
     assert result.history[-1]["step"] == 1
 
 
-def test_brightest_pixel_error_counts_any_of_the_originals_brightest_pixels():
-    original = np.zeros((2, 784))
+def test_brightest_pixel_error_is_cntks_classification_error_on_images():
+    original = np.zeros((3, 784))
     original[:, [10, 20]] = 1.0  # two pixels at full brightness
-    decoded = np.full((2, 784), 0.1)
+    original[:, 40] = 0.5  # a grey one
+    decoded = np.full((3, 784), 0.1)
     decoded[0, 20] = 0.9  # one of the brightest: agrees
-    decoded[1, 30] = 0.9  # elsewhere: an error
-    assert brightest_pixel_error(original, decoded) == 0.5
+    decoded[1, 30] = 0.9  # off the digit: an error
+    decoded[2, 40] = 0.9  # on the grey pixel: half an error (1 - 0.5)
+    assert brightest_pixel_error(original, decoded) == pytest.approx(1.5 / 3)
 
 
 @pytest.mark.slow

@@ -1,0 +1,44 @@
+"""The Classics page under Streamlit's AppTest: one card per source with its recipes, the source's
+numbers beside ours (from a trained model's metadata), a button to train each recipe, and links to
+the pages where its figures live."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from aecore.recipes import RECIPES, comparison, recipe
+from aecore.runs import get_or_train
+
+ENTRY = Path(__file__).resolve().parents[1] / "app" / "Home.py"
+
+pytestmark = pytest.mark.usefixtures("fresh_app", "ask_before_training")  # tests/conftest.py
+
+
+def open_page() -> AppTest:
+    at = AppTest.from_file(str(ENTRY), default_timeout=60)
+    at.run()
+    at.switch_page("../pages/classics.py").run()
+    assert not at.exception, at.exception
+    return at
+
+
+def test_one_card_per_source_and_a_train_button_per_recipe():
+    at = open_page()
+    assert [h.value[:3] for h in at.subheader] == ["000", "001", "002", "003", "004"]
+    labels = [b.label for b in at.button]
+    for name in RECIPES:
+        assert any(label.startswith(f"Train {name} (") for label in labels), name
+    assert any(label.startswith("Train theano-da (209 epochs, 37,620 steps (the source's number") for label in labels)
+
+
+@pytest.mark.slow
+def test_a_trained_recipe_shows_ours_beside_the_sources():
+    spec, _ = recipe("cntk-simple-ae").spec("mnist-sample", n_train=3600)
+    stored, _ = get_or_train(spec.__class__(**{**spec.__dict__, "train": spec.train.__class__(
+        **{**spec.train.__dict__, "epochs": 1})}))
+    rows = dict((w, (s, o)) for w, s, o in comparison(recipe("cntk-simple-ae"), stored.meta))
+    assert rows["error (brightest pixel), test digits"][0] == "3.12%"
+    assert rows["error (brightest pixel), test digits"][1].endswith("%")
+    assert comparison(recipe("cntk-simple-ae"), None)[0][2] == "–"
