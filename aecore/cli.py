@@ -119,6 +119,7 @@ def _cmd_train(args) -> int:
             raise ConfigError(f"recipe {chosen.name} trains a {chosen.family}, not a {args.model}")
         _, data = resolve(make_spec(chosen.family, args.dataset), download=args.download)
         spec, budget = chosen.spec(data.name, n_train=len(data.x_train), epochs=args.epochs, **settings)
+        assert budget is not None  # given n_train, a recipe always sizes its budget
         extra = {"recipe": chosen.name, "budget": {**asdict(budget), "text": budget.describe()}}
         print(f"recipe {chosen.name}: {budget.describe()}", file=sys.stderr)
     else:

@@ -62,8 +62,8 @@ class FamilyConfig:
 
     def check_init(self) -> None:
         """Refuse an unknown initialisation scheme (for configs with `init` and `zero_bias`)."""
-        check_choice("init", self.init, INIT_SCHEMES)
-        set_field(self, "zero_bias", bool(self.zero_bias))
+        check_choice("init", self.init, INIT_SCHEMES)  # type: ignore[attr-defined]  # only such configs call it
+        set_field(self, "zero_bias", bool(self.zero_bias))  # type: ignore[attr-defined]
 
     def control_values(self) -> dict[str, Any]:
         """The controls' values that give these settings (a control's default is its value here)."""

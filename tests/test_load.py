@@ -111,12 +111,11 @@ def test_a_canvas_stroke_is_a_digit_the_draw_page_can_read():
     from app.drawing import canvas_digit
 
     value = canvas_value(random.Random(0))
-    # Decoded as streamlit-drawable-canvas's CanvasResult.image_data does (the package itself only
-    # imports inside a running app).
     _, encoded = value["drawing"]["data"].split(";base64,", 1)
     pixels = np.asarray(Image.open(io.BytesIO(base64.b64decode(encoded))))
     assert pixels.shape == (280, 280, 4)
-    digit = canvas_digit(SimpleNamespace(image_data=pixels))
+    # Read as the Draw page reads the canvas: its data URL, for a canvas of 280 CSS pixels.
+    digit = canvas_digit(SimpleNamespace(_image_data_url=value["drawing"]["data"]), 280)
     assert digit is not None and digit.shape == (28, 28) and digit.max() == pytest.approx(1.0)
 
 

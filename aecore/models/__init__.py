@@ -33,4 +33,4 @@ def build_model(family: str, cfg: Any = None) -> Autoencoder:
 
 
 __all__ = ["Autoencoder", "Baseline", "Stage", "IMAGE_SIDE", "INPUT_DIM", "build_model", "make_config", "model_class",
-           "corrupt"]
+           "corrupt", "init_parameters"]

@@ -7,11 +7,10 @@ parts, so the trainer and the dashboard can log any family the same way.
 """
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any, ClassVar
-
-import math
 
 import torch
 import torch.nn.functional as F
