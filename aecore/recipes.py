@@ -202,6 +202,23 @@ def lecture_recipe(family: str, settings: dict[str, Any]) -> Recipe | None:
     return None if name is None else RECIPES[name]
 
 
+BUDGET_SETTINGS = ("epochs", "pretrain_epochs")  # what a budget changes; a model of a recipe may differ in these
+
+
+def is_recipe_model(r: Recipe, spec: dict) -> bool:
+    """Whether the stored spec `spec` (`RunSpec.to_dict()`) is recipe `r` on some budget."""
+    if spec.get("family") != r.family:
+        return False
+    flat = {**spec.get("model", {}), **spec.get("train", {})}
+    return all(_same(flat.get(k), v) for k, v in r.settings.items() if k not in BUDGET_SETTINGS)
+
+
+def _same(a: Any, b: Any) -> bool:
+    if isinstance(b, tuple):
+        return a is not None and tuple(a) == b
+    return a == b
+
+
 def _pct(v: float | None) -> str:
     return "–" if v is None else f"{v:.2%}"
 
@@ -232,6 +249,10 @@ def comparison(r: Recipe, meta: dict | None) -> list[tuple[str, str, str]]:
                          if i < len(own) else "–"))
         rows.append(("training cost, epoch 308", _num(p["cost_epoch_307"], 1),
                      _num(own[307]["train"]["loss"], 1) if len(own) > 307 else "–"))
+    for key in ("filters", "figures"):
+        if key in p:
+            rows.append(("figure" if key == "figures" else "first-layer filters", p[key],
+                         "see the pages below" if meta else "–"))
     if "parameters" in p:
         rows.append(("parameters", f"{p['parameters']:,}", f"{meta['parameters']:,}" if "parameters" in meta else "–"))
     if "train_error" in p:

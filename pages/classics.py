@@ -3,8 +3,8 @@ the source's published numbers beside ours on the data in use, one click to trai
 the pages where its figures live."""
 import streamlit as st
 
-from aecore.recipes import RECIPES, comparison
-from app import dataset_choice, navigation, resources, training
+from aecore.recipes import RECIPES, comparison, is_recipe_model
+from app import controls, dataset_choice, navigation, resources, training
 
 # Where each source's figures are drawn in the lab.
 FIGURE_PAGES = {"000": ["filters.py", "draw.py"], "001": ["latent_grid.py", "embeddings.py"],
@@ -19,6 +19,7 @@ st.markdown("#### The five classic write-ups, trained the way their sources trai
 st.caption(f"Ours are measured on {data.description}. On fewer digits than the source, a recipe keeps the "
            "source's number of optimisation steps (more epochs), up to a cap that keeps it within minutes.")
 
+trained = controls.trained_models(dataset_name)  # metas, for the models of each recipe on any budget
 by_source: dict[str, list] = {}
 for r in RECIPES.values():
     by_source.setdefault(r.source.seed, []).append(r)
@@ -31,20 +32,24 @@ for seed, recipes in by_source.items():
         for r in recipes:
             spec, budget = r.spec(dataset_name, n_train=n_train)
             key, stored, job = resources.find_model(spec)
+            mine = [m for m in trained if is_recipe_model(r, m["spec"])]
+            meta = stored.meta if stored is not None else max(
+                mine, key=lambda m: m["spec"]["train"]["epochs"], default=None)
             st.markdown(f"**{r.name}** — {r.summary}")
             if r.note:
                 st.caption(r.note)
-            rows = comparison(r, stored.meta if stored is not None else None)
+            rows = comparison(r, meta)
             if rows:
                 st.table({"": [w for w, _, _ in rows], "source": [s for _, s, _ in rows],
                           "ours": [o for _, _, o in rows]})
             budget_text = budget.describe() if budget is not None else f"{spec.train.epochs} epochs"
-            if stored is not None:
-                st.caption(f"Ours: {stored.meta.get('label', spec.label())}, {budget_text}, trained in "
-                           f"{stored.meta.get('seconds', 0):.0f} s.")
-            elif job is not None and not job.done:
+            if meta is not None:
+                epochs = meta["spec"]["train"]["epochs"]
+                st.caption(f"Ours: {meta.get('label', spec.label())}, {epochs} epochs, trained in "
+                           f"{meta.get('seconds', 0):.0f} s.")
+            if stored is None and job is not None and not job.done:
                 training.job_progress(job, curves=False, key=f"cls-{r.name}")
-            elif st.button(f"Train {r.name} ({budget_text})", key=f"cls-train-{r.name}"):
+            elif stored is None and st.button(f"Train {r.name} ({budget_text})", key=f"cls-train-{r.name}"):
                 if training.submit(spec) is not None:
                     st.rerun()
         links = st.columns(len(FIGURE_PAGES[seed]))

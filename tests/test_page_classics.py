@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from aecore.recipes import RECIPES, comparison, recipe
+from aecore.recipes import RECIPES, comparison, is_recipe_model, recipe
 from aecore.runs import get_or_train
 
 ENTRY = Path(__file__).resolve().parents[1] / "app" / "Home.py"
@@ -42,3 +42,7 @@ def test_a_trained_recipe_shows_ours_beside_the_sources():
     assert rows["error (brightest pixel), test digits"][0] == "3.12%"
     assert rows["error (brightest pixel), test digits"][1].endswith("%")
     assert comparison(recipe("cntk-simple-ae"), None)[0][2] == "–"
+    assert is_recipe_model(recipe("cntk-simple-ae"), stored.meta["spec"])  # on any budget
+    assert not is_recipe_model(recipe("cntk-deep-ae"), stored.meta["spec"])
+    at = open_page()  # the 1-epoch model's numbers stand beside the source's
+    assert any("Ours: ae 32" in c.value and "1 epochs" in c.value for c in at.caption)
