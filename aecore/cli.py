@@ -149,7 +149,7 @@ def _cmd_train(args) -> int:
                "model": spec.family, "config": meta["spec"], "epochs": spec.train.epochs,
                "seconds": round(meta["seconds"], 3), "samples_per_s": round(meta["samples_per_s"], 1),
                "train": meta["final"]["train"], "val": meta["final"]["val"], "test": meta["final"]["test"],
-               **meta["metrics"], "from_store": stored is not None,
+               **meta["metrics"], **meta.get("reconstruction", {}), "from_store": stored is not None,
                "parameters": sum(p.numel() for p in model.parameters()),
                "recipe": meta.get("recipe", extra.get("recipe")), "budget": meta.get("budget", extra.get("budget")),
                "history": [{"stage": h["stage"], "epoch": h["epoch"], "train": h["train"], "val": h["val"]}

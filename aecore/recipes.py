@@ -231,7 +231,8 @@ def comparison(r: Recipe, meta: dict | None) -> list[tuple[str, str, str]]:
     """Rows (what, the source's number, ours) for recipe `r`; ours from a stored model's `meta`
     ("–" where the model is not trained or does not report it)."""
     meta = meta or {}
-    metrics, history = meta.get("metrics", {}), meta.get("history", [])
+    metrics = {**meta.get("metrics", {}), **meta.get("reconstruction", {})}
+    history = meta.get("history", [])
     own = [h for h in history if h.get("stage") == "train"]
     test = meta.get("final", {}).get("test", {})
     p = r.published

@@ -59,9 +59,9 @@ def train_spec(spec: RunSpec, data: Dataset, *, device=None, callbacks=None,
     result = trainer.run()
     if len(data.x_test):
         from aecore.metrics import brightest_pixel_error, reconstruct_images, reconstruction_agreement
-        result.metrics.update(reconstruction_agreement(result.model, data.x_test, data.y_test))
+        result.reconstruction = reconstruction_agreement(result.model, data.x_test, data.y_test)
         train = data.x_train[:10_000]  # CNTK reports its error on the training digits too
-        result.metrics["train_brightest_pixel_error"] = brightest_pixel_error(
+        result.reconstruction["train_brightest_pixel_error"] = brightest_pixel_error(
             train.reshape(len(train), -1).astype(np.float32) / 255.0, reconstruct_images(result.model, train))
     return result
 
@@ -78,6 +78,7 @@ def describe_run(spec: RunSpec, data: Dataset, result: TrainResult) -> dict:
         "probe": result.probe.to_dict(),
         "final": result.final,
         "metrics": result.metrics,
+        "reconstruction": result.reconstruction,  # CNTK 105's error and cosine similarities, test digits
         "seconds": result.seconds,
         "samples_per_s": result.samples_per_s,
         "device": str(next(result.model.parameters()).device),

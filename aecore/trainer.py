@@ -102,6 +102,7 @@ class TrainResult:
     seconds: float
     samples_per_s: float
     stopped_early: bool
+    reconstruction: dict[str, float] = field(default_factory=dict)  # agreement of decodes with originals (runs)
 
 
 Callback = Callable[[Progress], "bool | None"]
