@@ -242,8 +242,8 @@ def comparison(r: Recipe, meta: dict | None) -> list[tuple[str, str, str]]:
         for i in (0, 1, len(costs) - 1):
             ours = own[i]["train"]["loss"] if i < len(own) else None
             rows.append((f"training cost, epoch {i + 1}", _num(costs[i]), _num(ours)))
-        last = own[-1]["train"]["loss"] if own else None
-        rows.append((f"training cost, our last epoch ({len(own)})", "", _num(last)))
+        if own:  # no row for a model not trained yet
+            rows.append((f"training cost, our last epoch ({len(own)})", "", _num(own[-1]["train"]["loss"])))
     if "cost_epoch_0" in p:
         for i, key in ((0, "cost_epoch_0"), (1, "cost_epoch_1")):
             rows.append((f"training cost, epoch {i + 1}", _num(p[key], 1), _num(own[i]["train"]["loss"], 1)

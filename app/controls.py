@@ -3,12 +3,13 @@ widgets with explicit keys, starts them from the URL query string and writes the
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import asdict
 from typing import Any
 
 import streamlit as st
 
-from aecore.configs import FAMILIES, TrainConfig, config_class
-from aecore.spec import RunSpec, make_spec
+from aecore.configs import FAMILIES, FamilyConfig, TrainConfig, config_class
+from aecore.spec import RunSpec, lecture_spec, make_spec
 from app import resources, settings
 
 LEARNING_RATES = [1e-4, 3e-4, 1e-3, 2e-3, 3e-3, 5e-3, 1e-2, 3e-2, 0.1]
@@ -50,15 +51,16 @@ def _cast(default: Any) -> Callable[[str], Any]:
     return _bool if isinstance(default, bool) else type(default)
 
 
-def family_controls(family: str) -> dict[str, Any]:
-    """The widgets the family declares (`controls` on its config); returns the settings they give.
+def family_controls(family: str, start: FamilyConfig | None = None) -> dict[str, Any]:
+    """The widgets the family declares (`controls` on its config); returns the settings they give,
+    none where they still show `start` (the settings they start from, by default the family's own).
 
-    Each family keeps its own widget values (keys `w_<family>_<name>`), starting from its own
-    defaults: a dae picked after an ae is tied, as the dae default is. URL values count only for the
-    family the URL named when the session opened the page.
+    Each family keeps its own widget values (keys `w_<family>_<name>`), starting from `start`: a dae
+    picked after an ae is tied, as the dae's are. URL values count only for the family the URL named
+    when the session opened the page.
     """
     cfg = config_class(family)
-    defaults = cfg().control_values()
+    defaults = (start or cfg()).control_values()
     from_url = st.session_state.get(_URL_FAMILY) == family
     values: dict[str, Any] = {}
     for c in cfg.controls:
@@ -73,16 +75,28 @@ def family_controls(family: str) -> dict[str, Any]:
                             widget_key=key)
     for name in _CONTROL_PARAMS - {c.name for c in cfg.controls}:
         st.query_params.pop(name, None)
-    return cfg.from_controls(values)
+    # unmoved widgets leave the start's settings whole (e.g. a stacked model's unequal levels)
+    return {} if values == {k: defaults[k] for k in values} else cfg.from_controls(values)
 
 
-def training_controls() -> dict[str, Any]:
-    t = TrainConfig()
+def training_controls(family: str = "ae", start: TrainConfig | None = None) -> dict[str, Any]:
+    """Epochs, learning rate, batch size and optimizer, per family (keys `w_<family>_<param>`),
+    starting from `start`; URL values count as in `family_controls`."""
+    t = start or TrainConfig()
+    from_url = (st.session_state.get(_URL_FAMILY) or FAMILIES[0]) == family
+    wanted = {"epochs": t.epochs, "lr": t.lr, "batch": t.batch_size, "opt": t.optimizer}
+    if not from_url:
+        for param, value in wanted.items():
+            settings.keep(f"w_{family}_{param}", lambda value=value: value)
     return {
-        "epochs": _q("slider", "Epochs", "epochs", t.epochs, cast=int, lo=1, hi=50, step=1),
-        "lr": _q("select_slider", "Learning rate", "lr", t.lr, options=LEARNING_RATES, fmt=lambda v: f"{v:g}"),
-        "batch_size": _q("select_slider", "Batch size", "batch", t.batch_size, cast=int, options=BATCH_SIZES),
-        "optimizer": _q("select", "Optimizer", "opt", t.optimizer, cast=str, options=["adam", "sgd"]),
+        "epochs": _q("slider", "Epochs", "epochs", t.epochs, cast=int, lo=1, hi=50, step=1,
+                     widget_key=f"w_{family}_epochs"),
+        "lr": _q("select_slider", "Learning rate", "lr", t.lr, options=LEARNING_RATES, fmt=lambda v: f"{v:g}",
+                 widget_key=f"w_{family}_lr"),
+        "batch_size": _q("select_slider", "Batch size", "batch", t.batch_size, cast=int, options=BATCH_SIZES,
+                         widget_key=f"w_{family}_batch"),
+        "optimizer": _q("select", "Optimizer", "opt", t.optimizer, cast=str, options=["adam", "sgd"],
+                        widget_key=f"w_{family}_opt"),
     }
 
 
@@ -93,14 +107,16 @@ def family_picker(label: str = "Model family", families: Sequence[str] = FAMILIE
 
 
 def spec_controls(dataset: str) -> RunSpec:
-    """The Train page's settings: family, its sliders, training settings. Returns the spec to train."""
+    """The Train page's settings: family, its sliders, training settings, all starting from the
+    family's lecture model (so picking a family shows it). Returns the spec to train."""
     family = family_picker()
+    lecture = lecture_spec(family, dataset)
     left, right = st.columns(2)
     with left:
-        model = family_controls(family)
+        model = family_controls(family, lecture.model)
     with right:
-        train = training_controls()
-    return make_spec(family, dataset, **model, **train)
+        train = training_controls(family, lecture.train)
+    return make_spec(family, dataset, **{**asdict(lecture.model), **model, **asdict(lecture.train), **train})
 
 
 def trained_models(dataset: str, accept: Callable[[RunSpec], bool] = lambda s: True) -> list[dict]:

@@ -27,7 +27,7 @@ for r in RECIPES.values():
 for seed, recipes in by_source.items():
     source = recipes[0].source
     with st.container(border=True):
-        st.subheader(f"{seed} · {source.title}")
+        st.subheader(source.title)
         st.caption(source.citation)
         for r in recipes:
             spec, budget = r.spec(dataset_name, n_train=n_train)

@@ -92,7 +92,8 @@ for col, (level, spec) in zip(cols, lecture):
                     help=words.term("corruption"))
         stored = training.ensure_trained(spec, why="The comparison needs both.", key=f"flt-offer-{level:g}")
         if stored is not None:
-            picture = show_filters(stored.key, spec.label(), n_filters)
+            # the full label ("dae 500 masking 0.3 init sigmoid zero bias") is cut off under a half-width picture
+            picture = show_filters(stored.key, f"{spec.model.hidden[0]}-unit dA, corruption {level:g}", n_filters)
             if picture is not None:
                 pictures[level] = (stored.key, picture)
 if len(pictures) == 2:  # the caption states what was measured on the two pictures above

@@ -15,7 +15,7 @@ from streamlit.testing.v1 import AppTest
 
 import aecore.jobs
 from aecore.runs import get_or_train
-from aecore.spec import lecture_specs
+from aecore.spec import lecture_spec, lecture_specs
 
 ENTRY = Path(__file__).resolve().parents[1] / "app" / "Home.py"
 
@@ -86,6 +86,21 @@ def test_train_controls_follow_the_family():
     assert {"Latent size", "β (KL weight)"} <= {s.label for s in [*at.slider, *at.select_slider]}
 
 
+def test_each_family_starts_at_its_lecture_model():
+    # the dae's lecture model is the dA recipe (SGD lr 0.1, batch 20, 15 epochs on the sample), not the
+    # Train page's generic 10 Adam epochs: picking dae must show it, so it is found or trained at once
+    at = open_page("train.py")
+    at.selectbox(key="w_family").select("dae").run()
+    assert at.slider(key="w_dae_epochs").value == 15 and at.select_slider(key="w_dae_lr").value == 0.1
+    next(b for b in at.button if b.label == "Train").click().run()
+    assert not at.exception
+    assert aecore.jobs._default.jobs()[0].spec == lecture_spec("dae", "mnist-sample")
+    at.selectbox(key="w_family").select("stacked").run()  # unequal levels (0.1, 0.2) no slider shows
+    assert any("on this server's CPU" in c.value for c in at.caption)
+    next(b for b in at.button if b.label == "Train").click().run()
+    assert aecore.jobs._default.jobs()[-1].spec == lecture_spec("stacked", "mnist-sample")
+
+
 def test_changing_a_control_changes_the_spec_and_the_url():
     at = open_page("train.py", {"family": "dae"})
     at.slider(key="w_dae_level").set_value(0.5).run()
@@ -98,7 +113,7 @@ def test_changing_a_control_changes_the_spec_and_the_url():
 def test_bad_values_in_the_url_are_ignored():
     at = open_page("train.py", {"family": "no-such-family", "epochs": "100000", "code": "-3"})
     assert at.selectbox(key="w_family").value == "ae"
-    assert at.slider(key="w_epochs").value == 10
+    assert at.slider(key="w_ae_epochs").value == 10
     assert at.slider(key="w_ae_code").value == 32
 
 
@@ -124,7 +139,7 @@ def test_a_diverging_run_shows_its_message_and_the_page_goes_on():
     at.run()
     assert not at.exception
     assert any("diverged" in e.value and "learning rate" in e.value for e in at.error)
-    at.select_slider(key="w_lr").set_value(1e-3).run()  # the lecture goes on with a sane setting
+    at.select_slider(key="w_ae_lr").set_value(1e-3).run()  # the lecture goes on with a sane setting
     assert not at.exception and not at.error
 
 

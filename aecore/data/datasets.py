@@ -256,7 +256,7 @@ def _load_sample(val_size) -> Dataset:
     train_mask = np.ones(len(y), dtype=bool)
     train_mask[test_idx] = False
     return _assemble("mnist-sample",
-                     "MNIST sample: 5,000 real digits shipped with Latent Lab (offline default)",
+                     "MNIST sample: 5,000 real digits shipped with Latent Lab, the offline default",
                      x[train_mask], y[train_mask], x[test_idx], y[test_idx], DIGIT_NAMES, val_size)
 
 
