@@ -255,7 +255,8 @@ def comparison(r: Recipe, meta: dict | None) -> list[tuple[str, str, str]]:
             rows.append(("figure" if key == "figures" else "first-layer filters", p[key],
                          "see the pages below" if meta else "–"))
     if "parameters" in p:
-        rows.append(("parameters", f"{p['parameters']:,}", f"{meta['parameters']:,}" if "parameters" in meta else "–"))
+        ours = f"{meta['parameters']:,}" if "parameters" in meta else "–"
+        rows.append(("parameters", f"{p['parameters']:,}", ours))
     if "train_error" in p:
         rows.append(("error (brightest pixel), training digits", _pct(p["train_error"]),
                      _pct(metrics.get("train_brightest_pixel_error"))))

@@ -69,7 +69,8 @@ class RunSpec:
     def label(self) -> str:
         """A short human name, e.g. 'dae 500 masking 0.3', naming every model setting that differs
         from the family's defaults, so two different models never share a label ('dae 500 masking 0.3
-        untied'). Training settings are not named."""
+        untied'). A classic recipe's model is named by its key settings and the recipe ('vae 256 z2
+        (keras-vae-mlp)'). Training settings are not named."""
         m = self.model
         bits = [self.family]
         named = {"hidden", "latent", "corruption", "level", "beta"}
@@ -81,6 +82,11 @@ class RunSpec:
             bits.append(f"{m.corruption} {m.level:g}")
         if getattr(m, "beta", 1.0) != 1.0:
             bits.append(f"β={m.beta:g}")
+        from aecore.recipes import RECIPES, is_recipe_model  # here: recipes builds its specs with this module
+        as_dict = self.to_dict()
+        recipe = next((r for r in RECIPES.values() if is_recipe_model(r, as_dict)), None)
+        if recipe is not None:  # its name says the rest, and names no other model
+            return " ".join(bits) + f" ({recipe.name})"
         default = type(m)()
         for f in fields(m):
             value = getattr(m, f.name)

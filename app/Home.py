@@ -6,9 +6,6 @@ the script, it builds the navigation over the page scripts in `pages/` and draws
 page shares (the dataset picker and the lecturer's unlock field in the sidebar). Each page reads
 like a script of its screen; the work lives in `aecore` and the helpers in `app/`.
 """
-import sys
-from pathlib import Path
-
 import streamlit as st
 
 
@@ -37,8 +34,7 @@ if __name__ == "__main__":  # Streamlit runs the script as __main__
     from app import dataset_choice, lecturer, navigation, page_visits, projector, warmup
 
     main()
-else:  # imported by `streamlit run` (or uvicorn) for the server, with only app/ on the path
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+else:  # imported by `streamlit run` (or uvicorn) for the server; `app` is the installed package, as above
     from starlette.middleware import Middleware
 
     from app.routing import NestedPathRedirect

@@ -9,6 +9,7 @@ from typing import Any
 import streamlit as st
 
 from aecore.configs import FAMILIES, FamilyConfig, TrainConfig, config_class
+from aecore.errors import AecoreError
 from aecore.spec import RunSpec, lecture_spec, make_spec
 from app import resources, settings
 
@@ -132,9 +133,17 @@ def trained_models(dataset: str, accept: Callable[[RunSpec], bool] = lambda s: T
     return out
 
 
+def _label(meta: dict) -> str:
+    """The model's label as `RunSpec.label` words it now (a store may hold an older wording)."""
+    try:
+        return RunSpec.from_dict(meta["spec"]).label()
+    except (KeyError, TypeError, ValueError, AecoreError):
+        return meta.get("label", meta["key"])
+
+
 def model_names(metas: list[dict]) -> dict[str, str]:
     """key -> the model's label, with a short key only where two models share a label."""
-    labels = [m.get("label", m["key"]) for m in metas]
+    labels = [_label(m) for m in metas]
     return {m["key"]: label + (f" · {m['key'][:6]}" if labels.count(label) > 1 else "")
             for m, label in zip(metas, labels)}
 

@@ -232,14 +232,16 @@ def grid_map_figure(codes: np.ndarray, labels: np.ndarray, class_names: Sequence
                       selected=dict(marker=dict(size=9, color="rgba(0,0,0,0.45)")),  # the picked spot or box shows
                       hovertemplate="z = (%{x:.2f}, %{y:.2f})<extra></extra>")
     fig.update_traces(unselected=dict(marker=dict(opacity=0.8)), selector=lambda t: t.name)  # a pick fades nothing
-    fig.update_traces(unselected=dict(textfont=dict(color="black")), selector=dict(name="your drawing"))
     # The layer goes underneath, so the digits' points stay on top; the drawing's star goes on top of all.
     layer, *rest = fig.data[-1:] + fig.data[:-1]
     fig.data = (layer, *sorted(rest, key=lambda t: t.name == "your drawing"))
-    fig.update_xaxes(range=[x0, x1], title_text="z₁")
-    fig.update_yaxes(range=[y0, y1], title_text="z₂")
+    # constrain="domain": one scale on both axes shrinks the plot, not widening an axis past the codes.
+    fig.update_xaxes(range=[x0, x1], title_text="z₁", constrain="domain")
+    fig.update_yaxes(range=[y0, y1], title_text="z₂", constrain="domain")
+    fig.update_traces(mode="markers", selector=dict(name="your drawing"))  # the legend names the star
     # Streamlit selects a clicked point only outside box-select mode; boxes stay in the toolbar.
-    fig.update_layout(dragmode="pan", legend=dict(orientation="v", x=1.02, xanchor="left", y=1, yanchor="top"),
+    # The legend goes above the plot, so a narrow column leaves the plot its full width.
+    fig.update_layout(dragmode="pan", legend=dict(orientation="h", x=0, xanchor="left", y=1.02, yanchor="bottom"),
                       margin=dict(l=10, r=10, t=30, b=10))
     return fig
 

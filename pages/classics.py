@@ -45,8 +45,8 @@ for seed, recipes in by_source.items():
             budget_text = budget.describe() if budget is not None else f"{spec.train.epochs} epochs"
             if meta is not None:
                 epochs = meta["spec"]["train"]["epochs"]
-                st.caption(f"Ours: {meta.get('label', spec.label())}, {epochs} epochs, trained in "
-                           f"{meta.get('seconds', 0):.0f} s.")
+                st.caption(f"Ours: {meta.get('label', spec.label())}, {epochs} epoch{'' if epochs == 1 else 's'}, "
+                           f"trained in {meta.get('seconds', 0):.0f} s.")
             if stored is None and job is not None and not job.done:
                 training.job_progress(job, curves=False, key=f"cls-{r.name}")
             elif stored is None and st.button(f"Train {r.name} ({budget_text})", key=f"cls-train-{r.name}"):

@@ -15,6 +15,7 @@ INPUT_SIDE = 112  # pixels of the "what the models see" pictures beside the canv
 MAX_MODELS = 5  # the lecture set, side by side
 NOISE_NAMES = {"masking": "masking (pixels set to 0)", "gaussian": "Gaussian noise (σ)",
                "salt_pepper": "salt and pepper"}
+NOISE_CHOICES = {"masking": "masking", "gaussian": "Gaussian noise", "salt_pepper": "salt and pepper"}  # fit the box
 
 dataset_name = dataset_choice.current_dataset()
 GRID_DAE = lecture_spec("dae", dataset_name, level=0.3)  # the lecture's denoiser
@@ -102,8 +103,10 @@ def corruption_controls(default_level: float) -> tuple[str, float]:
     """Noise applied to the drawing before every model sees it (URL: `dkind`, `dlevel`)."""
     settings.init_from_query("draw_kind", "dkind", "masking", choices=CORRUPTIONS)
     settings.init_from_query("draw_level", "dlevel", default_level, cast=float, lo=0.0, hi=0.9)
-    kind_col, level_col = st.columns(2, gap="medium")
-    kind = kind_col.selectbox("Corruption", CORRUPTIONS, key="draw_kind", format_func=NOISE_NAMES.get)
+    kind_col, level_col, _ = st.columns([1, 1, 1], gap="medium")
+    kind = kind_col.selectbox("Corruption", CORRUPTIONS, key="draw_kind", format_func=NOISE_CHOICES.get,
+                              help="Masking sets a fraction of the pixels to 0; Gaussian noise adds noise of "
+                                   "that σ; salt and pepper sets that fraction of pixels to 0 or 1.")
     level = level_col.slider("Corruption level", 0.0, 0.9, step=0.05, key="draw_level",
                              help="Every model gets the same corrupted drawing: a denoising autoencoder "
                                   "should still give back a clean digit.")
@@ -136,18 +139,17 @@ def reconstructions(rows: list[dict], chosen: list[str], noisy: np.ndarray | Non
             st.image(figures.inline_png(recon), width="stretch")
             st.image(figures.inline_png(figures.code_bars(code)), width="stretch",
                      caption=f"code · {len(code)} units · largest |value| {np.abs(code).max():.2g}")
+            if len(code) == 2:  # a drawn 7 may come back as a 9
+                st.caption("A 2-D code keeps only the digit's rough shape.")
 
 
 @st.fragment  # a stroke reruns only this panel, not the test grid below
 def drawing_panel() -> None:
     rows = drawing.trained_models(dataset_name)
-    families = {r["key"]: r["spec"]["family"] for r in rows}
-    models_col, noise_col = st.columns([3, 2], gap="medium", vertical_alignment="bottom")
-    with models_col:
-        chosen = models_controls(rows) if rows else []
-    with noise_col:
-        # Start with the noise the lecture dae was trained on when a dae is in the comparison.
-        kind, level = corruption_controls(0.3 if any(families.get(k) == "dae" for k in chosen) else 0.0)
+    # The chips get the full width, so four lecture models' names stay readable at 1280 px.
+    chosen = models_controls(rows) if rows else []
+    # Start with the noise the lecture dae was trained on, whatever is picked when the page first draws.
+    kind, level = corruption_controls(GRID_DAE.model.level)
     st.space("small")  # room for the canvas toolbar, which floats above the canvas
     noisy = None
     with st.container(horizontal=True, gap="medium"):

@@ -146,7 +146,7 @@ def plane_row():
         st.image(figures.enlarge(image, scale), width="stretch", output_format="PNG")
         (gx0, gy0), (gx1, gy1) = grid_codes.min(axis=0), grid_codes.max(axis=0)
         st.caption(f"{n}×{n} decoded codes: z₁ from {gx0:.2f} (left) to {gx1:.2f} (right), "
-                   f"z₂ from {gy0:.2f} (bottom) to {gy1:.2f} (top). The dashed box on the map.")
+                   f"z₂ from {gy0:.2f} (bottom) to {gy1:.2f} (top): the dashed box on the map.")
     with map_col:
         event = st.plotly_chart(figures.grid_map_figure(codes, data.y_test, data.class_names, grid_codes, path,
                                                         drawing_code, height=MAP_HEIGHT),
@@ -155,7 +155,7 @@ def plane_row():
         pick = picked(event, key)
         if pick is None:  # a caption under the wide map, not a hint box wrapping in the narrow column
             st.caption(":material/touch_app: Click the map (or drag a box) to decode that spot: "
-                       "it appears on the right.")
+                       "the digit appears to the right of the map.")
     with pick_col:
         if pick is None:
             return
@@ -206,7 +206,7 @@ def _next_seed() -> None:
     st.session_state["lg_seed"] = (st.session_state["lg_seed"] + 1) % 10000
 
 
-cols = st.columns([1, 1, 4], gap="medium", vertical_alignment="bottom")
+cols = st.columns([1, 1.5, 3.5], gap="medium", vertical_alignment="bottom")  # the button's words fit at 1280
 seed = cols[0].number_input("Seed", 0, 9999, key="lg_seed")
 cols[1].button("New samples", on_click=_next_seed, icon=":material/casino:", key="lg_new")
 st.query_params["seed"] = str(seed)

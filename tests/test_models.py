@@ -423,6 +423,16 @@ def test_label_names_the_settings_that_differ_from_the_family_defaults():
     assert make_spec("stacked", pretrain_epochs=2).label() == "stacked 500-250 pretrain epochs 2"
 
 
+def test_a_classic_recipes_model_is_named_by_its_key_settings_and_the_recipe():
+    from aecore.recipes import RECIPES
+    assert RECIPES["keras-vae-mlp"].spec("mnist-sample")[0].label() == "vae 256 z2 (keras-vae-mlp)"
+    assert RECIPES["theano-da-0.3"].spec()[0].label() == "dae 500 masking 0.3 (theano-da-0.3)"
+    labels = [r.spec(n_train=3600)[0].label() for r in RECIPES.values()]
+    assert len(set(labels)) == len(labels) and max(map(len, labels)) <= 40, labels
+    plain = make_spec("vae", hidden=(256,), init="glorot", zero_bias=True)  # the recipe's model, other training
+    assert plain.label() == "vae 256 z2 init glorot zero bias"
+
+
 @pytest.mark.parametrize("family", FAMILIES)
 def test_models_that_differ_in_any_model_setting_have_different_labels(family):
     settings = {**SMALL_CONFIGS[family], **({"sparsity": "l1"} if family == "sparse" else {})}

@@ -48,4 +48,4 @@ def test_a_trained_recipe_shows_ours_beside_the_sources():
     assert is_recipe_model(recipe("cntk-simple-ae"), stored.meta["spec"])  # on any budget
     assert not is_recipe_model(recipe("cntk-deep-ae"), stored.meta["spec"])
     at = open_page()  # the 1-epoch model's numbers stand beside the source's
-    assert any("Ours: ae 32" in c.value and "1 epochs" in c.value for c in at.caption)
+    assert any("Ours: ae 32" in c.value and "1 epoch," in c.value for c in at.caption)

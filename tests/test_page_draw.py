@@ -68,13 +68,15 @@ def test_renders_and_trains_the_lecture_dae_before_any_model(fresh_app):
     assert at.title[0].value == "Draw & reconstruct"
     assert at.get("bidi_component"), "the canvas component is on the page"
     assert any("Reconstructions appear here" in i.value for i in at.info)
-    assert any("Training **dae 500 masking 0.3 init sigmoid zero bias** now" in c.value for c in at.caption)
+    assert any("Training **dae 500 masking 0.3 (theano-da-0.3)** now" in c.value for c in at.caption)
+    assert at.slider(key="draw_level").value == pytest.approx(0.3), "the lecture dae's noise, nothing picked yet"
     stroke(at)  # a drawing with nothing trained still shows the normalised digit, and no error
     assert at.session_state["drawing"].shape == (28, 28)
     assert not at.error
 
 
 def test_stroke_reconstructs_with_every_chosen_model(fresh_app, ask_before_training):
+    vae, _ = get_or_train(make_spec("vae", DATA, hidden=(16,), epochs=1))
     ae, dae = train_small()
     at = open_page()
     chosen = at.multiselect(key="draw_models")
@@ -89,6 +91,10 @@ def test_stroke_reconstructs_with_every_chosen_model(fresh_app, ask_before_train
     assert np.isfinite(digit).all() and digit.max() == pytest.approx(1.0)
     assert code_captions(at) == ["code · 8 units", "code · 32 units"], "one code picture per model"
     assert {m.value for m in at.markdown if m.value.startswith("**")} >= {"**ae 32-8**", "**dae 32 masking 0.3**"}
+
+    assert not any("2-D code" in c.value for c in at.caption)
+    chosen.set_value([ae, vae.key]).run()
+    assert any(c.value == "A 2-D code keeps only the digit's rough shape." for c in at.caption), "why a 7 turns 9"
 
     chosen.set_value([ae]).run()
     assert code_captions(at) == ["code · 8 units"]

@@ -35,8 +35,8 @@ def heatmap_ticks(at: AppTest) -> list[list[str]]:
 def test_without_models_both_denoising_autoencoders_are_offered():
     at = open_page()
     labels = [b.label for b in at.button]
-    assert any(label.startswith("Train dae 500 masking 0 init sigmoid zero bias now") for label in labels)
-    assert any(label.startswith("Train dae 500 masking 0.3 init sigmoid zero bias now") for label in labels)
+    assert any(label.startswith("Train dae 500 masking 0 (theano-da) now") for label in labels)
+    assert any(label.startswith("Train dae 500 masking 0.3 (theano-da-0.3) now") for label in labels)
     assert not at.get("plotly_chart")
 
 

@@ -41,15 +41,15 @@ def test_offers_its_vae_with_how_long_it_takes_where_training_is_slow(fresh_app,
     at = open_page()
     assert any("takes about" in i.value for i in at.info)
     assert at.title[0].value == "Latent grid"
-    assert any("vae 256 z2 init glorot zero bias" in i.value for i in at.info)
-    assert any(b.label == "Train vae 256 z2 init glorot zero bias now" for b in at.button)
+    assert any("vae 256 z2 (keras-vae-mlp)" in i.value for i in at.info)
+    assert any(b.label == "Train vae 256 z2 (keras-vae-mlp) now" for b in at.button)
     assert not at.get("image")
 
 
 def test_trains_its_vae_at_once_on_the_sample(fresh_app):
     at = open_page()
-    assert any("Training **vae 256 z2 init glorot zero bias** now" in c.value for c in at.caption)
-    assert not at.button or not any(b.label == "Train vae 256 z2 init glorot zero bias now" for b in at.button)
+    assert any("Training **vae 256 z2 (keras-vae-mlp)** now" in c.value for c in at.caption)
+    assert not at.button or not any(b.label == "Train vae 256 z2 (keras-vae-mlp) now" for b in at.button)
     job = resources.registry().get(resources.model_key(lecture_spec("vae", DATA)))
     assert job is not None, "the page started the shared job"
 
@@ -138,3 +138,19 @@ def test_small_maps_are_svg_and_large_ones_webgl():
     assert {large[str(c)] for c in range(10)} == {"scattergl"}
     assert small["your drawing"] == large["your drawing"] == "scatter"  # the star stays on top, in SVG
     assert sum(len(t.x) for t in latent_scatter(np.zeros((30, 2)), np.arange(30) % 3, ["a", "b", "c"]).data) == 30
+
+
+def test_the_grid_map_keeps_its_axes_on_the_codes_in_a_narrow_column():
+    """One scale on both axes must shrink the plot, not stretch an axis past the codes (at 1280 px the
+    z2 axis ran -10..10 around codes within ±4), and the legend must not take the plot's width."""
+    from app.figures import grid_map_figure
+
+    codes = np.random.default_rng(0).normal(size=(200, 2))
+    grid = np.array([[-1.6, -1.6], [1.6, 1.6]])
+    fig = grid_map_figure(codes, np.arange(200) % 10, [str(c) for c in range(10)], grid,
+                          drawing_code=np.zeros(2))
+    assert fig.layout.yaxis.scaleanchor == "x"
+    assert fig.layout.xaxis.constrain == fig.layout.yaxis.constrain == "domain"
+    assert fig.layout.legend.orientation == "h"
+    for axis in (fig.layout.xaxis, fig.layout.yaxis):
+        assert -5 < axis.range[0] < -1.6 and 1.6 < axis.range[1] < 5

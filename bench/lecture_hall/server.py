@@ -25,23 +25,38 @@ from collections.abc import Iterator
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-SEED_MODELS = ("ae", "vae")  # the default ae for Draw and Embeddings, the 2-D vae for Latent grid
+# Trains what every page opens on (the lecture set and the stacked page's model), as `aecore prepare` does
+# before a lecture; the keys are printed one per line.
+_PREPARE_LECTURE = """
+import sys
+from aecore.runs import get_or_train
+from aecore.spec import lecture_spec, lecture_specs
+for spec in [*lecture_specs(sys.argv[1]), lecture_spec("stacked", sys.argv[1])]:
+    print(get_or_train(spec)[0].key)
+"""
 
 
 # ---- the model cache ------------------------------------------------------------------------------
 
-def prepare_home(home: Path, dataset: str = "mnist-sample", families=SEED_MODELS) -> list[str]:
-    """Train the default model of each family in `families` into `home` (in parallel); returns keys."""
-    env = {**os.environ, "AECORE_HOME": str(home), "OMP_NUM_THREADS": "1"}
-    procs = [subprocess.Popen([sys.executable, "-m", "aecore", "train", "--model", family, "--dataset", dataset,
-                               "--json"], cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                              text=True) for family in families]
+def prepare_home(home: Path, dataset: str = "mnist-sample", families: tuple[str, ...] | None = None) -> list[str]:
+    """Train models into `home`; returns their keys. By default the models the pages open on (so that no
+    page starts a training job of its own during a measurement); with `families`, the CLI's default
+    model of each family, in parallel."""
+    env = {**os.environ, "AECORE_HOME": str(home)}
+    if families is not None:  # one process per family, side by side
+        env["OMP_NUM_THREADS"] = "1"
+    commands = ([[sys.executable, "-c", _PREPARE_LECTURE, dataset]] if families is None else
+                [[sys.executable, "-m", "aecore", "train", "--model", family, "--dataset", dataset, "--json"]
+                 for family in families])
+    procs = [subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for command in commands]
     keys = []
-    for family, proc in zip(families, procs):
+    for command, proc in zip(commands, procs):
         out, err = proc.communicate(timeout=600)
         if proc.returncode != 0:
-            raise RuntimeError(f"training the {family} seed model failed: {err.strip()[-500:]}")
-        keys.append(json.loads(out.strip().splitlines()[-1])["key"])
+            raise RuntimeError(f"preparing the model cache failed ({command[-1]}): {err.strip()[-500:]}")
+        lines = out.strip().splitlines()
+        keys.extend(lines if families is None else [json.loads(lines[-1])["key"]])
     return keys
 
 
