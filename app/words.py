@@ -98,6 +98,20 @@ def filter_pair_caption(correlation: float | None, plain: float, denoising: floa
         verdict = "The two grids differ, but neither set is more localised"
     return f"{verdict}: {share}" + (f"; {said}." if said else ".")
 
+METRICS = {
+    "finetune_test_accuracy": "Share of test digits the pretrained and fine-tuned network classifies correctly.",
+    "test_error": "Share of test digits it gets wrong (1 - that accuracy).",
+    "random_init_test_accuracy": "The same network trained on the labels from random weights, for comparison.",
+}
+
+
+def metric_rows(metrics: dict[str, float]) -> dict[str, list[str]]:
+    """A compact table of a model's extra figures: name, value and what each means."""
+    names = list(metrics)
+    return {"figure": [n.replace("_", " ") for n in names], "value": [f"{metrics[n]:.3f}" for n in names],
+            "what it means": [METRICS.get(n, "") for n in names]}
+
+
 STACKED_RECONSTRUCTIONS = (
     "These reconstructions are poor on purpose: a stacked model is fine-tuned as a digit classifier, which "
     "changes its encoder but not the decoder pretraining left, so the two no longer match. Its test loss is "

@@ -74,8 +74,9 @@ if stored is not None:
         cols[i + 1].metric(f"Test {k}", f"{v:.2f}", help=words.TERMS.get(k.lower()))
     cols[3].metric("Training time", f"{meta['seconds']:.1f} s",
                    help=f"{meta['samples_per_s']:,.0f} samples/s on {meta.get('device', '?')}")
-    for name, value in meta.get("metrics", {}).items():
-        st.metric(name.replace("_", " "), f"{value:.3f}")
+    if meta.get("metrics"):  # a compact table, so the loss curves below stay on a projector's screen
+        with st.expander(f"This family's other figures ({len(meta['metrics'])})"):
+            st.table(words.metric_rows(meta["metrics"]))
 
     st.subheader("Loss curves")
     others = [m for m in controls.trained_models(dataset_name) if m["key"] != key]

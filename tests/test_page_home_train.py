@@ -131,6 +131,19 @@ def test_train_button_starts_a_job_and_the_page_shows_the_result():
     assert {m.label for m in at.metric} >= {"Test loss", "Training time"}
 
 
+def test_a_familys_extra_figures_are_a_table_not_a_column_of_metrics():
+    at = open_page("train.py", {"family": "stacked", "layers": "1", "hidden": "64", "pretrain_epochs": "0",
+                                "epochs": "1"})
+    next(b for b in at.button if b.label == "Train").click().run()
+    job = aecore.jobs._default.jobs()[0]
+    assert job.wait(120) and job.state == "done", job.state
+    at.run()
+    assert not at.exception
+    assert {m.label for m in at.metric} == {"Test loss", "Training time"}  # no big "finetune test accuracy"
+    extra = at.table[0].value
+    assert "finetune test accuracy" in list(extra["figure"]) and all(extra["what it means"])
+
+
 def test_a_diverging_run_shows_its_message_and_the_page_goes_on():
     at = open_page("train.py", {"family": "ae", "opt": "sgd", "lr": "0.1", "epochs": "2"})
     next(b for b in at.button if b.label == "Train").click().run()
