@@ -97,3 +97,27 @@ def filter_pair_caption(correlation: float | None, plain: float, denoising: floa
     else:
         verdict = "The two grids differ, but neither set is more localised"
     return f"{verdict}: {share}" + (f"; {said}." if said else ".")
+
+STACKED_RECONSTRUCTIONS = (
+    "These reconstructions are poor on purpose: a stacked model is fine-tuned as a digit classifier, which "
+    "changes its encoder but not the decoder pretraining left, so the two no longer match. Its test loss is "
+    "not comparable with an autoencoder's.")
+
+
+def accuracy_gap(better: float, other: float, n: int) -> tuple[str, bool, str]:
+    """How two test accuracies on the same `n` digits differ, with one standard error.
+
+    Returns (the difference in points with its ± standard error, whether it is within noise, i.e.
+    under two standard errors, and a sentence saying so in digits).
+    """
+    diff = better - other
+    # the two accuracies taken as independent estimates on n digits (per-digit answers are not kept)
+    se = (better * (1 - better) / n + other * (1 - other) / n) ** 0.5 if n else 0.0
+    within = abs(diff) < 2 * se
+    digits = round(abs(diff) * n)
+    text = f"{diff * 100:+.2f} ± {se * 100:.2f} points vs random init"
+    verdict = ("within noise: the two could swap places on other test digits or another seed" if within else
+               "more than two standard errors, unlikely to be noise alone")
+    sentence = (f"The difference is {digits:,} of {n:,} test digits; one standard error of a difference of two "
+                f"accuracies on {n:,} digits is {se * 100:.2f} points, so it is {verdict}.")
+    return text, within, sentence

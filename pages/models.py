@@ -5,7 +5,7 @@ from datetime import datetime
 import streamlit as st
 
 from aecore.errors import AecoreError
-from app import dataset_choice, exports, figures, lecturer, resources, settings
+from app import dataset_choice, exports, figures, lecturer, resources, settings, words
 
 st.title("Models")
 notice = st.session_state.pop("mdl_notice", None)
@@ -134,5 +134,7 @@ with pictures:
                      caption="Test digits (top) and their reconstructions (bottom)")
         except AecoreError as e:
             st.error(str(e))
+        if meta["spec"]["family"] == "stacked":
+            st.caption(words.STACKED_RECONSTRUCTIONS)
         if filters is not None:
             st.image(figures.enlarge(filters[0], 2), width=480, caption=f"First {filters[1]} first-layer filters")

@@ -4,7 +4,7 @@ import streamlit as st
 
 from aecore.errors import AecoreError
 from aecore.spec import lecture_spec
-from app import controls, dataset_choice, exports, figures, words
+from app import controls, dataset_choice, exports, figures, resources, words
 
 dataset_name = dataset_choice.current_dataset()
 
@@ -61,10 +61,14 @@ chart.plotly_chart(figures.stage_figure(compare, "accuracy", title="Validation a
 with numbers:
     metrics = stored.meta.get("metrics", {})
     tuned, scratch = metrics.get("finetune_test_accuracy"), metrics.get("random_init_test_accuracy")
+    gap = None
+    if tuned is not None and scratch is not None:
+        gap = words.accuracy_gap(tuned, scratch, len(resources.dataset(dataset_name).x_test))
     if tuned is not None:
-        st.metric("Test accuracy, pretrained + fine-tuned", f"{tuned:.2%}",
-                  None if scratch is None else f"{(tuned - scratch) * 100:+.2f} points vs random init",
-                  help=words.term("accuracy"))
+        st.metric("Test accuracy, pretrained + fine-tuned", f"{tuned:.2%}", None if gap is None else gap[0],
+                  delta_color="off" if gap is not None and gap[1] else "normal", help=words.term("accuracy"))
     if scratch is not None:
         st.metric("Test accuracy, random initialisation", f"{scratch:.2%}")
+    if gap is not None:
+        st.caption(gap[2])
     st.caption("Same network, same labels, same number of epochs; only the starting weights differ.")

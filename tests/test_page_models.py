@@ -71,6 +71,15 @@ def test_the_dataset_filter_and_the_model_follow_the_url(two_models):
     assert at.selectbox(key="mdl_pick").value in table(at)["key"].tolist()
 
 
+def test_a_stacked_models_reconstructions_say_why_they_are_poor(two_models):
+    ae, _ = two_models
+    stacked, _ = get_or_train(make_spec("stacked", "mnist-sample", hidden=(32, 16), levels=(0.1, 0.2),
+                                        pretrain_epochs=1, epochs=1))
+    said = "fine-tuned as a digit classifier"
+    assert any(said in c.value for c in open_page({"model": stacked.key}).caption)
+    assert not any(said in c.value for c in open_page({"model": ae.key}).caption)
+
+
 def test_delete_asks_first_then_removes_the_model(two_models):
     ae, vae = two_models
     at = open_page({"model": ae.key})

@@ -53,6 +53,8 @@ def test_a_trained_model_shows_each_stage_and_the_accuracies():
     metrics = {m.label: m for m in at.metric}
     tuned = metrics["Test accuracy, pretrained + fine-tuned"]
     assert tuned.value.endswith("%") and "points vs random init" in tuned.delta
+    assert " ± " in tuned.delta  # with its standard error on the 1,000 test digits, and a verdict in words
+    assert any("of 1,000 test digits" in c.value and "noise" in c.value for c in at.caption)
     assert metrics["Test accuracy, random initialisation"].value.endswith("%")
     assert any("first 32 filters" in (i.proto.imgs[0].caption if i.proto.imgs else "") for i in at.get("image"))
 
@@ -64,3 +66,11 @@ def test_without_pretraining_it_says_so_and_picks_from_the_url():
     assert at.selectbox(key="stk_model").value == plain.key
     assert any("skipped pretraining" in i.value for i in at.info)
     assert chart_titles(at) == ["Validation accuracy per epoch"]
+
+
+def test_an_accuracy_gap_of_a_few_digits_is_within_noise():
+    from app.words import accuracy_gap
+    text, within, sentence = accuracy_gap(0.906, 0.900, 1000)  # 6 of 1,000 digits: the lecture model's gap
+    assert within and text.startswith("+0.60 ± 1.32") and "6 of 1,000" in sentence and "within noise" in sentence
+    assert not accuracy_gap(0.95, 0.90, 1000)[1]  # 50 digits, about 4 standard errors
+
