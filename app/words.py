@@ -102,6 +102,15 @@ METRICS = {
     "finetune_test_accuracy": "Share of test digits the pretrained and fine-tuned network classifies correctly.",
     "test_error": "Share of test digits it gets wrong (1 - that accuracy).",
     "random_init_test_accuracy": "The same network trained on the labels from random weights, for comparison.",
+    # CNTK 105's figures, among the metrics of models stored before they moved to 'reconstruction'
+    "brightest_pixel_error": "Share of test digits whose brightest decoded pixel is not one of the digit's own "
+                             "brightest pixels (CNTK 105's error).",
+    "train_brightest_pixel_error": "The same error on training digits.",
+    "cosine_original_decoded": "Mean cosine similarity of each test digit with its reconstruction (1 = same picture).",
+    "cosine_6_6_original": "Cosine similarity of the first two test 6s, as drawn.",
+    "cosine_6_6_decoded": "The same two 6s, reconstructed.",
+    "cosine_3_8_original": "Cosine similarity of the first test 3 and 8, as drawn.",
+    "cosine_3_8_decoded": "The same 3 and 8, reconstructed.",
 }
 
 
