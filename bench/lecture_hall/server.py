@@ -25,39 +25,30 @@ from collections.abc import Iterator
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-# Trains what every page opens on (the lecture set and the stacked page's model), as `aecore prepare` does
-# before a lecture; the keys are printed one per line.
+# Trains the lecture's model of each family named (none named: the lecture set and the stacked page's model,
+# what every page opens on, as `aecore prepare` does before a lecture); prints the keys one per line.
 _PREPARE_LECTURE = """
 import sys
 from aecore.runs import get_or_train
 from aecore.spec import lecture_spec, lecture_specs
-for spec in [*lecture_specs(sys.argv[1]), lecture_spec("stacked", sys.argv[1])]:
+dataset, families = sys.argv[1], sys.argv[2:]
+specs = [lecture_spec(f, dataset) for f in families] or [*lecture_specs(dataset), lecture_spec("stacked", dataset)]
+for spec in specs:
     print(get_or_train(spec)[0].key)
 """
 
 
 # ---- the model cache ------------------------------------------------------------------------------
 
-def prepare_home(home: Path, dataset: str = "mnist-sample", families: tuple[str, ...] | None = None) -> list[str]:
-    """Train models into `home`; returns their keys. By default the models the pages open on (so that no
-    page starts a training job of its own during a measurement); with `families`, the CLI's default
-    model of each family, in parallel."""
+def prepare_home(home: Path, dataset: str = "mnist-sample", families: tuple[str, ...] = ()) -> list[str]:
+    """Train the lecture's model of each of `families` into `home` (by default every model the pages open
+    on, so that no page starts a training job of its own during a measurement); returns their keys."""
     env = {**os.environ, "AECORE_HOME": str(home)}
-    if families is not None:  # one process per family, side by side
-        env["OMP_NUM_THREADS"] = "1"
-    commands = ([[sys.executable, "-c", _PREPARE_LECTURE, dataset]] if families is None else
-                [[sys.executable, "-m", "aecore", "train", "--model", family, "--dataset", dataset, "--json"]
-                 for family in families])
-    procs = [subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-             for command in commands]
-    keys = []
-    for command, proc in zip(commands, procs):
-        out, err = proc.communicate(timeout=600)
-        if proc.returncode != 0:
-            raise RuntimeError(f"preparing the model cache failed ({command[-1]}): {err.strip()[-500:]}")
-        lines = out.strip().splitlines()
-        keys.extend(lines if families is None else [json.loads(lines[-1])["key"]])
-    return keys
+    run = subprocess.run([sys.executable, "-c", _PREPARE_LECTURE, dataset, *families], cwd=ROOT, env=env,
+                         capture_output=True, text=True, timeout=600)
+    if run.returncode != 0:
+        raise RuntimeError(f"preparing the model cache failed: {run.stderr.strip()[-500:]}")
+    return run.stdout.split()
 
 
 def entry_spec(home: Path, key: str) -> dict:
