@@ -11,6 +11,8 @@ import os
 import shutil
 from pathlib import Path
 
+import pytest
+
 from bench.lecture_hall.server import dashboard as lecture_hall_dashboard
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -29,6 +31,11 @@ def missing_browser_reason() -> str | None:
     except ImportError:
         return "playwright is not installed (pip install playwright)"
     return None
+
+
+# Every browser test module's marks: selectable with -m browser, skipped with its reason where it cannot run.
+BROWSER_TEST = [pytest.mark.browser, pytest.mark.skipif(missing_browser_reason() is not None,
+                                                        reason=missing_browser_reason() or "")]
 
 
 @contextlib.contextmanager

@@ -12,6 +12,7 @@ import time
 import pytest
 
 from tests.browser import (
+    BROWSER_TEST,
     MAP,
     ROOT,
     SHOWN_MAPS,
@@ -21,14 +22,12 @@ from tests.browser import (
     drag_on_map,
     draw_finger_stroke,
     draw_stroke,
-    missing_browser_reason,
     screenshot,
     shown_map,
     wait_until_idle,
 )
 
-pytestmark = [pytest.mark.browser, pytest.mark.skipif(missing_browser_reason() is not None,
-                                                      reason=missing_browser_reason() or "")]
+pytestmark = BROWSER_TEST
 
 PAGES = ["", "train", "draw", "latent_grid", "embeddings", "filters", "stacked", "models"]
 

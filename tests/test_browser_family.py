@@ -9,10 +9,10 @@ import sys
 
 import pytest
 
-from tests.browser import ROOT, browser_page, dashboard, missing_browser_reason, screenshot, wait_until_idle
+from tests.browser import BROWSER_TEST, ROOT, browser_page, dashboard, screenshot, wait_until_idle
 
-pytestmark = [pytest.mark.browser, pytest.mark.slow,
-              pytest.mark.skipif(missing_browser_reason() is not None, reason=missing_browser_reason() or "")]
+pytestmark = [*BROWSER_TEST, pytest.mark.slow]
+
 
 @pytest.fixture(scope="module")
 def dae_home(tmp_path_factory):

@@ -14,19 +14,18 @@ import pytest
 
 from bench.lecture_hall.server import prepare_home
 from tests.browser import (
+    BROWSER_TEST,
     SHOWN_MAPS,
     browser_page,
     click_map_button,
     dashboard,
     drag_on_map,
-    missing_browser_reason,
     screenshot,
     shown_map,
     wait_until_idle,
 )
 
-pytestmark = [pytest.mark.browser, pytest.mark.skipif(missing_browser_reason() is not None,
-                                                      reason=missing_browser_reason() or "")]
+pytestmark = BROWSER_TEST
 
 PROJECTOR = (1280, 720)
 TITLES = {"Train": "Train", "Latent grid": "Latent grid", "Embeddings": "Embeddings", "Filters & codes": "Filters"}

@@ -15,18 +15,17 @@ import pytest
 from app import navigation
 from bench.lecture_hall.server import prepare_home
 from tests.browser import (
+    BROWSER_TEST,
     browser_page,
     dashboard,
     draw_stroke,
     go_to,
-    missing_browser_reason,
     query,
     wait_for_run_end,
     wait_until_idle,
 )
 
-pytestmark = [pytest.mark.browser, pytest.mark.skipif(missing_browser_reason() is not None,
-                                                      reason=missing_browser_reason() or "")]
+pytestmark = BROWSER_TEST
 
 MAIN = '[data-testid="stMain"]'
 INPUT_CAPTION = "What the models see"  # under the digit the Draw page gives its models
