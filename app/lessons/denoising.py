@@ -178,17 +178,22 @@ def mistyped_view(ctx: StepContext) -> None:
     st.markdown("The tutorial's bound: **4·√(6 / (n_visible + n_hidden)) = 0.27**. Mistyped: "
                 "**4·√(6 / n_hidden + n_visible) ≈ 112**, so every weight starts up to 400 times larger.")
     models = wrong_start(ctx)
-    if models is None or not ctx.revealed:
+    if models is None:
         return
     correct, mistyped = (_costs(m.meta) for m in models)
     fig = figures._figure()
-    for name, costs, color in (("tutorial's initialisation", correct, 0), ("mistyped", mistyped, 3)):
+    shown = (("tutorial's initialisation", correct, 0),) + ((("mistyped", mistyped, 3),) if ctx.revealed else ())
+    for name, costs, color in shown:
         fig.add_scatter(x=list(range(1, len(costs) + 1)), y=costs, mode="lines+markers", name=name,
                         line=dict(color=figures.CLASS_COLORS[color], width=3), marker=dict(size=8))
     fig.update_xaxes(title="epoch")
     fig.update_yaxes(title="training cost (log scale)", type="log")
     with ctx.highlight("the first epoch"):
         st.plotly_chart(figures._layout(fig, 300), width="stretch")
+    if not ctx.revealed:
+        st.caption(f"The tutorial's initialisation: {correct[0]:,.1f} in epoch 1 here. The mistyped curve "
+                   "appears once you have guessed.")
+        return
     st.caption(f"Epoch 1 here: {mistyped[0]:,.1f} mistyped vs {correct[0]:,.1f} ({mistyped[0] / correct[0]:,.0f}×). "
                f"The source printed {FIRST_COST['source']:,.1f} vs {FIRST_COST['source_correct']:,.1f} "
                f"({FIRST_COST['source'] / FIRST_COST['source_correct']:,.0f}×) on 50,000 digits.")

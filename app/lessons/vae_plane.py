@@ -11,7 +11,7 @@ from aecore.spec import lecture_spec
 from app import figures, maps
 from app.lessons.lesson import Lesson, Predict, Step, StepContext
 
-GRID = 15  # the Keras example's figure: 15 x 15 decodes at normal quantiles 0.05 ... 0.95
+GRID = 11  # decodes at normal quantiles 0.05 ... 0.95 as in the Keras figure (15 x 15 there): 11 fit a 1280x720 view
 SAMPLES = 24
 MAP_HEIGHT = 430  # the map and the grid side by side fit a 1280x720 screen
 HIDDEN_CLASS = 7  # the digit whose landing spot the student guesses
@@ -108,7 +108,7 @@ def landing_view(ctx: StepContext) -> None:
     codes = codes_of(ctx, stored)
     i = the_seven(ctx)
     y = ctx.data.y_test
-    left, right = st.columns([1, 3], gap="medium")
+    left, right = st.columns([0.8, 3], gap="small")
     left.image(figures.digit_image(ctx.data.x_test[i] / 255.0, 168), caption=f"this {HIDDEN_CLASS} (test digit #{i})",
                width="stretch")
     shown = np.ones(len(codes), bool) if ctx.revealed else y != HIDDEN_CLASS
@@ -148,10 +148,11 @@ def walk_view(ctx: StepContext) -> None:
         return
     codes = codes_of(ctx, stored)
     grid_codes = latent_grid_points(GRID)
-    left, right = st.columns(2, gap="medium")
+    left, right = st.columns([1.5, 1], gap="medium", vertical_alignment="center")
     with left, ctx.highlight(f"{GRID}×{GRID} decoded codes"):
-        st.image(figures.enlarge(grid_picture(stored.key), 2), width="stretch")
-    fig = figures.grid_map_figure(codes, ctx.data.y_test, ctx.data.class_names, grid_codes, height=MAP_HEIGHT - 60)
+        st.image(figures.enlarge(grid_picture(stored.key), 2), width="stretch",
+                 caption="z₁ grows to the right, z₂ upwards")
+    fig = figures.grid_map_figure(codes, ctx.data.y_test, ctx.data.class_names, grid_codes, height=300)
     right.plotly_chart(labelled(fig, codes, ctx.data.y_test, ctx.data.class_names), width="stretch",
                        key=ctx.key("map"))
     (x0, y0), (x1, y1) = grid_codes.min(0), grid_codes.max(0)
@@ -263,10 +264,10 @@ def holes_view(ctx: StepContext) -> None:
     holes = gap_tiles(codes, grid_codes)
     images = decode_codes(plain.model, grid_codes.astype(np.float32)).reshape(-1, 28, 28)
     vae_holes = gap_tiles(codes_of(ctx, vae_model), latent_grid_points(GRID))
-    left, right = st.columns([1.2, 1], gap="medium")
+    left, right = st.columns([1.5, 1], gap="medium", vertical_alignment="center")
     with left, ctx.highlight("tinted tiles: holes"):
         st.image(np.kron(tinted_grid(images, holes, GRID), np.ones((2, 2, 1), dtype=np.uint8)), width="stretch")
-    fig = figures.grid_map_figure(codes, ctx.data.y_test, ctx.data.class_names, grid_codes, height=MAP_HEIGHT - 60)
+    fig = figures.grid_map_figure(codes, ctx.data.y_test, ctx.data.class_names, grid_codes, height=300)
     right.plotly_chart(labelled(fig, codes, ctx.data.y_test, ctx.data.class_names), width="stretch",
                        key=ctx.key("map"))
     st.caption(f"The plain autoencoder's {GRID}×{GRID} grid over the dashed box: {holes.mean():.0%} of its tiles "
