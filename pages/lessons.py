@@ -106,12 +106,10 @@ if presenting:  # the view alone: no sidebar, no header
             "[data-testid='stHeader'] { display: none; } "
             "[data-testid='stMainBlockContainer'] { padding-top: 1rem; }</style>")
 
-if presenting:
-    slug = st.session_state["lesson_slug"]
-else:
+slug = st.session_state["lesson_slug"]
+if not presenting:
     title_col, chooser_col = st.columns([1, 3.2], gap="medium", vertical_alignment="bottom")
     title_col.title("Lessons")
-    slug = st.session_state["lesson_slug"]
     # Buttons, not a segmented control: a focused button group takes the ← and → keys for itself.
     with chooser_col.container(horizontal=True, gap="small", key="lesson-chooser"):
         for i, other in enumerate(SLUGS):
@@ -146,8 +144,8 @@ else:
         if step.predict is not None:
             predict_block(ctx)
         step_buttons(ctx)
-        st.caption(f"← and → walk the steps. [Presenter view](?lesson={slug}&step={index + 1}&present=1"
-                   "&projector=1): the view alone, large." + (f" Follows source {lesson.source} (Classics)."
-                                                             if lesson.source else ""))
+        presenter = f"?lesson={slug}&step={index + 1}&present=1&projector=1&data={ctx.dataset}"
+        st.caption(f"← and → walk the steps. [Presenter view]({presenter}): the view alone, large." +
+                   (f" Follows source {lesson.source} (Classics)." if lesson.source else ""))
     with view_col, st.container(key="lesson-view"):
         step.view(ctx)
