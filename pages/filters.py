@@ -1,6 +1,7 @@
 """Filters & codes: what the first layer looks for (a denoising autoencoder at corruption 0 and 0.3
-side by side, then one unit of any model up close: `app.inspector`), how similar the codes of chosen digits are compared with their
-pixels, and how well a linear classifier reads the digit's class from the codes."""
+side by side, then one unit of any model up close: `app.inspector`, then any trained model), how similar
+the codes of chosen digits are compared with their pixels, and how well a linear classifier reads the
+digit's class from the codes."""
 import numpy as np
 import streamlit as st
 
