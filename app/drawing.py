@@ -17,7 +17,7 @@ from aecore.denoising import NOISE_SEED, Denoised, corrupt_images, denoise
 from aecore.latent import decode_codes
 from aecore.metrics import encode_images
 from aecore.spec import RunSpec
-from app import controls, resources
+from app import controls, navigation, resources, settings
 
 GRID_PER_CLASS = 2  # test digits per class in the reconstruction grid
 
@@ -66,6 +66,23 @@ def respond(key: str, digit: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None
         return None
     code = encode_images(stored.model, digit[None])  # (1, D)
     return decode_codes(stored.model, code)[0], code[0]
+
+
+def drawing_or_test_digit(dataset: str, key: str, param: str, why: str) -> tuple[np.ndarray, str]:
+    """The user's drawing (kept by the Draw page for every page), else a test digit picked here, with a
+    line saying `why` a drawing would help and a link to the Draw page: ((28, 28) in [0, 1], its name).
+    The test digit is the setting `key` (URL `param`)."""
+    digit = st.session_state.get("drawing")
+    if digit is not None:
+        return digit, "Your drawing"
+    data = resources.dataset(dataset)
+    text_col, link_col, digit_col = st.columns([5, 2, 2], vertical_alignment="bottom")
+    text_col.markdown(f"No drawing yet: {why} Meanwhile, a test digit:")
+    link_col.page_link(navigation.page("draw.py"), label="Draw a digit", icon=":material/draw:")
+    settings.init_from_query(key, param, 0, cast=int, lo=0, hi=len(data.x_test) - 1)
+    index = digit_col.number_input("Test digit #", 0, len(data.x_test) - 1, step=1, key=key)
+    settings.set_query(**{param: index})
+    return data.x_test[index] / 255.0, f"Test digit #{index} ({data.class_names[data.y_test[index]]})"
 
 
 # ---- test-set views -------------------------------------------------------------------------------

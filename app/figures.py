@@ -479,6 +479,7 @@ def stage_figure(stages: dict[str, list[dict]], part: str = "loss", *, splits: S
 FILTER_STRIDE = 29  # a tile of `aecore.metrics.filter_grid`: 28 pixels and 1 of padding
 PICKED_COLOR = "#d55e00"  # the frame around the inspected filter: the fourth class colour, seen on grey
 ERROR_COLORS = ((255, 255, 255), (253, 141, 60), (128, 0, 38))  # error 0, 0.5, 1: white, orange, dark red
+ERROR_FRAME = (190, 190, 190)  # a negative "error": the frame around a map, whose own background is white
 
 
 def filter_picker_figure(picture: np.ndarray, n_shown: int, picked: int | None, height: int = 420) -> go.Figure:
@@ -520,10 +521,13 @@ def signed_picture(weights: np.ndarray, scale: int = 8) -> np.ndarray:
 
 def error_picture(error: np.ndarray) -> np.ndarray:
     """Per-pixel errors in [0, 1], (H, W), as an (H, W, 3) uint8 picture: white where the
-    reconstruction is right, orange at 0.5, dark red where it is wrong by the whole range."""
-    e = np.clip(np.asarray(error, dtype=np.float64), 0, 1)[..., None]
+    reconstruction is right, orange at 0.5, dark red where it is wrong by the whole range; negative
+    values (padding, a frame) grey."""
+    raw = np.asarray(error, dtype=np.float64)
+    e = np.clip(raw, 0, 1)[..., None]
     low, mid, high = (np.array(c, dtype=np.float64) for c in ERROR_COLORS)
     rgb = np.where(e <= 0.5, low + (mid - low) * (e / 0.5), mid + (high - mid) * ((e - 0.5) / 0.5))
+    rgb[raw < 0] = ERROR_FRAME
     return rgb.round().astype(np.uint8)
 
 

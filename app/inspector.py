@@ -9,11 +9,11 @@ import streamlit as st
 
 from aecore.spec import RunSpec
 from aecore.units import share_below, sparsity_target, unit_activations
-from app import controls, exports, figures, navigation, resources, settings
+from app import controls, drawing, exports, figures, resources, settings
 
 UNIT_KEY = "unit_n"  # session key of the inspected unit
 DIGIT_KEY = "unit_digit"  # session key of the test digit shown while there is no drawing
-GRID_HEIGHT = 400  # pixels: the clickable filters, beside the details on a 1280x720 screen
+GRID_HEIGHT = 330  # pixels: the clickable filters, about as tall as their column is wide at 1280x720
 
 
 def _has_filters(spec: RunSpec) -> bool:
@@ -39,21 +39,6 @@ def unit_controls(n_units: int) -> int:
                            help="Or click a filter in the grid below.")
     settings.set_query(unit=unit)
     return int(unit)
-
-
-def probe_digit(dataset_name: str) -> tuple[np.ndarray, str]:
-    """The user's drawing, else a test digit they pick (offering the Draw page): ((28, 28), its name)."""
-    drawing = st.session_state.get("drawing")  # the Draw page keeps it for every page
-    if drawing is not None:
-        return drawing, "Your drawing"
-    data = resources.dataset(dataset_name)
-    st.markdown("No drawing yet: draw a digit to see how this unit responds to it. Meanwhile, a test digit.")
-    link_col, digit_col = st.columns([1, 1], vertical_alignment="center")
-    link_col.page_link(navigation.page("draw.py"), label="Draw a digit", icon=":material/draw:")
-    settings.init_from_query(DIGIT_KEY, "udigit", 0, cast=int, lo=0, hi=len(data.x_test) - 1)
-    index = digit_col.number_input("Test digit #", 0, len(data.x_test) - 1, step=1, key=DIGIT_KEY)
-    settings.set_query(udigit=index)
-    return data.x_test[index] / 255.0, f"Test digit #{index} ({data.class_names[data.y_test[index]]})"
 
 
 def inspector_section(dataset_name: str, n_filters: int, default: RunSpec) -> None:
@@ -92,10 +77,13 @@ def inspector_section(dataset_name: str, n_filters: int, default: RunSpec) -> No
         left, right = st.columns(2, gap="medium")
         left.image(figures.signed_picture(weights), width="stretch",
                    caption=f"Unit {unit}'s 784 weights: blue pixels excite it, orange ones inhibit it")
+        spread = f"{values[-1]:.2f} to {values[0]:.2f}" if f"{values[-1]:.2f}" != f"{values[0]:.2f}" else \
+            f"{values[0]:.2f} for all {len(top)}"
         right.image(figures.enlarge(figures.tile(data.x_test[top] / 255.0, ncols=3), 3), width="stretch",
                     caption=f"The {len(top)} of {len(data.x_test):,} test digits that excite it most "
-                            f"(activation {values[-1]:.2f} to {values[0]:.2f})")
-        digit, name = probe_digit(dataset_name)
+                            f"(activation {spread})")
+        digit, name = drawing.drawing_or_test_digit(dataset_name, DIGIT_KEY, "udigit",
+                                                    "draw a digit to see how this unit responds to it.")
         value = float(unit_activations(stored.model, np.asarray(digit, dtype=np.float32)[None])[0, unit])
         thumb, words_col = st.columns([1, 4], vertical_alignment="center")
         thumb.image(figures.digit_image(digit, 84), width="stretch")

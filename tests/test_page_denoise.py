@@ -28,9 +28,13 @@ def open_page(query: dict | None = None) -> AppTest:
     return at
 
 
-def captions(at: AppTest) -> dict[str, str]:
-    """Caption -> media URL of every image; the URL names the picture's bytes."""
-    return {caption: url for img in at.get("image") for caption, url in zip(img.captions, img.value)}
+def captions(at: AppTest) -> list[tuple[str, str]]:
+    """(caption, media URL) of every image, in page order; the URL names the picture's bytes."""
+    return [(caption, url) for img in at.get("image") for caption, url in zip(img.captions, img.value)]
+
+
+def said(at: AppTest) -> list[str]:
+    return [c for c, _ in captions(at)]
 
 
 def text(at: AppTest) -> str:
@@ -50,17 +54,18 @@ def test_two_models_side_by_side_on_a_test_digit_then_on_the_drawing():
     denoiser, _ = get_or_train(make_spec("dae", "mnist-sample", hidden=(32,), level=0.3, epochs=1))
     at = open_page({"plain": plain.key, "denoiser": denoiser.key})
     shown = captions(at)
-    assert "Clean target: test digit #0" in shown
-    assert "Corrupted input: 30% of the pixels set to 0" in shown
-    assert "Plain (trained on clean digits): rebuilt" in shown
-    assert "Denoising (trained on masking 0.3): rebuilt" in shown
-    assert sum(c.startswith(("Plain: error 0.", "Denoising: error 0.")) for c in shown) == 2
+    first = said(at)
+    assert first[:2] == ["clean target: test digit #0 (0)", "corrupted: 30% of the pixels set to 0"]
+    assert first[2] == "rebuilt" and first[3].startswith("error map: 0.")
+    assert first[4] == "rebuilt" and first[5].startswith("error map: 0.")
+    assert "**Plain** — trained on clean digits" in text(at)
+    assert "**Denoising** — trained on masking 0.3" in text(at)
+    assert text(at).count("All 1,000 test digits: **0.") == 2
     assert "No drawing yet" in text(at)
-    bands = [c for c in shown if c.startswith(("Clean targets", "Corrupted inputs", "Plain autoencoder",
-                                                "Denoising autoencoder"))]
-    assert len(bands) == 6
+    assert first[6:8] == ["Clean targets", "Corrupted inputs: 30% of the pixels set to 0"]
+    assert first[8] == "Plain model: rebuilt" and first[9].startswith("Plain model: error maps (mean squared error")
+    assert first[10] == "Denoising model: rebuilt" and first[11].startswith("Denoising model: error maps")
     before = text(at)
-    assert "over all 1,000 test digits, 30% of the pixels set to 0" in before
 
     at.run()  # the same settings: the same noise
     assert captions(at) == shown
@@ -68,16 +73,15 @@ def test_two_models_side_by_side_on_a_test_digit_then_on_the_drawing():
     at.slider(key="dn_level").set_value(0.6).run()
     assert not at.exception
     moved = captions(at)
-    assert "Corrupted input: 60% of the pixels set to 0" in moved
-    errors = [c for c in moved if ": error " in c]
-    assert errors and not set(errors) & set(shown), "the errors follow the level"
+    assert moved[1][0] == "corrupted: 60% of the pixels set to 0" and moved[1][1] != shown[1][1]
+    assert moved[3][0] != shown[3][0] and moved[5][0] != shown[5][0], "the errors follow the level"
     assert text(at) != before and at.query_params["nlevel"] in (["0.6"], "0.6")
 
     at.selectbox(key="dn_kind").set_value("gaussian").run()
-    assert "Corrupted input: Gaussian noise of σ = 0.6 added" in captions(at)
+    assert said(at)[1] == "corrupted: Gaussian noise of σ = 0.6 added"
 
     digit = np.zeros((28, 28), np.float32)
     digit[4:24, 12:16] = 1.0  # a "1"
     at.session_state["drawing"] = digit  # as the Draw page leaves it
     at.run()
-    assert "Clean target: your drawing" in captions(at) and "No drawing yet" not in text(at)
+    assert said(at)[0] == "clean target: your drawing" and "No drawing yet" not in text(at)
