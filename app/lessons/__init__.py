@@ -25,7 +25,8 @@ Writing a lesson (one module per lesson in `app/lessons/`, registered by one lin
 
 `StepContext` (app.lessons.lesson) gives a view: `ctx.dataset` (name) and `ctx.data` (x_train, y_train,
 x_test, y_test, class_names), `ctx.model(spec, why)` (the stored model or None while it trains, via
-`app.training.ensure_trained`), `ctx.key(name)` (widget keys unique to the step), `ctx.highlight(note)`,
+`app.training.ensure_trained`; epochs capped by $LATENTLAB_LESSON_EPOCHS where set, as the browser tests
+do: so get every model through `ctx.model`), `ctx.key(name)` (widget keys unique to the step), `ctx.highlight(note)`,
 `ctx.guess`, `ctx.revealed` (True on steps without a predict), `ctx.record_guess(value)` (for a
 guess the view takes itself, e.g. a click on a map; a Predict without options), and `ctx.presenting`
 (the presenter view shows the view alone). Guesses live in plain session state, so they survive

@@ -5,9 +5,10 @@ a lesson is written."""
 from __future__ import annotations
 
 import contextlib
+import os
 import re
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import streamlit as st
@@ -17,6 +18,9 @@ from app import resources, training
 
 ANSWERS = "lesson_answers"  # session_state: "<slug>/<step index>" -> {"guess": ..., "revealed": bool}
 MAX_SENTENCES = 3
+# At most this many epochs per model a lesson trains (unset: the lesson's own); for a quick run-through on a
+# slow machine, and for the browser tests, which walk every lesson on one-epoch models.
+EPOCHS_ENV = "LATENTLAB_LESSON_EPOCHS"
 HIGHLIGHT = "#d55e00"  # the class palette's vermilion: the part of the view a step is about
 
 
@@ -57,6 +61,18 @@ def sentences(text: str) -> int:
     numbers such as 0.3 or abbreviations such as e.g.)."""
     text = re.sub(r"\b(e\.g|i\.e|vs|etc)\.", "", text)
     return len(re.findall(r"[.?!](?=\s|$)", text.strip())) or (1 if text.strip() else 0)
+
+
+def capped_epochs(spec: RunSpec) -> RunSpec:
+    """`spec` with its epochs (and pretraining epochs) at most $LATENTLAB_LESSON_EPOCHS, where that is set."""
+    cap = os.environ.get(EPOCHS_ENV, "")
+    if not cap.isdigit() or int(cap) < 1:
+        return spec
+    cap = int(cap)
+    spec = replace(spec, train=replace(spec.train, epochs=min(spec.train.epochs, cap)))
+    if hasattr(spec.model, "pretrain_epochs"):
+        spec = replace(spec, model=replace(spec.model, pretrain_epochs=min(spec.model.pretrain_epochs, cap)))
+    return spec
 
 
 @dataclass
@@ -120,6 +136,7 @@ class StepContext:
         """The stored model of `spec` (`aecore.store.StoredModel`: .model, .key, .meta), or None while
         it trains on the shared job (its progress is drawn where this is called; the page reruns when
         it is done). `why` is one sentence: what the step needs it for."""
+        spec = capped_epochs(spec)
         return training.ensure_trained(spec, why=why, key=self.key(f"train-{resources.model_key(spec)}"))
 
     @contextlib.contextmanager
