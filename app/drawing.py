@@ -76,11 +76,11 @@ def drawing_or_test_digit(dataset: str, key: str, param: str, why: str) -> tuple
     if digit is not None:
         return digit, "Your drawing"
     data = resources.dataset(dataset)
-    text_col, link_col, digit_col = st.columns([5, 2, 2], vertical_alignment="bottom")
-    text_col.markdown(f"No drawing yet: {why} Meanwhile, a test digit:")
-    link_col.page_link(navigation.page("draw.py"), label="Draw a digit", icon=":material/draw:")
+    st.markdown(f"No drawing yet: {why} Meanwhile, a test digit:")
     settings.init_from_query(key, param, 0, cast=int, lo=0, hi=len(data.x_test) - 1)
-    index = digit_col.number_input("Test digit #", 0, len(data.x_test) - 1, step=1, key=key)
+    with st.container(horizontal=True, vertical_alignment="bottom", gap="medium"):
+        index = st.number_input("Test digit #", 0, len(data.x_test) - 1, step=1, key=key, width=170)
+        st.page_link(navigation.page("draw.py"), label="Draw a digit", icon=":material/draw:")
     settings.set_query(**{param: index})
     return data.x_test[index] / 255.0, f"Test digit #{index} ({data.class_names[data.y_test[index]]})"
 
