@@ -346,9 +346,8 @@ def code_bars(code: np.ndarray, width: int = 280, height: int = 96, max_bar: int
     `max_bar` pixels wide), blue above the zero line in the middle and red below, scaled to the largest
     |value| (so give that in a caption).
 
-    A picture rather than a plotly chart: the Draw page redraws one per model after every stroke,
-    and three plotly charts measured ~80 ms of each rerun (serialising, and the browser redrawing
-    them on the same cores).
+    A picture rather than a plotly chart: the Draw page redraws one per model after every stroke
+    (bench.interaction).
     """
     code = np.nan_to_num(np.asarray(code, dtype=np.float32).ravel())
     picture = np.full((height, width, 3), 255, dtype=np.uint8)
@@ -508,3 +507,77 @@ def kl_bars(kl_test: Sequence[float], kl_digit: Sequence[float], digit_name: str
 
 
 _SUBSCRIPT = {d: chr(0x2080 + d) for d in range(1, 10)}
+
+
+# ---- one unit up close (Filters) and denoising ----------------------------------------------------
+FILTER_STRIDE = 29  # a tile of `aecore.metrics.filter_grid`: 28 pixels and 1 of padding
+PICKED_COLOR = "#d55e00"  # the frame around the inspected filter: the fourth class colour, seen on grey
+ERROR_COLORS = ((255, 255, 255), (253, 141, 60), (128, 0, 38))  # error 0, 0.5, 1: white, orange, dark red
+ERROR_FRAME = (190, 190, 190)  # a negative "error": the frame around a map, whose own background is white
+
+
+def filter_picker_figure(picture: np.ndarray, n_shown: int, picked: int | None, height: int = 420) -> go.Figure:
+    """The tiled filters (`aecore.metrics.filter_grid`'s picture of the first `n_shown`) as a figure a
+    click picks a filter from: each tile's centre is a point whose `customdata` is the unit's index,
+    and the hover finds the nearest one. The `picked` unit is framed."""
+    import math
+
+    columns = math.ceil(math.sqrt(n_shown))
+    units = np.arange(n_shown)
+    cx, cy = units % columns * FILTER_STRIDE + 13.5, units // columns * FILTER_STRIDE + 13.5
+    fig = _figure()
+    fig.add_image(source=inline_png(picture), x0=0, y0=0, dx=1, dy=1, hoverinfo="skip")
+    fig.add_scatter(x=cx, y=cy, customdata=units, mode="markers", showlegend=False, name="",
+                    marker=dict(size=18, color="rgba(0,0,0,0)"),
+                    selected=dict(marker=dict(color="rgba(0,0,0,0)")), unselected=dict(marker=dict(opacity=1)),
+                    hovertemplate="unit %{customdata}<extra></extra>")
+    if picked is not None and 0 <= picked < n_shown:
+        x0, y0 = picked % columns * FILTER_STRIDE - 1, picked // columns * FILTER_STRIDE - 1
+        fig.add_shape(type="rect", x0=x0, y0=y0, x1=x0 + FILTER_STRIDE, y1=y0 + FILTER_STRIDE,
+                      line=dict(color=PICKED_COLOR, width=4))
+    side = picture.shape[1]
+    fig.update_xaxes(visible=False, range=[-2, side + 1], fixedrange=True)
+    fig.update_yaxes(visible=False, range=[picture.shape[0] + 1, -2], fixedrange=True, scaleanchor="x")
+    _layout(fig, height, hovermode="closest", hoverdistance=FILTER_STRIDE * 3, dragmode=False,
+            clickmode="event+select", plot_bgcolor="white")
+    return fig.update_layout(margin=dict(l=0, r=0, t=0, b=0))
+
+
+def signed_picture(weights: np.ndarray, scale: int = 8) -> np.ndarray:
+    """One filter's 784 weights as a (28·scale, 28·scale, 3) uint8 picture: blue where a weight is
+    positive, orange-red where negative, white at zero, the strongest |weight| at full colour."""
+    w = np.asarray(weights, dtype=np.float64).reshape(28, 28)
+    strength = np.abs(w) / (np.abs(w).max() or 1.0)  # (28, 28) in [0, 1]
+    colour = np.where((w >= 0)[..., None], np.array(BAR_POSITIVE), np.array(BAR_NEGATIVE))  # (28, 28, 3)
+    rgb = 255 - strength[..., None] * (255 - colour)
+    return np.kron(rgb, np.ones((scale, scale, 1))).round().astype(np.uint8)
+
+
+def error_picture(error: np.ndarray) -> np.ndarray:
+    """Per-pixel errors in [0, 1], (H, W), as an (H, W, 3) uint8 picture: white where the
+    reconstruction is right, orange at 0.5, dark red where it is wrong by the whole range; negative
+    values (padding, a frame) grey."""
+    raw = np.asarray(error, dtype=np.float64)
+    e = np.clip(raw, 0, 1)[..., None]
+    low, mid, high = (np.array(c, dtype=np.float64) for c in ERROR_COLORS)
+    rgb = np.where(e <= 0.5, low + (mid - low) * (e / 0.5), mid + (high - mid) * ((e - 0.5) / 0.5))
+    rgb[raw < 0] = ERROR_FRAME
+    return rgb.round().astype(np.uint8)
+
+
+def unit_means_figure(means: np.ndarray, target: float, picked: int, height: int = 240) -> go.Figure:
+    """A histogram of every unit's mean activation, the sparsity target ρ as a dashed line and the
+    `picked` unit's mean as a solid one."""
+    fig = _figure()
+    fig.add_histogram(x=np.asarray(means, dtype=np.float64), nbinsx=40, marker_color="#949494", name="all units",
+                      hovertemplate="mean %{x}: %{y} units<extra></extra>")
+    fig.add_vline(x=target, line=dict(color=TEXT_COLOR, width=3, dash="dash"))
+    fig.add_vline(x=float(means[picked]), line=dict(color=PICKED_COLOR, width=4))
+    fig.add_annotation(x=target, y=1, yref="paper", text=f"ρ = {target:g}", showarrow=False, xanchor="left",
+                       yanchor="top", xshift=6)
+    fig.add_annotation(x=float(means[picked]), y=0.6, yref="paper", text=f"unit {picked}", showarrow=False,
+                       xanchor="left", xshift=6, font=dict(color=PICKED_COLOR))
+    fig.update_xaxes(title_text="mean activation over the test digits")
+    fig.update_yaxes(title_text="units")
+    _layout(fig, height, showlegend=False, bargap=0.05)
+    return fig.update_layout(margin=dict(t=10))
