@@ -474,6 +474,41 @@ def stage_figure(stages: dict[str, list[dict]], part: str = "loss", *, splits: S
     return fig.update_layout(margin=dict(t=80))  # the title on top, the legend between it and the plot
 
 
+def posterior_figure(codes: np.ndarray, labels: np.ndarray, class_names: Sequence[str], mu: np.ndarray,
+                     sigma: np.ndarray, samples: np.ndarray, *, height: int = 400) -> go.Figure:
+    """A VAE's q(z|x) for one digit on a zoom of its 2-D plane: μ (star), the 1σ (solid) and 2σ
+    (dashed) ellipses, the codes sampled from it (crosses) and the test codes around it."""
+    mu, sigma = np.asarray(mu, dtype=np.float64), np.asarray(sigma, dtype=np.float64)
+    half = max(3.0 * float(sigma.max()), 0.05)  # the 2σ ellipse and the samples fit, with room around
+    fig = latent_scatter(codes, labels, class_names, height=height, marker_size=7)
+    turn = np.linspace(0, 2 * np.pi, 73)
+    for r, dash in ((1, "solid"), (2, "dash")):
+        fig.add_scatter(x=mu[0] + r * sigma[0] * np.cos(turn), y=mu[1] + r * sigma[1] * np.sin(turn), mode="lines",
+                        name=f"{r}σ", line=dict(color="black", width=3, dash=dash), hoverinfo="skip")
+    fig.add_scatter(x=samples[:, 0], y=samples[:, 1], mode="markers", name="samples",
+                    marker=dict(symbol="x", size=12, color="#d00", line=dict(width=1)), hoverinfo="skip")
+    fig.add_scatter(x=[mu[0]], y=[mu[1]], mode="markers", name="μ",
+                    marker=dict(size=20, color="black", symbol="star", line=dict(color="white", width=2)))
+    fig.update_xaxes(range=[mu[0] - half, mu[0] + half], title_text="z₁", constrain="domain")
+    fig.update_yaxes(range=[mu[1] - half, mu[1] + half], title_text="z₂", constrain="domain")
+    fig.update_layout(showlegend=False, dragmode="pan", margin=dict(l=10, r=10, t=10, b=10))
+    return fig
+
+
+def kl_bars(kl_test: Sequence[float], kl_digit: Sequence[float], digit_name: str, *, height: int = 300) -> go.Figure:
+    """The KL of each code dimension: its mean over the test digits and for one digit, side by side."""
+    fig = _figure()
+    dims = [f"z{_SUBSCRIPT.get(d + 1, '_' + str(d + 1))}" for d in range(len(kl_test))]
+    fig.add_bar(x=dims, y=list(kl_test), name="test digits' mean", marker_color=CLASS_COLORS[0])
+    fig.add_bar(x=dims, y=list(kl_digit), name=digit_name, marker_color=CLASS_COLORS[3])
+    fig.update_yaxes(title_text="KL (nats)")
+    _layout(fig, height, barmode="group")
+    return fig
+
+
+_SUBSCRIPT = {d: chr(0x2080 + d) for d in range(1, 10)}
+
+
 # ---- one unit up close (Filters) and denoising ----------------------------------------------------
 FILTER_STRIDE = 29  # a tile of `aecore.metrics.filter_grid`: 28 pixels and 1 of padding
 PICKED_COLOR = "#d55e00"  # the frame around the inspected filter: the fourth class colour, seen on grey
