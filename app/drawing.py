@@ -68,15 +68,14 @@ def respond(key: str, digit: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None
     return decode_codes(stored.model, code)[0], code[0]
 
 
-def drawing_or_test_digit(dataset: str, key: str, param: str, why: str) -> tuple[np.ndarray, str]:
-    """The user's drawing (kept by the Draw page for every page), else a test digit picked here, with a
-    line saying `why` a drawing would help and a link to the Draw page: ((28, 28) in [0, 1], its name).
-    The test digit is the setting `key` (URL `param`)."""
+def drawing_or_test_digit(dataset: str, key: str, param: str) -> tuple[np.ndarray, str]:
+    """The user's drawing (kept by the Draw page for every page), else a test digit picked here beside a
+    link to the Draw page: ((28, 28) in [0, 1], its name). The test digit is the setting `key` (URL `param`)."""
     digit = st.session_state.get("drawing")
     if digit is not None:
         return digit, "Your drawing"
     data = resources.dataset(dataset)
-    st.markdown(f"No drawing yet: {why} Meanwhile, a test digit:")
+    st.markdown("No drawing yet, so a test digit stands in:")
     settings.init_from_query(key, param, 0, cast=int, lo=0, hi=len(data.x_test) - 1)
     with st.container(horizontal=True, vertical_alignment="bottom", gap="medium"):
         index = st.number_input("Test digit #", 0, len(data.x_test) - 1, step=1, key=key, width=170)

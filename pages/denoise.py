@@ -85,18 +85,17 @@ if any(v is None for *_, v in views):
     st.stop()
 
 # ---- one digit: the user's drawing, else a test digit -----------------------------------------------
-digit, name = drawing.drawing_or_test_digit(dataset_name, "dn_digit", "ndigit",
-                                            "draw a digit and it is corrupted here too.")
-clean = np.asarray(digit, dtype=np.float32)[None]  # (1, 28, 28)
-noisy = corrupt_images(clean, kind, level)
 groups = st.columns(3, gap="medium")
 with groups[0]:
     st.markdown("**The digit**")
     target_col, input_col = st.columns(2, gap="small")
-    with target_col:
-        picture(clean[0], f"clean target: {name[0].lower()}{name[1:]}")
-    with input_col:
-        picture(noisy[0], f"corrupted: {noise_words}")
+    digit, name = drawing.drawing_or_test_digit(dataset_name, "dn_digit", "ndigit")  # under the pictures
+clean = np.asarray(digit, dtype=np.float32)[None]  # (1, 28, 28)
+noisy = corrupt_images(clean, kind, level)
+with target_col:
+    picture(clean[0], f"clean target: {name[0].lower()}{name[1:]}")
+with input_col:
+    picture(noisy[0], f"corrupted: {noise_words}")
 for group, (key, title, (_, test_error)) in zip(groups[1:], views):
     out = denoise(resources.stored_model(key).model, clean, kind, level, noisy=noisy)
     with group:
