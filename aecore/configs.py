@@ -324,9 +324,8 @@ class Family(NamedTuple):
     model: str
 
 
-# The family registry, one line per family. Each part is imported on first use, so a new family's one file
-# may hold both (its torch import is then paid when the family is used); the built-in families' settings
-# are above, so that Home, the job registry and the store read them without importing torch (1-1.5 s).
+# The family registry, one line per family, each part imported on first use: a new family's one file may
+# hold both. The built-in settings are above, read by Home without importing torch (bench.interaction).
 FAMILY_REGISTRY: dict[str, Family] = {
     "ae": Family("aecore.configs.AEConfig", "aecore.models.ae.AE"),
     "dae": Family("aecore.configs.DAEConfig", "aecore.models.dae.DAE"),
