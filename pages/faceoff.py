@@ -8,7 +8,7 @@ import streamlit as st
 from aecore.configs import FAMILIES
 from aecore.faceoff import NEIGHBOURS, pick_contenders
 from aecore.spec import lecture_spec
-from app import comparisons, controls, dataset_choice, drawing, figures, resources, training
+from app import comparisons, controls, dataset_choice, drawing, figures, resources, training, words
 
 SEED = 0  # the seed of every lecture model: the face-off compares models trained with it
 SCALE = 3  # the 28-pixel digits of the reconstruction rows, enlarged
@@ -52,7 +52,6 @@ def train_missing(missing: list[str]) -> None:
 def figure_table(rows: list[dict]) -> dict[str, list[str]]:
     """The face-off's figures, one row per model, as text a lecture hall can read."""
     return {
-        "family": [r["family"] for r in rows],
         "model": [r["label"] for r in rows],
         "code": [f"{r['code_dim']}-d" for r in rows],
         "BCE / pixel": [f"{r['bce']:.4f}" for r in rows],
@@ -68,6 +67,18 @@ def best_sentence(rows: list[dict]) -> str:
     best = lambda field, low: min(rows, key=lambda r: r[field] if low else -r[field])["family"]  # noqa: E731
     return (f"Best reconstruction: **{best('bce', True)}**. Best linear probe: **{best('probe_accuracy', False)}**. "
             f"Best {NEIGHBOURS}-NN: **{best('knn_accuracy', False)}**.")
+
+
+def reading_notes(rows: list[dict]) -> list[str]:
+    """What a lecturer should say about rows that look odd: codes at chance, a classifier's decoder."""
+    chance = 1 / len(data.class_names)
+    notes = [f"**{r['family']}**: its codes classify no better than guessing (linear probe "
+             f"{r['probe_accuracy']:.0%}, {NEIGHBOURS}-NN {r['knn_accuracy']:.0%}; a guess is right {chance:.0%} "
+             "of the time): they say nothing of the digit's class, and its reconstructions look alike."
+             for r in rows if max(r["probe_accuracy"], r["knn_accuracy"]) < 1.5 * chance]
+    if any(r["family"] == "stacked" for r in rows):
+        notes.append("**stacked**: " + words.STACKED_RECONSTRUCTIONS)
+    return notes
 
 
 def strip(digits: np.ndarray, last: np.ndarray | None) -> np.ndarray:
@@ -89,7 +100,7 @@ def reconstruction_rows(rows: list[dict]) -> None:
         if recon is None:
             continue
         label, picture = st.columns([1, 4], gap="medium", vertical_alignment="center")
-        label.markdown(f"**{row['family']}**  \n{row['label']}")
+        label.markdown(f"**{row['label']}**")
         picture.image(figures.inline_png(strip(recon, None if out is None else out[0])), width="stretch")
     if drawn is None:
         st.caption("Draw a digit on the Draw & reconstruct page: each model's rebuild of it appears at the end "
@@ -116,6 +127,8 @@ st.caption(f"One model per family, each trained on the {len(data.x_train):,} tra
            "recorded when the model was trained, on whatever else that machine was running then.")
 if len(rows) > 1:
     st.markdown(best_sentence(rows))
+for note in reading_notes(rows):
+    st.markdown(note)
 
 st.subheader("The same digits, rebuilt by each model")
 reconstruction_rows(rows)
