@@ -7,11 +7,13 @@ import streamlit as st
 # (script in pages/, title, icon, what a student does there)
 PAGES = [
     ("home.py", "Home", ":material/home:", "What autoencoders are, and where to start"),
+    ("lessons.py", "Lessons", ":material/school:", "Guided tours: predict, then see"),
     ("train.py", "Train", ":material/model_training:", "Train a model and watch its loss fall"),
     ("draw.py", "Draw & reconstruct", ":material/draw:", "Draw a digit and see each model rebuild it"),
     ("latent_grid.py", "Latent grid", ":material/grid_on:", "Walk a VAE's 2-D latent plane"),
     ("embeddings.py", "Embeddings", ":material/scatter_plot:", "Map the codes of test digits in 2-D"),
     ("filters.py", "Filters & codes", ":material/filter_vintage:", "See what the first layer looks for"),
+    ("denoise.py", "Denoising", ":material/blur_on:", "Corrupt a digit; compare a plain and a denoising model"),
     ("stacked.py", "Stacked pretraining", ":material/stacks:", "Pretrain one layer at a time"),
     ("classics.py", "Classics", ":material/menu_book:", "The five classic sources, side by side with ours"),
     ("faceoff.py", "Face-off", ":material/leaderboard:", "Every family on the same digits, measured alike"),
