@@ -42,6 +42,7 @@ def faceoff_row(stored: StoredModel, data: Dataset, *, k: int = NEIGHBOURS, seed
     -------
     dict
         ``key``, ``family``, ``label``; ``code_dim``; ``parameters``; ``epochs``: of its main stage;
+        ``train_images``: how many it was trained on (None if not recorded);
         ``bce`` and ``mse``: reconstruction error of the test digits per pixel; ``probe_accuracy``: a
         logistic regression on the codes (`linear_probe_accuracy`); ``knn_accuracy``: a k-NN vote
         among at most KNN_MAX_TRAIN training codes; ``train_seconds`` and ``device``: as recorded
@@ -62,6 +63,7 @@ def faceoff_row(stored: StoredModel, data: Dataset, *, k: int = NEIGHBOURS, seed
         "code_dim": int(test_codes.shape[1]),
         "parameters": int(meta.get("parameters") or sum(p.numel() for p in model.parameters())),
         "epochs": stored.spec.train.epochs,
+        "train_images": (meta.get("dataset") or {}).get("train"),
         "bce": recon["bce"],
         "mse": recon["mse"],
         "probe_accuracy": linear_probe_accuracy(train_codes, train_labels, test_codes, data.y_test, seed=seed),

@@ -118,7 +118,9 @@ if not picked:
 with st.spinner("Measuring each model on the test digits…"):
     rows = [row for row in (comparisons.model_row(meta["key"], dataset_name) for meta in picked.values()) if row]
 st.table(figure_table(rows), border="horizontal")
-st.caption(f"One model per family, each trained on the {len(data.x_train):,} training digits with seed {SEED}, "
+counts = sorted({r["train_images"] or len(data.x_train) for r in rows})
+trained_on = f"{counts[0]:,}" if len(counts) == 1 else f"{counts[0]:,} to {counts[-1]:,}"
+st.caption(f"One model per family, each trained on {trained_on} training digits with seed {SEED}, "
            f"measured on the same {len(data.x_test):,} test digits. Reconstruction error is the binary "
            "cross-entropy (BCE) and the squared error (MSE) per pixel of each model's rebuild of each test "
            "digit — not the families' own training losses, which differ (a VAE's adds its KL term). "
