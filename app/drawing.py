@@ -13,7 +13,7 @@ import numpy as np
 import streamlit as st
 
 from aecore.data.user_images import canvas_image_bytes, canvas_max_pixels, load_image_bytes, mnist_normalize
-from aecore.denoising import NOISE_SEED, Denoised, corrupt_images, denoise
+from aecore.denoising import NOISE_SEED, Denoised, corrupt_images, denoise, denoising_error
 from aecore.latent import decode_codes
 from aecore.metrics import encode_images
 from aecore.spec import RunSpec
@@ -111,12 +111,10 @@ def test_reconstructions(key: str, dataset: str, noise: float) -> dict[str, np.n
 @st.cache_data(show_spinner=False, max_entries=64)
 def test_denoising(key: str, dataset: str, kind: str, level: float) -> tuple[Denoised, float] | None:
     """(the model's `aecore.denoising.Denoised` of one test digit per class, its mean squared error per
-    pixel over the whole test split), both under the same seeded corruption; None if the model is gone."""
+    pixel over the whole test split), each under seeded corruption; None if the model is gone."""
     stored = resources.stored_model(key)
     if stored is None:
         return None
     data = resources.dataset(dataset)
-    everything = denoise(stored.model, data.x_test, kind, level)
-    shown = grid_indices(data.y_test, per_class=1)
-    strip = Denoised(*(getattr(everything, name)[shown] for name in ("clean", "noisy", "recon", "error")))
-    return strip, float(everything.squared_error.mean())
+    strip = denoise(stored.model, data.x_test[grid_indices(data.y_test, per_class=1)], kind, level)
+    return strip, denoising_error(stored.model, data.x_test, kind, level)
