@@ -120,8 +120,8 @@ def symbol_map(points: np.ndarray, labels: np.ndarray, idx: np.ndarray, placed: 
 def percentile_metric(where, percentiles: np.ndarray, before: np.ndarray | None = None) -> None:
     median = float(np.median(percentiles))
     delta = None if before is None else f"{median - float(np.median(before)):+.0f} percentile points"
-    where.metric("median symbol's reconstruction error", f"{_ordinal(median)} percentile", delta=delta,
-                 delta_color="inverse",
+    where.metric("median reconstruction error", f"{_ordinal(median)} percentile", delta=delta,
+                 delta_color="inverse" if delta is None or round(median - float(np.median(before))) else "off",
                  help="The share of test digits that this model rebuilds better than your median example.")
     where.caption(f"Worse rebuilt than {median:.0f}% of the {len(data.x_test):,} test digits. Each example: "
                   + ", ".join(f"{p:.0f}" for p in percentiles) + ".")
@@ -130,7 +130,8 @@ def percentile_metric(where, percentiles: np.ndarray, before: np.ndarray | None 
 def apart_metric(where, isolation: np.ndarray, before: np.ndarray | None = None) -> None:
     median = float(np.median(isolation))
     delta = None if before is None else f"{median - float(np.median(before)):+.0f} percentile points"
-    where.metric("median symbol's distance from the digits", f"{_ordinal(median)} percentile", delta=delta,
+    where.metric("median distance from the digits", f"{_ordinal(median)} percentile", delta=delta,
+                 delta_color="normal" if delta is None or round(median - float(np.median(before))) else "off",
                  help="Measured in the full code, not on the map.")
     where.caption(f"Its code is farther from the nearest test digit's code than {median:.0f}% of test digits "
                   "are from their nearest neighbour's.")
