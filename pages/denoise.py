@@ -84,6 +84,10 @@ if any(v is None for *_, v in views):
     st.error("A model could not be loaded; pick another.")
     st.stop()
 
+(_, _, (_, plain_error)), (denoiser, _, (_, denoiser_error)) = views
+trained_kind = KINDS.get(getattr(denoiser.model.cfg, "corruption", ""))
+st.markdown(words.denoising_verdict(plain_error, denoiser_error, KINDS[kind] if level > 0 else None, trained_kind))
+
 # ---- one digit: the user's drawing, else a test digit -----------------------------------------------
 groups = st.columns(3, gap="medium")
 with groups[0]:
