@@ -13,7 +13,7 @@ from aecore.maps.honesty import map_caveat, settings_warnings
 from aecore.metrics import encode_images
 from aecore.sampling import stratified_sample
 from aecore.spec import lecture_spec
-from app import controls, dataset_choice, figures, maps, page_visits, resources, settings, words
+from app import controls, dataset_choice, exports, figures, maps, page_visits, resources, settings, words
 
 POINT_CHOICES = (250, 500, 1000, 2000, 5000, 10000)
 MAX_SHOWN = 100  # selected digits shown as images: a stratified sample of a larger selection
@@ -116,6 +116,14 @@ with left:
         st.stop()
     model_key, stored = picked
     chosen_map = map_controls()
+    stem = f"{exports.download_stem(stored.meta.get('label', model_key), model_key)}-{chosen_map['n']}"
+    st.download_button("Export (.zip)", lambda: exports.projector_zip_of(
+                           model_key, dataset_name, chosen_map["n"], chosen_map["seed"], stem),
+                       f"{stem}-projector.zip", mime="application/zip", on_click="ignore",
+                       icon=":material/download:", key="emb-dl-projector", width="stretch",
+                       help="For the Embedding Projector (projector.tensorflow.org): these digits' codes as "
+                            "vectors.tsv, metadata.tsv (label, class, test index) and sprite.png; Load the two "
+                            "TSV files there.")
 
 method, params, n, seed = chosen_map["method"], chosen_map["params"], chosen_map["n"], chosen_map["seed"]
 started = time.perf_counter()
