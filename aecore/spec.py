@@ -21,7 +21,8 @@ KEY_PATTERN = re.compile(rf"^[0-9a-f]{{{KEY_LENGTH}}}$")
 # Settings added after models were stored, at the values that reproduce the older behaviour: left out of
 # the key there, so a stored model keeps its key.
 LATER_SETTINGS: dict[str, Any] = {"recon_reduction": "sum", "leaky_slope": 0.2, "init": "torch", "zero_bias": False,
-                                  "layout": "lab", "pretrain_lr": 0.0, "patience": 0, "shuffle": True}
+                                  "layout": "lab", "pretrain_lr": 0.0, "patience": 0, "shuffle": True,
+                                  "labels": 0}
 
 
 def _keyed(settings: dict) -> dict:
