@@ -87,7 +87,8 @@ class RunSpec:
         as_dict = self.to_dict()
         recipe = next((r for r in RECIPES.values() if is_recipe_model(r, as_dict)), None)
         if recipe is not None:  # its name says the rest, and names no other model
-            return " ".join(bits) + f" ({recipe.name})"
+            extra = [_setting_words(k, v) for k, v in (("labels", getattr(m, "labels", 0)),) if v]
+            return " ".join(bits) + f" ({recipe.name})" + "".join(f" {e}" for e in extra)
         default = type(m)()
         for f in fields(m):
             value = getattr(m, f.name)
