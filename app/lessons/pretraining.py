@@ -113,7 +113,8 @@ def curves_view(ctx: StepContext) -> None:
     if stored is None:
         return
     stages = _stages(stored)
-    compare = {name: stages[name] for name in ("fine-tune", "random init") if name in stages}
+    compare = {shown: stages[name] for name, shown in (("fine-tune", "pretrained, fine-tuned"),
+                                                       ("random init", "random init")) if name in stages}
     with ctx.highlight("the first epochs"):
         st.plotly_chart(figures.stage_figure(compare, "accuracy", title="Validation accuracy per epoch",
                                              y_title="validation accuracy", percent=True, height=380),
@@ -129,8 +130,8 @@ def filters_view(ctx: StepContext) -> None:
     found = exports.filter_picture(stored.key, 100)
     if found is None:
         return
-    with ctx.highlight("strokes and blobs, learned without labels"):
-        st.image(figures.enlarge(found[0], 2), width=560,
+    with ctx.highlight("each tile: one unit's 784 input weights"):
+        st.image(found[0], width="stretch",
                  caption=f"Layer 1's first {found[1]} filters after pretraining and fine-tuning")
 
 
@@ -169,10 +170,11 @@ LESSON = Lesson(
         Step("Guess: does it help?", "Both networks are now fine-tuned on the same 100 labels for the same "
              "epochs.", errors_view,
              predict=Predict("Does pretraining help with 100 labels?", verdict, options=(HELPS, SAME, HURTS))),
-        Step("How they learn", "The pretrained network starts from weights that already describe digits. Watch "
-             "its first epochs against the random start.", curves_view),
-        Step("What layer 1 learned", "These filters were shaped mostly by pretraining, before any label. They "
-             "respond to strokes and blobs of ink.", filters_view),
+        Step("How they learn", "The pretrained network starts from weights shaped by pretraining, the other "
+             "from random ones. Compare their first epochs of fine-tuning.", curves_view),
+        Step("What layer 1 learned", "These are the first layer's weights after pretraining and fine-tuning. "
+             "After 5 pretraining epochs on 3,600 digits they may still look like noise, unlike the source's "
+             "stroke detectors. What they are worth is what step 3 measured.", filters_view),
         Step("With every label", "The Stacked page's network learns from all training labels. Compare its gap "
              "with the gap at 100 labels.", every_label_view),
     ),
