@@ -82,7 +82,7 @@ def test_a_lesson_is_walked_with_the_keyboard_and_its_predict_step_reveals_the_a
             title = page.locator('[data-testid="stMain"] h4').first.inner_text()
             assert title.startswith(f"Step {n} of {len(walked.steps)}"), title
             view = page.locator(".st-key-lesson-view")
-            assert view.locator("img, canvas, svg, table, [data-testid='stMetric']").count() > 0, f"step {n} is empty"
+            view.locator("img, canvas, svg, table, [data-testid='stMetric']").first.wait_for(timeout=20000)  # drawn
             assert view.locator("[class*='-hl-']").count() > 0, f"step {n} highlights nothing"
             screenshot(page, f"lesson-{slug}-{n}")
             if step.predict is not None:

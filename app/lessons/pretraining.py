@@ -90,8 +90,12 @@ def errors_view(ctx: StepContext) -> None:
     if stored is None:
         return
     if not ctx.revealed:
-        st.info(f"Both networks have now seen the same {LABELS} labels for the same epochs. Guess, then reveal "
-                "their error on every test digit.")
+        with ctx.highlight(f"test error with {LABELS} labels: guess first"):
+            left, right = st.columns(2)
+            left.metric("Pretrained, then fine-tuned", "?")
+            right.metric("Random initialisation", "?")
+        st.caption(f"Both networks have seen the same {LABELS} labels; the errors are on all "
+                   f"{len(ctx.data.x_test):,} test digits.")
         return
     errors = _errors(stored)
     if errors is None:
