@@ -14,7 +14,7 @@ RECIPE = "cntk-simple-ae"  # source 003's 784-32-784: one layer, 32 numbers, eas
 EPOCHS = 30  # within a page's automatic training on the embedded sample (app.training.AUTO_TRAIN_MAX_S)
 SHOWN = 8  # test digits in a row
 AE, PCA = "The autoencoder", "PCA"
-CODES, PIXELS = "The 32 code numbers", "The 784 pixels"
+CODES, PIXELS, TIE = "Neighbours by code", "Neighbours by pixels", "About the same"
 
 
 def ae_spec(dataset: str):
@@ -33,12 +33,13 @@ def autoencoder(ctx: StepContext):
 @st.cache_data(show_spinner="Fitting PCA…", max_entries=4)
 def pca_basis(dataset: str, components: int = 128) -> tuple[np.ndarray, np.ndarray]:
     """(mean image (784,), the first `components` principal directions (components, 784)) of the
-    training digits, pixels in [0, 1]."""
-    from sklearn.decomposition import PCA as Fit
-
-    train = resources.dataset(dataset).x_train.reshape(-1, 784).astype(np.float32) / 255.0
-    fit = Fit(components, random_state=0).fit(train)
-    return fit.mean_.astype(np.float32), fit.components_.astype(np.float32)
+    training digits, pixels in [0, 1]: the top eigenvectors of their 784x784 covariance (a tenth of
+    scikit-learn's full PCA's time here)."""
+    train = resources.dataset(dataset).x_train.reshape(-1, 784).astype(np.float64) / 255.0
+    mean = train.mean(axis=0)
+    centred = train - mean
+    _, vectors = np.linalg.eigh(centred.T @ centred)  # eigenvalues ascending
+    return mean.astype(np.float32), vectors[:, ::-1][:, :components].T.astype(np.float32)
 
 
 def pca_reconstruct(dataset: str, images: np.ndarray, k: int) -> np.ndarray:
@@ -78,7 +79,7 @@ def squeeze_view(ctx: StepContext) -> None:
     cols = st.columns([1, 1.4, 1], gap="medium", vertical_alignment="center")
     cols[0].image(figures.digit_image(digit / 255.0, 196), caption="784 pixels in", width="stretch")
     with cols[1], ctx.highlight(f"the code: {code.size} numbers"):
-        st.image(figures.code_bars(code, width=320, height=160), width="stretch",
+        st.image(figures.code_bars(code, width=320, height=240), width="stretch",
                  caption=f"blue above zero, red below; the largest is {np.abs(code).max():.1f}")
     cols[2].image(figures.digit_image(rebuilt, 196), caption="784 pixels out", width="stretch")
     st.caption(f"{stored.meta.get('label', '')}: encoder 784 → {code.size}, decoder {code.size} → 784.")
@@ -101,8 +102,9 @@ def versus_view(ctx: StepContext) -> None:
     k = _code_size(ctx.dataset)
     shown = _shown_digits(ctx)
     x = ctx.data.x_test[shown]
-    st.image(figures.enlarge(figures.tile(x / 255.0, ncols=len(shown)), 3), width="stretch",
-             caption="test digits the models never trained on")
+    with (ctx.highlight("to rebuild from 32 numbers") if not ctx.revealed else st.container()):
+        st.image(figures.enlarge(figures.tile(x / 255.0, ncols=len(shown)), 3), width="stretch",
+                 caption="test digits the models never trained on")
     if not ctx.revealed:
         st.info(f"Both keep {k} numbers per digit. Guess which rebuilds these digits better, then reveal.")
         return
@@ -138,7 +140,7 @@ def curve_view(ctx: StepContext) -> None:
                f"PCA does not match the autoencoder's error even with {ks[-1]} numbers.")
 
 
-# ---- step 4: predict, then the linear probe and 10 nearest neighbours on codes vs pixels -------------
+# ---- step 4: predict, then 10 nearest neighbours by codes vs by pixels -----------------------------------
 
 @st.cache_data(show_spinner="Counting nearest neighbours…", max_entries=8)
 def knn_accuracy(key: str, dataset: str, k: int = 10) -> tuple[float, float]:
@@ -163,37 +165,45 @@ def knn_accuracy(key: str, dataset: str, k: int = 10) -> tuple[float, float]:
             vote(flat(data.x_train), flat(data.x_test)))
 
 
-def probe_answer(ctx: StepContext) -> str | None:
+def neighbours_answer(ctx: StepContext) -> str | None:
     stored = autoencoder(ctx) if ctx.revealed else None
     if stored is None:
         return None
-    with st.spinner("Fitting the linear probes…"):
-        code_acc, pixel_acc = maps.code_probe_accuracy(stored.key, ctx.dataset), maps.pixel_probe_accuracy(ctx.dataset)
-    return CODES if code_acc > pixel_acc else PIXELS
+    code_nn, pixel_nn = knn_accuracy(stored.key, ctx.dataset)
+    if abs(code_nn - pixel_nn) < noise_band(len(ctx.data.x_test)):
+        return TIE
+    return CODES if code_nn > pixel_nn else PIXELS
 
 
-def probe_view(ctx: StepContext) -> None:
+def noise_band(n: int, accuracy: float = 0.9) -> float:
+    """Two standard errors of the difference of two accuracies near `accuracy` on `n` test digits: a gap
+    smaller than this could be chance."""
+    return 2 * np.sqrt(2 * accuracy * (1 - accuracy) / n)
+
+
+def neighbours_view(ctx: StepContext) -> None:
     stored = autoencoder(ctx)
     if stored is None:
         return
     k = _code_size(ctx.dataset)
-    st.markdown(f"A **linear classifier** reads the digit's class either from the {k} code numbers or "
-                "from the 784 pixels; **10 nearest neighbours** votes by the closest training digits.")
+    i = _shown_digits(ctx)[5]
+    digit = ctx.data.x_test[i]
+    cols = st.columns([1, 1.6], gap="medium", vertical_alignment="center")  # what each vote compares
+    cols[0].image(figures.digit_image(digit / 255.0, 168), caption="784 pixels", width="stretch")
+    with cols[1], (ctx.highlight("what the code keeps") if not ctx.revealed else st.container()):
+        st.image(figures.code_bars(encode_images(stored.model, digit[None])[0], width=320, height=140),
+                 caption=f"or its {k} code numbers", width="stretch")
     if not ctx.revealed:
-        st.info("Guess which reads the class better, then reveal.")
         return
-    code_acc, pixel_acc = maps.code_probe_accuracy(stored.key, ctx.dataset), maps.pixel_probe_accuracy(ctx.dataset)
     code_nn, pixel_nn = knn_accuracy(stored.key, ctx.dataset)
     n = len(ctx.data.x_test)
-    with ctx.highlight(f"test accuracy on {n:,} digits"):
+    with ctx.highlight(f"test digits the 10 nearest neighbours name right, of {n:,}"):
         cols = st.columns(2)
-        cols[0].metric(f"linear probe on the {k} code numbers", f"{code_acc:.1%}",
-                       f"{(code_acc - pixel_acc) * 100:+.1f} points vs pixels")
-        cols[1].metric("linear probe on the 784 pixels", f"{pixel_acc:.1%}")
-        cols[0].metric("10 nearest neighbours in the code", f"{code_nn:.1%}",
+        cols[0].metric(f"by the {k} code numbers", f"{code_nn:.1%}",
                        f"{(code_nn - pixel_nn) * 100:+.1f} points vs pixels")
-        cols[1].metric("10 nearest neighbours in pixels", f"{pixel_nn:.1%}")
-    st.caption(f"One standard error on {n:,} digits is about {np.sqrt(0.9 * 0.1 / n) * 100:.1f} points.")
+        cols[1].metric("by the 784 pixels", f"{pixel_nn:.1%}")
+    st.caption(f"A gap under {noise_band(n) * 100:.1f} points (two standard errors on {n:,} digits) could be "
+               "chance. The Filters & codes page fits a linear classifier on the codes too.")
 
 
 # ---- step 5: similar to the eye, similar in the code (source 003's cosine similarities) --------------
@@ -229,10 +239,11 @@ LESSON = Lesson(
                                           better_rebuilder, options=(AE, PCA))),
         Step("How many numbers does PCA need?", "Each point is PCA keeping k numbers per digit. The star is "
              "the autoencoder with 32. Where the line crosses the star's height, PCA catches up.", curve_view),
-        Step("Codes or pixels?", "A code is useful when the digit's class is easy to read from it. A "
-             "linear classifier and a 10-nearest-neighbour vote read the class from codes or from pixels.",
-             probe_view, predict=Predict("Which lets a linear classifier name the digit more often?",
-                                         probe_answer, options=(CODES, PIXELS))),
+        Step("Codes or pixels?", "A code is useful when digits of one class lie close together in it. Each "
+             "test digit takes the class most of its 10 nearest training digits have, measured by their codes "
+             "or by their pixels.", neighbours_view,
+             predict=Predict("Which names more test digits right: neighbours by code, or by pixels?",
+                             neighbours_answer, options=(CODES, PIXELS, TIE))),
         Step("Similar in the code", "Source 003 compares two 6s, and a 3 with an 8, by cosine similarity. "
              "In pixels a 3 and an 8 share many strokes. Compare how far apart the code puts them.",
              similarity_view),
