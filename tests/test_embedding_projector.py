@@ -15,8 +15,15 @@ import pytest
 from PIL import Image
 
 from aecore.data import load_dataset
-from aecore.embedding_projector import (CONFIG_JSON, CONFIG_PBTXT, METADATA, SPRITE, VECTORS, projector_files,
-                                        projector_zip, sprite_image)
+from aecore.embedding_projector import (
+    CONFIG_JSON,
+    CONFIG_PBTXT,
+    METADATA,
+    SPRITE,
+    VECTORS,
+    projector_files,
+    sprite_image,
+)
 from aecore.runs import get_or_train
 from aecore.spec import make_spec
 
