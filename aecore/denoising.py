@@ -50,3 +50,15 @@ def denoise(model: Autoencoder, clean: np.ndarray, kind: str, level: float, seed
     noisy = corrupt_images(clean, kind, level, seed) if noisy is None else np.asarray(noisy, dtype=np.float32)
     recon = reconstruct_images(model, noisy)
     return Denoised(clean=clean, noisy=noisy, recon=recon, error=np.abs(recon - clean))
+
+
+def denoising_error(model: Autoencoder, clean: np.ndarray, kind: str, level: float, seed: int = NOISE_SEED,
+                    batch_size: int = 1000) -> float:
+    """Mean over `clean` digits (N, 28, 28) of `Denoised.squared_error`, corrupting `batch_size` digits at
+    a time (batch b with seed `seed + b`), so a 10,000-digit test split never exists as four float copies."""
+    if len(clean) == 0:
+        raise ValueError("no digits to measure")
+    total = 0.0
+    for b, start in enumerate(range(0, len(clean), batch_size)):
+        total += denoise(model, clean[start:start + batch_size], kind, level, seed + b).squared_error.sum()
+    return total / len(clean)

@@ -13,7 +13,7 @@ import numpy as np
 import streamlit as st
 
 from aecore.data.user_images import canvas_image_bytes, canvas_max_pixels, load_image_bytes, mnist_normalize
-from aecore.denoising import NOISE_SEED, Denoised, corrupt_images, denoise
+from aecore.denoising import NOISE_SEED, Denoised, corrupt_images, denoise, denoising_error
 from aecore.latent import decode_codes
 from aecore.metrics import encode_images
 from aecore.spec import RunSpec
@@ -68,19 +68,18 @@ def respond(key: str, digit: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None
     return decode_codes(stored.model, code)[0], code[0]
 
 
-def drawing_or_test_digit(dataset: str, key: str, param: str, why: str) -> tuple[np.ndarray, str]:
-    """The user's drawing (kept by the Draw page for every page), else a test digit picked here, with a
-    line saying `why` a drawing would help and a link to the Draw page: ((28, 28) in [0, 1], its name).
-    The test digit is the setting `key` (URL `param`)."""
+def drawing_or_test_digit(dataset: str, key: str, param: str) -> tuple[np.ndarray, str]:
+    """The user's drawing (kept by the Draw page for every page), else a test digit picked here beside a
+    link to the Draw page: ((28, 28) in [0, 1], its name). The test digit is the setting `key` (URL `param`)."""
     digit = st.session_state.get("drawing")
     if digit is not None:
         return digit, "Your drawing"
     data = resources.dataset(dataset)
-    text_col, link_col, digit_col = st.columns([5, 2, 2], vertical_alignment="bottom")
-    text_col.markdown(f"No drawing yet: {why} Meanwhile, a test digit:")
-    link_col.page_link(navigation.page("draw.py"), label="Draw a digit", icon=":material/draw:")
+    st.markdown("No drawing yet, so a test digit stands in:")
     settings.init_from_query(key, param, 0, cast=int, lo=0, hi=len(data.x_test) - 1)
-    index = digit_col.number_input("Test digit #", 0, len(data.x_test) - 1, step=1, key=key)
+    with st.container(horizontal=True, vertical_alignment="bottom", gap="medium"):
+        index = st.number_input("Test digit #", 0, len(data.x_test) - 1, step=1, key=key, width=170)
+        st.page_link(navigation.page("draw.py"), label="Draw a digit", icon=":material/draw:")
     settings.set_query(**{param: index})
     return data.x_test[index] / 255.0, f"Test digit #{index} ({data.class_names[data.y_test[index]]})"
 
@@ -112,12 +111,10 @@ def test_reconstructions(key: str, dataset: str, noise: float) -> dict[str, np.n
 @st.cache_data(show_spinner=False, max_entries=64)
 def test_denoising(key: str, dataset: str, kind: str, level: float) -> tuple[Denoised, float] | None:
     """(the model's `aecore.denoising.Denoised` of one test digit per class, its mean squared error per
-    pixel over the whole test split), both under the same seeded corruption; None if the model is gone."""
+    pixel over the whole test split), each under seeded corruption; None if the model is gone."""
     stored = resources.stored_model(key)
     if stored is None:
         return None
     data = resources.dataset(dataset)
-    everything = denoise(stored.model, data.x_test, kind, level)
-    shown = grid_indices(data.y_test, per_class=1)
-    strip = Denoised(*(getattr(everything, name)[shown] for name in ("clean", "noisy", "recon", "error")))
-    return strip, float(everything.squared_error.mean())
+    strip = denoise(stored.model, data.x_test[grid_indices(data.y_test, per_class=1)], kind, level)
+    return strip, denoising_error(stored.model, data.x_test, kind, level)

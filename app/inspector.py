@@ -82,8 +82,7 @@ def inspector_section(dataset_name: str, n_filters: int, default: RunSpec) -> No
         right.image(figures.enlarge(figures.tile(data.x_test[top] / 255.0, ncols=3), 3), width="stretch",
                     caption=f"The {len(top)} of {len(data.x_test):,} test digits that excite it most "
                             f"(activation {spread})")
-        digit, name = drawing.drawing_or_test_digit(dataset_name, DIGIT_KEY, "udigit",
-                                                    "draw a digit to see how this unit responds to it.")
+        digit, name = drawing.drawing_or_test_digit(dataset_name, DIGIT_KEY, "udigit")
         value = float(unit_activations(stored.model, np.asarray(digit, dtype=np.float32)[None])[0, unit])
         thumb, words_col = st.columns([1, 4], vertical_alignment="center")
         thumb.image(figures.digit_image(digit, 84), width="stretch")
@@ -92,7 +91,9 @@ def inspector_section(dataset_name: str, n_filters: int, default: RunSpec) -> No
     rho = sparsity_target(stored.model)
     if rho is not None:
         mean = float(summary.mean[unit])
+        above = int((summary.mean > rho).sum())
         st.markdown(f"**Sparsity**: unit {unit}'s mean activation over the test digits is **{mean:.3f}**; the "
-                    f"penalty pulls every unit's mean towards ρ = {rho:g}.")
+                    f"penalty pulls every unit's mean towards ρ = {rho:g}. {above} of {summary.n_units} units "
+                    f"average above ρ.")
         st.plotly_chart(figures.unit_means_figure(summary.mean, rho, unit), width="stretch",
                         config={"displayModeBar": False})

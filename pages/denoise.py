@@ -7,6 +7,7 @@ import streamlit as st
 from aecore.configs import CORRUPTIONS
 from aecore.denoising import corrupt_images, denoise
 from aecore.spec import lecture_spec
+from aecore.store import StoredModel
 from app import controls, dataset_choice, drawing, figures, resources, settings, words
 
 KINDS = {"masking": "masking", "gaussian": "Gaussian noise", "salt_pepper": "salt and pepper"}
@@ -34,16 +35,15 @@ def noise_controls(kind_col, level_col) -> tuple[str, float]:
     return kind, level
 
 
-def trained_on(key: str) -> str:
-    """How the model stored under `key` was trained, in a few words."""
-    model = resources.stored_model(key).model
+def trained_on(model) -> str:
+    """How `model` was trained, in a few words."""
     level = getattr(model.cfg, "level", 0.0)
     return f"trained on {KINDS[model.cfg.corruption]} {level:g}" if level > 0 else "trained on clean digits"
 
 
-def model_controls(cols) -> list[tuple[str, str]] | None:
-    """The plain and the denoising model (URL: `plain`, `denoiser`), one in each of `cols`; [(key,
-    title)], or None while one of them is still training."""
+def model_controls(cols) -> list[tuple[str, StoredModel, str]] | None:
+    """The plain and the denoising model (URL: `plain`, `denoiser`), one in each of `cols`; [(key, the
+    stored model, title)], or None while one of them is still training."""
     picked = []
     for col, (label, default, key, param) in zip(cols, (
             ("Plain model", PLAIN, "dn_plain", "plain"), ("Denoising model", DENOISER, "dn_denoiser", "denoiser"))):
@@ -52,7 +52,7 @@ def model_controls(cols) -> list[tuple[str, str]] | None:
                                                 why="The comparison needs both."))
     if any(p is None for p in picked):
         return None
-    return [(key, title) for (key, _), title in zip(picked, ("Plain", "Denoising"))]
+    return [(key, stored, title) for (key, stored), title in zip(picked, ("Plain", "Denoising"))]
 
 
 def picture(image: np.ndarray, caption: str, error: bool = False) -> None:
@@ -79,28 +79,27 @@ if models is None:
     st.stop()
 noise_words = WHAT_KIND_DOES[kind].format(level) if level > 0 else "no corruption"
 ERROR_MEANS = "error maps: white = right, dark red = wrong by the whole range"
-views = [(key, title, drawing.test_denoising(key, dataset_name, kind, level)) for key, title in models]
+views = [(stored, title, drawing.test_denoising(key, dataset_name, kind, level)) for key, stored, title in models]
 if any(v is None for *_, v in views):
     st.error("A model could not be loaded; pick another.")
     st.stop()
 
 # ---- one digit: the user's drawing, else a test digit -----------------------------------------------
-digit, name = drawing.drawing_or_test_digit(dataset_name, "dn_digit", "ndigit",
-                                            "draw a digit and it is corrupted here too.")
-clean = np.asarray(digit, dtype=np.float32)[None]  # (1, 28, 28)
-noisy = corrupt_images(clean, kind, level)
 groups = st.columns(3, gap="medium")
 with groups[0]:
     st.markdown("**The digit**")
     target_col, input_col = st.columns(2, gap="small")
-    with target_col:
-        picture(clean[0], f"clean target: {name[0].lower()}{name[1:]}")
-    with input_col:
-        picture(noisy[0], f"corrupted: {noise_words}")
-for group, (key, title, (_, test_error)) in zip(groups[1:], views):
-    out = denoise(resources.stored_model(key).model, clean, kind, level, noisy=noisy)
+    digit, name = drawing.drawing_or_test_digit(dataset_name, "dn_digit", "ndigit")  # under the pictures
+clean = np.asarray(digit, dtype=np.float32)[None]  # (1, 28, 28)
+noisy = corrupt_images(clean, kind, level)
+with target_col:
+    picture(clean[0], f"clean target: {name[0].lower()}{name[1:]}")
+with input_col:
+    picture(noisy[0], f"corrupted: {noise_words}")
+for group, (stored, title, (_, test_error)) in zip(groups[1:], views):
+    out = denoise(stored.model, clean, kind, level, noisy=noisy)
     with group:
-        st.markdown(f"**{title}** — {trained_on(key)}")
+        st.markdown(f"**{title}** — {trained_on(stored.model)}")
         recon_col, error_col = st.columns(2, gap="small")
         with recon_col:
             picture(out.recon[0], "rebuilt")

@@ -4,6 +4,7 @@ its controls and the URL, and says so briefly for a model without dense filters.
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -89,6 +90,7 @@ def test_the_unit_inspector_follows_the_picked_unit_and_shows_a_sparse_units_tar
     assert any(c.startswith("The 9 of 1,000 test digits that excite it most") for c in captions)
     text = " ".join(m.value for m in at.markdown)
     assert "mean activation over the test digits is" in text and "ρ = 0.05" in text
+    assert re.search(r"\b\d+ of 64 units average above ρ", text)
     assert "No drawing yet" in text and "drives unit 3 to" in text
 
     at.number_input(key="unit_n").set_value(5).run()

@@ -9,7 +9,7 @@ import torch
 from conftest import SMALL_CONFIGS
 
 from aecore.configs import FAMILIES
-from aecore.denoising import corrupt_images, denoise
+from aecore.denoising import corrupt_images, denoise, denoising_error
 from aecore.metrics import encode_images
 from aecore.models import build_model
 from aecore.units import QUANTILES, share_below, sparsity_target, summarize_units, unit_activations
@@ -92,3 +92,12 @@ def test_denoise_gives_the_reconstruction_and_its_per_pixel_error(tiny_data):
     np.testing.assert_array_equal(again.recon, out.recon)
     less = denoise(model, clean, "salt_pepper", 0.0)
     assert not np.array_equal(less.noisy, out.noisy)
+
+
+def test_the_mean_error_over_many_digits_is_measured_in_batches(tiny_data):
+    model = small_model("dae")
+    digits = tiny_data.x_test[:50]
+    whole = denoise(model, digits, "masking", 0.0).squared_error.mean()
+    assert denoising_error(model, digits, "masking", 0.0, batch_size=7) == pytest.approx(whole, rel=1e-6)
+    noisy = denoising_error(model, digits, "masking", 0.5, batch_size=7)
+    assert noisy == denoising_error(model, digits, "masking", 0.5, batch_size=7)  # seeded
