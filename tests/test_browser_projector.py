@@ -324,7 +324,14 @@ def test_the_denoising_level_moves_the_corrupted_picture_and_the_errors(lab_url)
 
 # ---- Latent grid: the plane under the pointer, a VAE's q(z|x) (issue 22) ------------------------------
 
-TRUNCATED = "el => [...el.querySelectorAll('p, span, div')].some(e => e.scrollWidth > e.clientWidth + 1)"
+# Whether a widget's label is cut off: Streamlit ends a label wider than its box with an ellipsis.
+LABEL_CUT_OFF = """el => {
+    const box = el.querySelector('[data-testid="stWidgetLabel"] [data-testid="stMarkdownContainer"]');
+    const text = box.querySelector('p') || box, pen = document.createElement('canvas').getContext('2d');
+    pen.font = getComputedStyle(text).font;
+    return pen.measureText(text.textContent).width > box.clientWidth + 0.5;
+}"""
+DRAWING_TOGGLES = ("Start at my drawing", "Show my drawing")
 # The hover view's decoded digit as it was drawn, 784 grey levels in [0, 255]
 DRAWN_DIGIT = "() => Array.from(sctx.getImageData(0, 0, 28, 28).data.filter((_, i) => i % 4 === 0))"
 
@@ -351,11 +358,11 @@ def test_the_plane_shows_the_decode_under_the_pointer_without_asking_the_server(
     sent = []
     with browser_page(*PROJECTOR) as page:
         page.on("websocket", lambda ws: ws.on("framesent", lambda payload: sent.append(payload)))
-        open_home(page, lab_url)
-        go_to(page, "Latent grid")  # the sidebar open: the narrowest main area at 1280
-        for label in ("Start at my drawing", "Show my drawing"):
+        open_home(page, lab_url + "/?projector=1")
+        go_to(page, "Latent grid")  # the sidebar open and the projector's larger text: the tightest fit at 1280
+        for label in DRAWING_TOGGLES:
             toggle = page.locator('[data-testid="stMain"] [data-testid="stCheckbox"]', has_text=label)
-            assert not toggle.evaluate(TRUNCATED), f"the toggle's label '{label}' is cut off at 1280 wide"
+            assert not toggle.evaluate(LABEL_CUT_OFF), f"the toggle's label '{label}' is cut off in the projector view"
         frame = hover_frame(page)
         box = frame.locator("#plane").bounding_box()
         quiet = len(sent)
@@ -381,6 +388,9 @@ def test_a_vae_shows_its_uncertainty_for_a_test_digit_then_for_the_drawing(lab_u
         open_home(page, lab_url)
         go_to(page, "Latent grid")
         main = page.locator('[data-testid="stMain"]')
+        for label in DRAWING_TOGGLES:
+            toggle = main.locator('[data-testid="stCheckbox"]', has_text=label)
+            assert not toggle.evaluate(LABEL_CUT_OFF), f"the toggle's label '{label}' is cut off at 1280 wide"
         section = main.get_by_text("How sure the encoder is: q(z|x) of one digit")
         section.scroll_into_view_if_needed()
         assert main.get_by_text("Active units: 2 of 2").count() == 1
