@@ -19,7 +19,7 @@ from aecore.models import build_model
 from aecore.models.base import Stage
 from aecore.recipes import RECIPES, recipe
 from aecore.spec import make_spec
-from aecore.trainer import EarlyStopping, Trainer
+from aecore.trainer import EarlyStopping, Trainer, fixed_order
 from tests.test_cli import last_json, run_cli
 
 
@@ -86,7 +86,7 @@ def test_leaky_relu_slope_is_a_setting():
     assert not torch.allclose(a.encode(x), b.encode(x))
 
 
-def test_file_order_batches_take_the_training_digits_in_order(tiny_data):
+def test_unshuffled_batches_keep_one_fixed_order_with_the_classes_mixed(tiny_data):
     model = build_model("ae", {"hidden": (16,)})
     seen = []
 
@@ -96,12 +96,18 @@ def test_file_order_batches_take_the_training_digits_in_order(tiny_data):
 
     model.loss = recording_loss
     data = _subset(tiny_data, 100)
-    _trainer(model, data, TrainConfig(epochs=1, batch_size=20, shuffle=False)).run()
-    order = torch.cat(seen[:5])  # the epoch's batches, before evaluation
-    assert torch.equal(order, torch.from_numpy(data.x_train.reshape(100, 784).astype(np.float32) / 255))
+    grouped = np.concatenate([np.flatnonzero(tiny_data.y_train == c)[:10] for c in range(10)])  # as the sample is
+    data.x_train, data.y_train = tiny_data.x_train[grouped], tiny_data.y_train[grouped]
+    _trainer(model, data, TrainConfig(epochs=2, batch_size=20, shuffle=False)).run()
+    pixels = torch.from_numpy(data.x_train.reshape(100, 784).astype(np.float32) / 255)
+    first, second = torch.cat(seen[:5]), torch.cat(seen[6:11])  # each epoch: 5 batches, then one of validation
+    assert torch.equal(first, second)  # the same order every epoch
+    taken = fixed_order(100, 0)
+    assert torch.equal(first, pixels[taken])
+    assert len(set(data.y_train[taken[:20].numpy()])) >= 5  # the first batch is not one class
     seen.clear()
-    _trainer(model, data, TrainConfig(epochs=1, batch_size=20, shuffle=True)).run()
-    assert not torch.equal(torch.cat(seen[:5]), order)
+    _trainer(model, data, TrainConfig(epochs=2, batch_size=20, shuffle=True)).run()
+    assert not torch.equal(torch.cat(seen[:5]), torch.cat(seen[6:11]))  # shuffled: a new order each epoch
 
 
 def test_rmsprop_is_keras_rmsprop(tiny_data):
@@ -246,16 +252,17 @@ def test_da_recipe_matches_the_tutorial_step_by_step(tiny_data, level):
     np.testing.assert_allclose(model.decoder_biases[0].grad.double().numpy(), grads["b_prime"], rtol=1e-3, atol=1e-6)
     model.zero_grad()
 
-    # Two epochs of the recipe's training (SGD 0.1, batch 20 in file order): the same cost per epoch.
+    # Two epochs of the recipe's training (SGD 0.1, batch 20 in one fixed order): the same cost per epoch.
     result = _trainer(model, data, spec.train).run()
     torch.manual_seed(spec.train.seed)  # the trainer seeds torch once; each batch draws its mask in turn
+    x_ordered = x_all[fixed_order(100, spec.train.seed).numpy()]
     costs = []
     for _ in range(2):
         batch_costs = []
         for start in range(0, 100, 20):
             mask = (torch.rand(20, 784) >= level).double().numpy() if level else np.ones((20, 784))
             cost, grads = tutorial_da_cost_and_grads(params["W"], params["b"], params["b_prime"],
-                                                     x_all[start:start + 20], mask)
+                                                     x_ordered[start:start + 20], mask)
             batch_costs.append(cost)
             for name in params:
                 params[name] -= 0.1 * grads[name]
