@@ -14,7 +14,7 @@ import warnings
 from dataclasses import MISSING, asdict, fields
 from typing import Any, get_type_hints
 
-from aecore.configs import CONFIGS, FAMILIES, TrainConfig
+from aecore.configs import FAMILIES, TrainConfig, config_class
 from aecore.errors import AecoreError, ConfigError
 
 EXIT_USAGE = 2
@@ -28,7 +28,7 @@ class _Parser(argparse.ArgumentParser):
 def _setting_fields() -> dict[str, tuple[type, Any]]:
     """Every model and training setting name -> (type hint, an example default)."""
     out: dict[str, tuple[type, Any]] = {}
-    for cls in [TrainConfig, *CONFIGS.values()]:
+    for cls in [TrainConfig, *map(config_class, FAMILIES)]:
         hints = get_type_hints(cls)
         for f in fields(cls):
             out.setdefault(f.name, (hints[f.name], f.default if f.default is not MISSING else None))

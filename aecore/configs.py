@@ -6,14 +6,15 @@ takes 1-1.5 s to import on a 2-core machine). Each config checks itself in `__po
 value from a widget, a URL, the CLI or a JSON file is refused here. A dataclass's defaults are the
 lecture's default model of that family. Beside its settings, each family's config declares as plain
 data what the rest of the lab needs to know about it: a one-line `description`, the Train page's
-`controls`, and `small` settings for the tests. `FAMILIES` registers each family's config and its
-model class (imported, with torch, on first use by `aecore.models.model_class`).
+`controls`, and `small` settings for the tests. `FAMILY_REGISTRY` names each family's config and
+model class, one line per family (a new family may keep both in one file, see `Family`).
 """
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
-from typing import Any, ClassVar
+from importlib import import_module
+from typing import Any, ClassVar, NamedTuple
 
 from aecore.errors import ConfigError
 from aecore.validation import MAX_EPOCHS, MAX_LAYER_WIDTH, check_choice, check_float, check_int, check_widths, set_field
@@ -316,25 +317,44 @@ class TrainConfig:
         set_field(self, "shuffle", bool(self.shuffle))
 
 
-# The family registry: name -> (its settings, its model class as "module.Class", imported on first use)
-FAMILY_REGISTRY: dict[str, tuple[type, str]] = {
-    "ae": (AEConfig, "aecore.models.ae.AE"),
-    "dae": (DAEConfig, "aecore.models.dae.DAE"),
-    "sparse": (SparseConfig, "aecore.models.sparse.SparseAE"),
-    "contractive": (ContractiveConfig, "aecore.models.contractive.ContractiveAE"),
-    "vae": (VAEConfig, "aecore.models.vae.VAE"),
-    "conv_vae": (ConvVAEConfig, "aecore.models.conv_vae.ConvVAE"),
-    "stacked": (StackedConfig, "aecore.models.stacked.StackedDAE"),
+class Family(NamedTuple):
+    """A family's registry line: where its settings and its model class are, each "module.Name"."""
+
+    config: str
+    model: str
+
+
+# The family registry, one line per family, each part imported on first use: a new family's one file may
+# hold both. The built-in settings are above, read by Home without importing torch (bench.interaction).
+FAMILY_REGISTRY: dict[str, Family] = {
+    "ae": Family("aecore.configs.AEConfig", "aecore.models.ae.AE"),
+    "dae": Family("aecore.configs.DAEConfig", "aecore.models.dae.DAE"),
+    "sparse": Family("aecore.configs.SparseConfig", "aecore.models.sparse.SparseAE"),
+    "contractive": Family("aecore.configs.ContractiveConfig", "aecore.models.contractive.ContractiveAE"),
+    "vae": Family("aecore.configs.VAEConfig", "aecore.models.vae.VAE"),
+    "conv_vae": Family("aecore.configs.ConvVAEConfig", "aecore.models.conv_vae.ConvVAE"),
+    "stacked": Family("aecore.configs.StackedConfig", "aecore.models.stacked.StackedDAE"),
 }
-FAMILIES = tuple(FAMILY_REGISTRY)
-CONFIGS: dict[str, type] = {name: config for name, (config, _) in FAMILY_REGISTRY.items()}
+FAMILIES = FAMILY_REGISTRY.keys()  # the names in order; a live view, so a family registered later is listed
+
+
+def family_entry(family: str) -> Family:
+    """The registry line of `family`; ConfigError (with the list of families) for an unknown name."""
+    try:
+        return FAMILY_REGISTRY[family]
+    except (KeyError, TypeError):
+        raise ConfigError(f"unknown model family {family!r}; choose from {', '.join(FAMILIES)}") from None
+
+
+def import_named(path: str) -> Any:
+    """The object a "module.Name" path names, its module imported if it was not."""
+    module, name = path.rsplit(".", 1)
+    return getattr(import_module(module), name)
 
 
 def config_class(family: str) -> type:
-    try:
-        return CONFIGS[family]
-    except (KeyError, TypeError):
-        raise ConfigError(f"unknown model family {family!r}; choose from {', '.join(FAMILIES)}") from None
+    """The config class of `family`."""
+    return import_named(family_entry(family).config)
 
 
 def make_config(family: str, values: dict[str, Any] | Any | None = None):

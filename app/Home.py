@@ -1,19 +1,27 @@
-"""Latent Lab's entry script: `streamlit run app/Home.py`.
+"""Latent Lab's entry script: `python -m streamlit run app/Home.py`, from the repository's folder.
 
-`streamlit run` imports this file and finds `app`, a Streamlit `App` that serves this same file as
-its script behind one middleware (nested URLs redirect to their page, see `app.routing`); run as
-the script, it builds the navigation over the page scripts in `pages/` and draws the widgets every
-page shares (the dataset picker and the lecturer's unlock field in the sidebar). Each page reads
-like a script of its screen; the work lives in `aecore` and the helpers in `app/`.
+`python -m` puts that folder on the import path, where the pages find the dashboard's helpers (the
+`app` package, not installed: a top-level `app` would clash with other projects'). `streamlit run`
+imports this file and finds `app`, a Streamlit `App` that serves this same file as its script behind
+one middleware (nested URLs redirect to their page, see `app.routing`); run as the script, it builds
+the navigation over the page scripts in `pages/` and draws the widgets every page shares (the dataset
+picker and the lecturer's unlock field in the sidebar). Each page reads like a script of its screen;
+the work lives in `aecore` and the helpers in `app/`.
 """
+from importlib.util import find_spec
+from pathlib import Path
+
 import streamlit as st
+
+_helpers = find_spec("app")
+if _helpers is None or Path(_helpers.origin or "").parent != Path(__file__).parent:  # the `streamlit` command
+    raise SystemExit("Start Latent Lab from its repository's folder with: python -m streamlit run app/Home.py")
 
 
 def main() -> None:
     st.set_page_config(page_title="Latent Lab", page_icon=":material/blur_on:", layout="wide")
     page = st.navigation(navigation.all_pages())
-    # Digit pictures keep square, sharp pixels; progress bars do not ease, which costs a watching browser CPU
-    # that training needs (bench.dashboard_overhead).
+    # Sharp square pixels; progress bars without easing, which costs CPU training needs (bench.dashboard_overhead).
     st.html("<style>[data-testid='stImage'] img { image-rendering: pixelated; }"
             "[data-testid='stProgress'] * { transition: none !important; }</style>")
     with st.sidebar:
@@ -30,11 +38,10 @@ def main() -> None:
 
 
 if __name__ == "__main__":  # Streamlit runs the script as __main__
-    # the installed package (pyproject.toml): Streamlit puts only app/ on the path
     from app import dataset_choice, lecturer, navigation, page_visits, projector, warmup
 
     main()
-else:  # imported by `streamlit run` (or uvicorn) for the server; `app` is the installed package, as above
+else:  # imported by `streamlit run` (or uvicorn) for the server
     from starlette.middleware import Middleware
 
     from app.routing import NestedPathRedirect

@@ -16,8 +16,6 @@ from app import resources, settings
 LEARNING_RATES = [1e-4, 3e-4, 1e-3, 2e-3, 3e-3, 5e-3, 1e-2, 3e-2, 0.1]
 BATCH_SIZES = [20, 32, 64, 128, 256, 512]
 _URL_FAMILY = "_url_family"  # session_state: the family the URL named when this session opened Train
-# every family control's URL parameter, so a family's page drops those of the family picked before
-_CONTROL_PARAMS = {c.name for family in FAMILIES for c in config_class(family).controls}
 
 
 def _q(kind: str, label: str, key: str, default: Any, *, cast=float, options: Sequence | None = None,
@@ -74,7 +72,8 @@ def family_controls(family: str, start: FamilyConfig | None = None) -> dict[str,
         values[c.name] = _q(c.kind, c.label, c.name, defaults[c.name], cast=_cast(defaults[c.name]),
                             options=c.options or None, lo=c.lo, hi=c.hi, step=c.step, fmt=fmt, help=c.help,
                             widget_key=key)
-    for name in _CONTROL_PARAMS - {c.name for c in cfg.controls}:
+    # drop the URL parameters of the controls of the family picked before
+    for name in {c.name for f in FAMILIES for c in config_class(f).controls} - {c.name for c in cfg.controls}:
         st.query_params.pop(name, None)
     # unmoved widgets leave the start's settings whole (e.g. a stacked model's unequal levels)
     return {} if values == {k: defaults[k] for k in values} else cfg.from_controls(values)
@@ -84,7 +83,7 @@ def training_controls(family: str = "ae", start: TrainConfig | None = None) -> d
     """Epochs, learning rate, batch size and optimizer, per family (keys `w_<family>_<param>`),
     starting from `start`; URL values count as in `family_controls`."""
     t = start or TrainConfig()
-    from_url = (st.session_state.get(_URL_FAMILY) or FAMILIES[0]) == family
+    from_url = (st.session_state.get(_URL_FAMILY) or next(iter(FAMILIES))) == family
     wanted = {"epochs": t.epochs, "lr": t.lr, "batch": t.batch_size, "opt": t.optimizer}
     if not from_url:
         for param, value in wanted.items():
@@ -101,7 +100,8 @@ def training_controls(family: str = "ae", start: TrainConfig | None = None) -> d
     }
 
 
-def family_picker(label: str = "Model family", families: Sequence[str] = FAMILIES) -> str:
+def family_picker(label: str = "Model family", families: Sequence[str] | None = None) -> str:
+    families = list(families or FAMILIES)
     st.session_state.setdefault(_URL_FAMILY, st.query_params.get("family"))
     return _q("select", label, "family", families[0], cast=str, options=list(families),
               fmt=lambda f: f"{f} — {config_class(f).description}")

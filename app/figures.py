@@ -346,9 +346,8 @@ def code_bars(code: np.ndarray, width: int = 280, height: int = 96, max_bar: int
     `max_bar` pixels wide), blue above the zero line in the middle and red below, scaled to the largest
     |value| (so give that in a caption).
 
-    A picture rather than a plotly chart: the Draw page redraws one per model after every stroke,
-    and three plotly charts measured ~80 ms of each rerun (serialising, and the browser redrawing
-    them on the same cores).
+    A picture rather than a plotly chart: the Draw page redraws one per model after every stroke
+    (bench.interaction).
     """
     code = np.nan_to_num(np.asarray(code, dtype=np.float32).ravel())
     picture = np.full((height, width, 3), 255, dtype=np.uint8)

@@ -7,6 +7,7 @@ import streamlit as st
 # (script in pages/, title, icon, what a student does there)
 PAGES = [
     ("home.py", "Home", ":material/home:", "What autoencoders are, and where to start"),
+    ("lessons.py", "Lessons", ":material/school:", "Guided tours: predict, then see"),
     ("train.py", "Train", ":material/model_training:", "Train a model and watch its loss fall"),
     ("draw.py", "Draw & reconstruct", ":material/draw:", "Draw a digit and see each model rebuild it"),
     ("latent_grid.py", "Latent grid", ":material/grid_on:", "Walk a VAE's 2-D latent plane"),

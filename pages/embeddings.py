@@ -160,8 +160,7 @@ with right:
     title = f"{name} of {n:,} test digits' {codes.shape[1]}-d codes · {stored.meta.get('label', model_key)}"
     if kept.get(method, (None,))[0] != map_id:
         kept[method] = (map_id, map_chart(proj.points, labels, title, method, n, extra, idx))
-    # The other kept maps are folded away by their containers' CSS class, always there in one order, so no
-    # chart is remounted; to no height, not `display: none`, which made ECharts redraw (bench.interaction);
+    # The other kept maps fold to no height by CSS class, so none remounts or redraws (bench.interaction);
     # `flex: none`, as Streamlit's flex sizing won over a height.
     st.html("<style>" + "".join(f".st-key-emb-kept-{m} {{ {HIDDEN_MAP_STYLE} }}" for m in maps.METHOD_NAMES
                                 if m != method) + "</style>")

@@ -1,6 +1,6 @@
 """Helpers for the end-to-end tests: start the dashboard as a user would and drive Debian's Chromium.
 
-The server is started with the README's command (`streamlit run app/Home.py`) plus loopback-only
+The server is started with the README's command (`python -m streamlit run app/Home.py`) plus loopback-only
 flags on a free port, by the same code as the load test's (`bench.lecture_hall.server`). Chromium
 comes from Debian (`/usr/bin/chromium`), never from `playwright install`.
 """
@@ -40,7 +40,7 @@ BROWSER_TEST = [pytest.mark.browser, pytest.mark.skipif(missing_browser_reason()
 
 @contextlib.contextmanager
 def dashboard(home: Path, *, warmup: bool = False, timeout_s: float = 90):
-    """Run `streamlit run app/Home.py` on 127.0.0.1 with AECORE_HOME=home; yields the base URL."""
+    """Run `python -m streamlit run app/Home.py` on 127.0.0.1 with AECORE_HOME=home; yields the base URL."""
     with lecture_hall_dashboard(home, warmup=warmup, timeout_s=timeout_s) as (url, _):
         yield url
 

@@ -39,3 +39,10 @@ def test_the_offline_sample_ships_as_package_data():
     data = _pyproject()["tool"]["setuptools"]["package-data"]["aecore"]
     assert SAMPLE_FILE.relative_to(ROOT / "aecore").as_posix() in data
     assert SAMPLE_FILE.is_file()
+
+
+def test_only_the_core_is_installed_and_the_dashboard_runs_from_the_repository():
+    # a top-level `app` in site-packages would clash with other projects'; the dashboard finds app/ in the checkout
+    packages = _pyproject()["tool"]["setuptools"]["packages"]["find"]["include"]
+    assert all(p == "aecore" or p.startswith("aecore.") for p in packages), packages
+    assert "python -m streamlit run app/Home.py" in (ROOT / "README.md").read_text()

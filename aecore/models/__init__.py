@@ -1,25 +1,23 @@
 """Every autoencoder family, registered by name in `aecore.configs.FAMILY_REGISTRY`.
 
-Each family is one file here with its model class (a subclass of `Autoencoder` naming its
+Each built-in family is one file here with its model class (a subclass of `Autoencoder` naming its
 `config_class`, a frozen dataclass from `aecore.configs` whose defaults are the lecture's default
-model). `model_class(family)` imports a family's file on first use; `build_model(family, cfg_or_dict)`
-is the one way to make a model from settings (the CLI, the store and the dashboard all use it).
+model); a new family's file may hold its config too. `model_class(family)` imports a family's file on
+first use; `build_model(family, cfg_or_dict)` is the one way to make a model from settings (the CLI,
+the store and the dashboard all use it).
 """
 from __future__ import annotations
 
-from importlib import import_module
 from typing import Any
 
-from aecore.configs import FAMILY_REGISTRY, config_class, make_config
+from aecore.configs import family_entry, import_named, make_config
 from aecore.models.base import IMAGE_SIDE, INPUT_DIM, Autoencoder, Baseline, Stage, init_parameters
 from aecore.models.dae import corrupt
 
 
 def model_class(family: str) -> type[Autoencoder]:
     """The model class of `family`; ConfigError (with the list of families) for an unknown name."""
-    config_class(family)  # an unknown family is refused there
-    module, name = FAMILY_REGISTRY[family][1].rsplit(".", 1)
-    return getattr(import_module(module), name)
+    return import_named(family_entry(family).model)
 
 
 def build_model(family: str, cfg: Any = None) -> Autoencoder:
