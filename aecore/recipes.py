@@ -10,6 +10,7 @@ name to its recipe; `recipe(name)` refuses an unknown name in one sentence. Neve
 from __future__ import annotations
 
 import math
+import statistics
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -281,6 +282,8 @@ def comparison(r: Recipe, meta: dict | None) -> list[tuple[str, str, str]]:
                      _num(own[-1]["train"]["loss"], 1) if own else "–"))
     if r.family == "stacked":
         rows.append(("test error (classification)", _pct(p.get("test_error")), _pct(metrics.get("test_error"))))
+    if r.source.seed == "001":
+        rows.extend(code_moment_rows(meta))
     if r.source.seed in ("001", "002"):
         what = "test loss (mean squared error per pixel)" if r.family == "ae" else "test loss (per image)"
         rows.append((what, "–", _num(test.get("loss"), 4 if r.family == "ae" else 1)))
@@ -290,6 +293,19 @@ def comparison(r: Recipe, meta: dict | None) -> list[tuple[str, str, str]]:
                 rows.append((f"cosine similarity of {label}, {kind}", "–",
                              _num(metrics.get(f"cosine_{pair}_{kind}"))))
     return rows
+
+
+def code_moment_rows(meta: dict) -> list[tuple[str, str, str]]:
+    """Rows (what, the prior's, ours) for the mean and standard deviation of each dimension of a 2-D
+    model's test codes, from the last epoch's probe codes in `meta` ("–" without them)."""
+    probe = meta.get("probe") or {}
+    snapshots = probe.get("snapshots") or []
+    codes = snapshots[-1] if snapshots and not probe.get("reduced_with_pca") else []
+    dims = list(zip(*codes)) if len(codes) > 1 else []
+    means = ", ".join(f"{statistics.fmean(d):.2f}" for d in dims) or "–"
+    stds = ", ".join(f"{statistics.stdev(d):.2f}" for d in dims) or "–"
+    return [("test codes' mean per dimension", "0 (the prior N(0, I))", means),
+            ("test codes' standard deviation per dimension", "1 (the prior N(0, I))", stds)]
 
 
 def recipe(name: str) -> Recipe:

@@ -17,7 +17,7 @@ from aecore.errors import ConfigError
 from aecore.metrics import brightest_pixel_error
 from aecore.models import build_model
 from aecore.models.base import Stage
-from aecore.recipes import RECIPES, recipe
+from aecore.recipes import RECIPES, comparison, recipe
 from aecore.spec import make_spec
 from aecore.trainer import EarlyStopping, Trainer, fixed_order
 from tests.test_cli import last_json, run_cli
@@ -323,6 +323,16 @@ def test_brightest_pixel_error_is_cntks_classification_error_on_images():
     decoded[1, 30] = 0.9  # off the digit: an error
     decoded[2, 40] = 0.9  # on the grey pixel: half an error (1 - 0.5)
     assert brightest_pixel_error(original, decoded) == pytest.approx(1.5 / 3)
+
+
+def test_classics_show_a_vae_recipes_test_codes_beside_the_prior():
+    codes = [[0.0, 1.0], [1.0, 3.0], [2.0, 2.0]]  # the last epoch's probe codes
+    meta = {"probe": {"snapshots": [[[9.0, 9.0]] * 3, codes], "reduced_with_pca": False}}
+    rows = {what: (source, ours) for what, source, ours in comparison(recipe("keras-vae-mlp"), meta)}
+    assert rows["test codes' mean per dimension"] == ("0 (the prior N(0, I))", "1.00, 2.00")
+    assert rows["test codes' standard deviation per dimension"] == ("1 (the prior N(0, I))", "1.00, 1.00")
+    untrained = {what: ours for what, _, ours in comparison(recipe("keras-vae-mlp"), None)}
+    assert untrained["test codes' mean per dimension"] == "–"
 
 
 @pytest.mark.slow
