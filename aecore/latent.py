@@ -10,7 +10,7 @@ import numpy as np
 import torch
 
 from aecore.errors import ConfigError
-from aecore.inference import evaluating, map_batches, model_device
+from aecore.inference import evaluating, flat_images, map_batches, model_device, to_unit_float
 from aecore.models.base import IMAGE_SIDE, Autoencoder
 
 
@@ -87,6 +87,58 @@ def decode_codes(model: Autoencoder, codes: np.ndarray | torch.Tensor, batch_siz
     with evaluating(model):
         flat = map_batches(model.decode, codes, model_device(model), batch_size)
     return flat.reshape(-1, IMAGE_SIDE, IMAGE_SIDE)
+
+
+def plane_points(n: int, box: tuple[float, float, float, float]) -> np.ndarray:
+    """Points of an n x n grid spanning the box (x0, x1, y0, y1) of a 2-D code plane, corners included.
+
+    Returns
+    -------
+    numpy.ndarray
+        float32 array of shape (n * n, 2) in display order, as in `latent_grid_points`: point
+        ``i * n + j`` is in row i (top, y1, to bottom, y0) and column j (left, x0, to right, x1).
+    """
+    x0, x1, y0, y1 = (float(v) for v in box)
+    if int(n) != n or n < 2:
+        raise ConfigError(f"a plane's grid needs a side of at least 2, got {n}")
+    if not (np.isfinite([x0, x1, y0, y1]).all() and x0 < x1 and y0 < y1):
+        raise ConfigError(f"a plane's box must be finite with x0 < x1 and y0 < y1, got {box}")
+    xs, ys = np.meshgrid(np.linspace(x0, x1, int(n)), np.linspace(y1, y0, int(n)))
+    return np.stack([xs.ravel(), ys.ravel()], axis=1).astype(np.float32)
+
+
+def decode_plane(model: Autoencoder, n: int, box: tuple[float, float, float, float]) -> np.ndarray:
+    """Decode the n x n `plane_points` of a model's 2-D code plane: float32 (n, n, 28, 28), ``[i, j]``
+    in display row i (top to bottom) and column j (left to right)."""
+    if model.code_dim != 2:
+        raise ConfigError(f"decoding a plane needs a 2-D code, this model's has {model.code_dim} dimensions")
+    return decode_codes(model, plane_points(n, box)).reshape(int(n), int(n), IMAGE_SIDE, IMAGE_SIDE)
+
+
+def posterior(model: Autoencoder, images: np.ndarray | torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
+    """A VAE's q(z|x) for each image: (μ, σ), each float32 of shape (N, D)."""
+    if not model.is_variational:
+        raise ConfigError("q(z|x) needs a variational model")
+    rows = flat_images(images)
+    with evaluating(model), torch.no_grad():
+        mu, logvar = model.encode_dist(to_unit_float(rows, model_device(model)))  # (N, D), (N, D)
+    return mu.float().cpu().numpy(), torch.exp(0.5 * logvar).float().cpu().numpy()
+
+
+def sample_posterior(model: Autoencoder, image: np.ndarray, n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Draw `n` codes z = μ + σ·ε from a VAE's q(z|x) for one image and decode them.
+
+    Returns
+    -------
+    (numpy.ndarray, numpy.ndarray)
+        The codes, float32 (n, D), and their decodes, float32 (n, 28, 28) in [0, 1].
+    """
+    if n < 1:
+        raise ConfigError(f"number of samples must be at least 1, got {n}")
+    mu, sigma = posterior(model, np.asarray(image)[None])
+    # numpy randomness, as in sample_prior: the same seed gives the same digits on any device.
+    codes = (mu + sigma * np.random.default_rng(seed).standard_normal((n, model.code_dim))).astype(np.float32)
+    return codes, decode_codes(model, codes)
 
 
 def interpolate(z0: np.ndarray, z1: np.ndarray, steps: int, method: str = "linear") -> np.ndarray:

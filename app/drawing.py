@@ -1,5 +1,5 @@
-"""What the Draw & reconstruct and Latent grid pages compute: a user's digit from the canvas or an
-upload, a seeded corruption of it, each model's reconstruction and code, and cached test-set views.
+"""What the Draw & reconstruct, Latent grid and Denoising pages compute: a user's digit from the canvas
+or an upload, a seeded corruption of it, each model's reconstruction and code, and cached test-set views.
 
 Everything heavy is cached by (model key, settings), never by a model object, so a stroke on the
 canvas costs one small forward pass per model and nothing else.
@@ -11,16 +11,14 @@ from typing import Any
 
 import numpy as np
 import streamlit as st
-import torch
 
 from aecore.data.user_images import canvas_image_bytes, canvas_max_pixels, load_image_bytes, mnist_normalize
+from aecore.denoising import NOISE_SEED, Denoised, corrupt_images, denoise, denoising_error
 from aecore.latent import decode_codes
 from aecore.metrics import encode_images
-from aecore.models import corrupt
 from aecore.spec import RunSpec
-from app import controls, resources
+from app import controls, navigation, resources, settings
 
-NOISE_SEED = 0  # one fixed noise pattern, so reruns after a stroke do not flicker
 GRID_PER_CLASS = 2  # test digits per class in the reconstruction grid
 
 
@@ -58,9 +56,7 @@ def upload_digit(data: bytes) -> np.ndarray | None:
 
 def corrupt_digit(digit: np.ndarray, kind: str, level: float, seed: int = NOISE_SEED) -> np.ndarray:
     """Digits (28, 28) or (N, 28, 28) corrupted like a denoising autoencoder's input, with a fixed seed."""
-    generator = torch.Generator().manual_seed(seed)
-    x = torch.from_numpy(np.array(digit, dtype=np.float32).reshape(-1, 784))  # (N, 784), a private copy
-    return corrupt(x, kind, level, generator=generator).reshape(digit.shape).numpy()
+    return corrupt_images(digit, kind, level, seed)
 
 
 def respond(key: str, digit: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
@@ -70,6 +66,22 @@ def respond(key: str, digit: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None
         return None
     code = encode_images(stored.model, digit[None])  # (1, D)
     return decode_codes(stored.model, code)[0], code[0]
+
+
+def drawing_or_test_digit(dataset: str, key: str, param: str) -> tuple[np.ndarray, str]:
+    """The user's drawing (kept by the Draw page for every page), else a test digit picked here beside a
+    link to the Draw page: ((28, 28) in [0, 1], its name). The test digit is the setting `key` (URL `param`)."""
+    digit = st.session_state.get("drawing")
+    if digit is not None:
+        return digit, "Your drawing"
+    data = resources.dataset(dataset)
+    st.markdown("No drawing yet, so a test digit stands in:")
+    settings.init_from_query(key, param, 0, cast=int, lo=0, hi=len(data.x_test) - 1)
+    with st.container(horizontal=True, vertical_alignment="bottom", gap="medium"):
+        index = st.number_input("Test digit #", 0, len(data.x_test) - 1, step=1, key=key, width=170)
+        st.page_link(navigation.page("draw.py"), label="Draw a digit", icon=":material/draw:")
+    settings.set_query(**{param: index})
+    return data.x_test[index] / 255.0, f"Test digit #{index} ({data.class_names[data.y_test[index]]})"
 
 
 # ---- test-set views -------------------------------------------------------------------------------
@@ -94,3 +106,15 @@ def test_reconstructions(key: str, dataset: str, noise: float) -> dict[str, np.n
     noisy = corrupt_digit(clean, "masking", noise) if noise > 0 else clean
     code = encode_images(stored.model, noisy)
     return {"clean": clean, "noisy": noisy, "recon": decode_codes(stored.model, code)}
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def test_denoising(key: str, dataset: str, kind: str, level: float) -> tuple[Denoised, float] | None:
+    """(the model's `aecore.denoising.Denoised` of one test digit per class, its mean squared error per
+    pixel over the whole test split), each under seeded corruption; None if the model is gone."""
+    stored = resources.stored_model(key)
+    if stored is None:
+        return None
+    data = resources.dataset(dataset)
+    strip = denoise(stored.model, data.x_test[grid_indices(data.y_test, per_class=1)], kind, level)
+    return strip, denoising_error(stored.model, data.x_test, kind, level)

@@ -17,6 +17,7 @@ from PIL import Image
 from aecore.filters import filter_concentration
 from aecore.metrics import filter_grid, reconstruct_images
 from aecore.store import WEIGHTS
+from aecore.units import UnitSummary, summarize_units, unit_activations
 from app import figures, maps, resources
 
 
@@ -45,6 +46,16 @@ def filter_concentration_of(key: str, n_filters: int = 100) -> float | None:
     except NotImplementedError:
         return None
     return filter_concentration(weights.detach().cpu().numpy()[:n_filters])
+
+
+@st.cache_data(show_spinner="Running the test digits through the first layer…", max_entries=16)
+def unit_summary_of(key: str, dataset_name: str) -> UnitSummary | None:
+    """`aecore.units.summarize_units` of the model's first-layer units over the whole test split, or
+    None when the model has no dense first layer (conv_vae)."""
+    try:
+        return summarize_units(unit_activations(maps._model(key), resources.dataset(dataset_name).x_test))
+    except NotImplementedError:
+        return None
 
 
 @st.cache_data(show_spinner=False, max_entries=32)

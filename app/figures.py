@@ -472,3 +472,112 @@ def stage_figure(stages: dict[str, list[dict]], part: str = "loss", *, splits: S
     fig.update_yaxes(title=y_title or part, tickformat=".0%" if percent else None)
     _layout(fig, height, title=dict(text=title, yref="container", y=0.98, yanchor="top"))
     return fig.update_layout(margin=dict(t=80))  # the title on top, the legend between it and the plot
+
+
+def posterior_figure(codes: np.ndarray, labels: np.ndarray, class_names: Sequence[str], mu: np.ndarray,
+                     sigma: np.ndarray, samples: np.ndarray, *, height: int = 400) -> go.Figure:
+    """A VAE's q(z|x) for one digit on a zoom of its 2-D plane: μ (star), the 1σ (solid) and 2σ
+    (dashed) ellipses, the codes sampled from it (crosses) and the test codes around it."""
+    mu, sigma = np.asarray(mu, dtype=np.float64), np.asarray(sigma, dtype=np.float64)
+    half = max(3.0 * float(sigma.max()), 0.05)  # the 2σ ellipse and the samples fit, with room around
+    fig = latent_scatter(codes, labels, class_names, height=height, marker_size=7)
+    turn = np.linspace(0, 2 * np.pi, 73)
+    for r, dash in ((1, "solid"), (2, "dash")):
+        fig.add_scatter(x=mu[0] + r * sigma[0] * np.cos(turn), y=mu[1] + r * sigma[1] * np.sin(turn), mode="lines",
+                        name=f"{r}σ", line=dict(color="black", width=3, dash=dash), hoverinfo="skip")
+    fig.add_scatter(x=samples[:, 0], y=samples[:, 1], mode="markers", name="samples",
+                    marker=dict(symbol="x", size=12, color="#d00", line=dict(width=1)), hoverinfo="skip")
+    fig.add_scatter(x=[mu[0]], y=[mu[1]], mode="markers", name="μ",
+                    marker=dict(size=20, color="black", symbol="star", line=dict(color="white", width=2)))
+    fig.update_xaxes(range=[mu[0] - half, mu[0] + half], title_text="z₁", constrain="domain")
+    fig.update_yaxes(range=[mu[1] - half, mu[1] + half], title_text="z₂", constrain="domain")
+    fig.update_layout(showlegend=False, dragmode="pan", margin=dict(l=10, r=10, t=10, b=10))
+    return fig
+
+
+def kl_bars(kl_test: Sequence[float], kl_digit: Sequence[float], digit_name: str, *, height: int = 300) -> go.Figure:
+    """The KL of each code dimension: its mean over the test digits and for one digit, side by side."""
+    fig = _figure()
+    dims = [f"z{_SUBSCRIPT.get(d + 1, '_' + str(d + 1))}" for d in range(len(kl_test))]
+    fig.add_bar(x=dims, y=list(kl_test), name="test digits' mean", marker_color=CLASS_COLORS[0])
+    fig.add_bar(x=dims, y=list(kl_digit), name=digit_name, marker_color=CLASS_COLORS[3])
+    fig.update_yaxes(title_text="KL (nats)")
+    _layout(fig, height, barmode="group")
+    return fig
+
+
+_SUBSCRIPT = {d: chr(0x2080 + d) for d in range(1, 10)}
+
+
+# ---- one unit up close (Filters) and denoising ----------------------------------------------------
+FILTER_STRIDE = 29  # a tile of `aecore.metrics.filter_grid`: 28 pixels and 1 of padding
+PICKED_COLOR = "#d55e00"  # the frame around the inspected filter: the fourth class colour, seen on grey
+ERROR_COLORS = ((255, 255, 255), (253, 141, 60), (128, 0, 38))  # error 0, 0.5, 1: white, orange, dark red
+ERROR_FRAME = (190, 190, 190)  # a negative "error": the frame around a map, whose own background is white
+
+
+def filter_picker_figure(picture: np.ndarray, n_shown: int, picked: int | None, height: int = 420) -> go.Figure:
+    """The tiled filters (`aecore.metrics.filter_grid`'s picture of the first `n_shown`) as a figure a
+    click picks a filter from: each tile's centre is a point whose `customdata` is the unit's index,
+    and the hover finds the nearest one. The `picked` unit is framed."""
+    import math
+
+    columns = math.ceil(math.sqrt(n_shown))
+    units = np.arange(n_shown)
+    cx, cy = units % columns * FILTER_STRIDE + 13.5, units // columns * FILTER_STRIDE + 13.5
+    fig = _figure()
+    fig.add_image(source=inline_png(picture), x0=0, y0=0, dx=1, dy=1, hoverinfo="skip")
+    fig.add_scatter(x=cx, y=cy, customdata=units, mode="markers", showlegend=False, name="",
+                    marker=dict(size=18, color="rgba(0,0,0,0)"),
+                    selected=dict(marker=dict(color="rgba(0,0,0,0)")), unselected=dict(marker=dict(opacity=1)),
+                    hovertemplate="unit %{customdata}<extra></extra>")
+    if picked is not None and 0 <= picked < n_shown:
+        x0, y0 = picked % columns * FILTER_STRIDE - 1, picked // columns * FILTER_STRIDE - 1
+        fig.add_shape(type="rect", x0=x0, y0=y0, x1=x0 + FILTER_STRIDE, y1=y0 + FILTER_STRIDE,
+                      line=dict(color=PICKED_COLOR, width=4))
+    side = picture.shape[1]
+    fig.update_xaxes(visible=False, range=[-2, side + 1], fixedrange=True)
+    fig.update_yaxes(visible=False, range=[picture.shape[0] + 1, -2], fixedrange=True, scaleanchor="x")
+    _layout(fig, height, hovermode="closest", hoverdistance=FILTER_STRIDE * 3, dragmode=False,
+            clickmode="event+select", plot_bgcolor="white")
+    return fig.update_layout(margin=dict(l=0, r=0, t=0, b=0))
+
+
+def signed_picture(weights: np.ndarray, scale: int = 8) -> np.ndarray:
+    """One filter's 784 weights as a (28·scale, 28·scale, 3) uint8 picture: blue where a weight is
+    positive, orange-red where negative, white at zero, the strongest |weight| at full colour."""
+    w = np.asarray(weights, dtype=np.float64).reshape(28, 28)
+    strength = np.abs(w) / (np.abs(w).max() or 1.0)  # (28, 28) in [0, 1]
+    colour = np.where((w >= 0)[..., None], np.array(BAR_POSITIVE), np.array(BAR_NEGATIVE))  # (28, 28, 3)
+    rgb = 255 - strength[..., None] * (255 - colour)
+    return np.kron(rgb, np.ones((scale, scale, 1))).round().astype(np.uint8)
+
+
+def error_picture(error: np.ndarray) -> np.ndarray:
+    """Per-pixel errors in [0, 1], (H, W), as an (H, W, 3) uint8 picture: white where the
+    reconstruction is right, orange at 0.5, dark red where it is wrong by the whole range; negative
+    values (padding, a frame) grey."""
+    raw = np.asarray(error, dtype=np.float64)
+    e = np.clip(raw, 0, 1)[..., None]
+    low, mid, high = (np.array(c, dtype=np.float64) for c in ERROR_COLORS)
+    rgb = np.where(e <= 0.5, low + (mid - low) * (e / 0.5), mid + (high - mid) * ((e - 0.5) / 0.5))
+    rgb[raw < 0] = ERROR_FRAME
+    return rgb.round().astype(np.uint8)
+
+
+def unit_means_figure(means: np.ndarray, target: float, picked: int, height: int = 240) -> go.Figure:
+    """A histogram of every unit's mean activation, the sparsity target ρ as a dashed line and the
+    `picked` unit's mean as a solid one."""
+    fig = _figure()
+    fig.add_histogram(x=np.asarray(means, dtype=np.float64), nbinsx=40, marker_color="#949494", name="all units",
+                      hovertemplate="mean %{x}: %{y} units<extra></extra>")
+    fig.add_vline(x=target, line=dict(color=TEXT_COLOR, width=3, dash="dash"))
+    fig.add_vline(x=float(means[picked]), line=dict(color=PICKED_COLOR, width=4))
+    fig.add_annotation(x=target, y=1, yref="paper", text=f"ρ = {target:g}", showarrow=False, xanchor="left",
+                       yanchor="top", xshift=6)
+    fig.add_annotation(x=float(means[picked]), y=0.6, yref="paper", text=f"unit {picked}", showarrow=False,
+                       xanchor="left", xshift=6, font=dict(color=PICKED_COLOR))
+    fig.update_xaxes(title_text="mean activation over the test digits")
+    fig.update_yaxes(title_text="units")
+    _layout(fig, height, showlegend=False, bargap=0.05)
+    return fig.update_layout(margin=dict(t=10))

@@ -13,6 +13,7 @@ PAGES = [
     ("latent_grid.py", "Latent grid", ":material/grid_on:", "Walk a VAE's 2-D latent plane"),
     ("embeddings.py", "Embeddings", ":material/scatter_plot:", "Map the codes of test digits in 2-D"),
     ("filters.py", "Filters & codes", ":material/filter_vintage:", "See what the first layer looks for"),
+    ("denoise.py", "Denoising", ":material/blur_on:", "Corrupt a digit; compare a plain and a denoising model"),
     ("stacked.py", "Stacked pretraining", ":material/stacks:", "Pretrain one layer at a time"),
     ("classics.py", "Classics", ":material/menu_book:", "The five classic sources, side by side with ours"),
     ("models.py", "Models", ":material/inventory_2:", "Download or delete trained models"),

@@ -1,6 +1,7 @@
 """Filters & codes: what the first layer looks for (a denoising autoencoder at corruption 0 and 0.3
-side by side, then any trained model), how similar the codes of chosen digits are compared with their
-pixels, and how well a linear classifier reads the digit's class from the codes."""
+side by side, then one unit of any model up close: `app.inspector`, then any trained model), how similar
+the codes of chosen digits are compared with their pixels, and how well a linear classifier reads the
+digit's class from the codes."""
 import numpy as np
 import streamlit as st
 
@@ -9,7 +10,7 @@ from aecore.filters import picture_correlation
 from aecore.metrics import cosine_similarity_matrix, encode_images
 from aecore.recipes import lecture_budget, lecture_recipe
 from aecore.spec import lecture_spec
-from app import controls, dataset_choice, exports, figures, maps, resources, settings, training, words
+from app import controls, dataset_choice, exports, figures, inspector, maps, resources, settings, training, words
 
 FILTER_COUNTS = [25, 49, 100, 196]
 PAIR_SPARE_REM = 23.75  # the window's height less a filter picture's (heading, labels, the sentence below),
@@ -113,6 +114,10 @@ if len(pictures) == 2:  # the caption states what was measured on the two pictur
                 + f" Both by the dA tutorial's recipe: {pair_budget(lecture[0][1])}.")
 if not anything_trained:  # the offers above are all there is to do
     st.stop()
+
+# ---- one unit up close ----------------------------------------------------------------------------
+st.divider()
+inspector.inspector_section(dataset_name, n_filters, default=lecture[1][1])
 
 # ---- one model: filters, code similarity, linear probe --------------------------------------------
 st.divider()

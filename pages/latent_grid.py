@@ -1,18 +1,30 @@
 """Latent grid: walk the 2-D code plane of a VAE (or of any model with a 2-D code). A grid of decoded
 digits sits beside the map of the test digits' codes; a click on the map decodes that spot; below,
-an interpolation between two digits and samples from the prior."""
+the plane decoded under the pointer as it moves, a VAE's q(z|x) for the drawing or a test digit, an
+interpolation between two digits and samples from the prior."""
 import numpy as np
 import streamlit as st
+import torch
 
 from aecore.errors import AecoreError
-from aecore.latent import decode_codes, decode_grid, interpolate, latent_grid_points, sample_prior
-from aecore.metrics import encode_images
+from aecore.latent import (
+    decode_codes,
+    decode_grid,
+    interpolate,
+    latent_grid_points,
+    posterior,
+    sample_posterior,
+    sample_prior,
+)
+from aecore.metrics import ACTIVE_UNIT_THRESHOLD, encode_images, vae_metrics
+from aecore.models.vae import kl_per_dim
 from aecore.spec import has_2d_code, lecture_spec
-from app import controls, dataset_choice, figures, maps, resources, settings, words
+from app import controls, dataset_choice, figures, hover_plane, maps, resources, settings, words
 
 SPACINGS = {"normal": "Normal quantiles (K&W)", "linear": "Linear", "data": "Fit the codes"}
 METHODS = {"linear": "straight line", "slerp": "slerp (great circle)"}
 N_SAMPLES = 32
+N_POSTERIOR_SAMPLES = 8
 SIDE = 280  # pixels of a digit shown large
 MAP_HEIGHT = 440  # about the grid's side at 1280x720: both fit a projector's screen without scrolling
 
@@ -42,6 +54,19 @@ def grid_images(key: str, n: int, spacing: str, span: float, limit: float,
 def prior_samples(key: str, n: int, seed: int) -> np.ndarray | None:
     stored = resources.stored_model(key)
     return None if stored is None else sample_prior(stored.model, n, seed)
+
+
+@st.cache_data(show_spinner="Decoding the plane for the pointer…", max_entries=8)
+def hover_atlas(key: str, codes: np.ndarray) -> tuple[str, tuple[float, float, float, float]] | None:
+    """(the atlas's data URL, the square view it covers) for the hover view, once per model."""
+    stored = resources.stored_model(key)
+    return None if stored is None else hover_plane.plane_atlas(stored.model, codes)
+
+
+@st.cache_data(show_spinner="Measuring the KL of each code dimension…", max_entries=8)
+def test_vae_metrics(key: str, dataset: str) -> dict | None:
+    stored = resources.stored_model(key)
+    return None if stored is None else vae_metrics(stored.model, resources.dataset(dataset).x_test)
 
 
 def grid_controls(variational: bool) -> tuple[int, str, float, float]:
@@ -78,6 +103,19 @@ def interpolation_state(n_test: int) -> tuple[int, int, bool, str, int]:
         st.session_state["lg_use_drawing"] = False
     s = st.session_state
     return s["lg_from"], s["lg_to"], bool(s.get("lg_use_drawing")), s["lg_method"], s["lg_steps"]
+
+
+def posterior_state(n_test: int) -> tuple[bool, int]:
+    """(whether q(z|x) is shown for the drawing, the test digit shown otherwise), read before their
+    widgets are drawn so the hover plane can ring that digit. The drawing is chosen once there is one."""
+    default = int(np.flatnonzero(data.y_test == 3)[0]) if (data.y_test == 3).any() else 0
+    settings.init_from_query("lg_q_digit", "qdigit", default, cast=int, lo=0, hi=n_test - 1)
+    if "drawing" not in st.session_state:
+        st.session_state["lg_q_mine"] = False
+    elif "lg_q_mine" not in st.session_state or not st.session_state.get("lg_q_drawn"):
+        st.session_state["lg_q_mine"] = True  # a drawing has just appeared: show it
+    st.session_state["lg_q_drawn"] = "drawing" in st.session_state
+    return bool(st.session_state["lg_q_mine"]), st.session_state["lg_q_digit"]
 
 
 def _test_index(point: dict) -> int | None:
@@ -174,8 +212,61 @@ def plane_row():
 
 plane_row()
 
+q_mine, q_digit = posterior_state(len(codes)) if variational else (False, 0)
+if variational:
+    q_image = my_digit if q_mine and my_digit is not None else data.x_test[q_digit] / 255.0
+    q_name = "your drawing" if q_mine and my_digit is not None else \
+        f"test digit #{q_digit} · {data.class_names[data.y_test[q_digit]]}"
+    q_mu, q_sigma = (v[0] for v in posterior(model, np.asarray(q_image, dtype=np.float32)[None]))
+
+st.subheader("Decode under the pointer")
+atlas = hover_atlas(key, codes)
+if atlas is not None:
+    atlas_url, view = atlas
+    mark = {"name": q_name, "mu": q_mu, "sigma": q_sigma} if variational else None
+    st.iframe(hover_plane.plane_view_html(atlas_url, hover_plane.ATLAS_SIDE, view, codes, data.y_test,
+                                                data.class_names, mark=mark, text_px=figures.text_px()),
+              height=hover_plane.HEIGHT)
+    side = hover_plane.ATLAS_SIDE
+    st.caption(f"Move the pointer over the plane: on the right, the digit the decoder makes from the code under "
+               f"it, redrawn in your browser from {side}×{side} codes decoded once (blended between the four "
+               f"nearest). Dots: the test digits' codes, coloured by class."
+               + (f" Star: μ of {q_name} (chosen below); rings: its 1σ and 2σ ellipses of q(z|x), zoomed in below."
+                  if variational else ""))
+
+if variational:
+    st.subheader("How sure the encoder is: q(z|x) of one digit")
+    cols = st.columns([1.3, 1, 3], gap="medium", vertical_alignment="bottom")
+    cols[0].toggle("Show my drawing", key="lg_q_mine", disabled=my_digit is None,
+                   help="Draw a digit on the Draw & reconstruct page first." if my_digit is None else None)
+    cols[1].number_input("Test digit #", 0, len(codes) - 1, key="lg_q_digit", disabled=q_mine and my_digit is not None)
+    settings.set_query(qdigit=q_digit)
+    z_samples, decoded = sample_posterior(model, np.asarray(q_image, dtype=np.float32), N_POSTERIOR_SAMPLES)
+    digit_col, plane_col, kl_col = st.columns([1.25, 1.3, 1.2], gap="medium")
+    with digit_col:
+        st.image(figures.digit_image(q_image, 112), output_format="PNG",
+                 caption=f"{q_name}: μ = ({q_mu[0]:.2f}, {q_mu[1]:.2f}), σ = ({q_sigma[0]:.2f}, {q_sigma[1]:.2f})")
+        st.image(figures.enlarge(figures.tile(decoded, ncols=4), 3), width="stretch", output_format="PNG",
+                 caption=f"{N_POSTERIOR_SAMPLES} codes drawn from q(z|x) = N(μ, σ²) of {q_name}, decoded: how much "
+                         "the digit varies within the encoder's uncertainty.")
+    with plane_col:
+        st.plotly_chart(figures.posterior_figure(codes, data.y_test, data.class_names, q_mu, q_sigma, z_samples,
+                                                 height=360), width="stretch", key="lg_q_plane")
+        st.caption(f"Zoomed in on μ (star): the 1σ (solid) and 2σ (dashed) ellipses of q(z|x), the "
+                   f"{N_POSTERIOR_SAMPLES} sampled codes (red crosses), and test digits' codes nearby.")
+    with kl_col:
+        measured = test_vae_metrics(key, dataset_name)
+        if measured is not None:
+            kl_digit = kl_per_dim(torch.from_numpy(q_mu), torch.from_numpy(2 * np.log(q_sigma))).numpy()
+            st.plotly_chart(figures.kl_bars(measured["kl_per_dim"], kl_digit, q_name, height=300),
+                            width="stretch", key="lg_q_kl")
+            st.markdown(f"**Active units: {measured['active_units']} of {model.code_dim}**")
+            st.caption(f"KL of each code dimension from the N(0, 1) prior, in nats: the {len(data.x_test):,} test "
+                       f"digits' mean and {q_name}'s. A unit is active when μ varies across the test digits "
+                       f"(variance over {ACTIVE_UNIT_THRESHOLD}); an inactive one carries no information.")
+
 st.subheader("Interpolate between two digits")
-cols = st.columns([1, 1, 1.3, 1.2, 1.3], gap="medium")
+cols = st.columns([1, 1, 1.3, 1.1, 1.6], gap="medium")  # the toggle's words fit at 1280 with the sidebar open
 cols[0].number_input("From test digit #", 0, len(codes) - 1, key="lg_from", disabled=use_drawing)
 cols[1].number_input("To test digit #", 0, len(codes) - 1, key="lg_to")
 cols[2].radio("Path", list(METHODS), key="lg_method", format_func=METHODS.get, horizontal=True,

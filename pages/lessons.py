@@ -106,14 +106,16 @@ if presenting:  # the view alone: no sidebar, no header
             "[data-testid='stHeader'] { display: none; } "
             "[data-testid='stMainBlockContainer'] { padding-top: 1rem; }</style>")
 
-if presenting:
-    slug = st.session_state["lesson_slug"]
-else:
+slug = st.session_state["lesson_slug"]
+if not presenting:
     title_col, chooser_col = st.columns([1, 3.2], gap="medium", vertical_alignment="bottom")
     title_col.title("Lessons")
-    slug = chooser_col.segmented_control(
-        "Lesson", SLUGS, key="lesson_slug", required=True, label_visibility="collapsed",
-        format_func=lambda s: f"{SLUGS.index(s) + 1} · {BY_SLUG[s].title}")
+    # Buttons, not a segmented control: a focused button group takes the ← and → keys for itself.
+    with chooser_col.container(horizontal=True, gap="small", key="lesson-chooser"):
+        for i, other in enumerate(SLUGS):
+            st.button(f"{i + 1} · {BY_SLUG[other].title}", key=f"lesson-choose-{other}",
+                      type="primary" if other == slug else "secondary", on_click=_go,
+                      args=(other, st.session_state[STEPS].get(other, 0)))
 lesson = BY_SLUG[slug]
 index = min(st.session_state[STEPS].setdefault(slug, 0), len(lesson.steps) - 1)
 ctx = StepContext(lesson, index, dataset_choice.current_dataset(), presenting)
@@ -135,14 +137,15 @@ else:
     st.query_params.pop("present", None)
     text_col, view_col = st.columns([1.15, 2], gap="large")
     with text_col:
-        st.markdown(f"**{lesson.question}**")
+        if index == 0:  # the lesson's question once, where it starts: later steps need the room
+            st.markdown(f"**{lesson.question}**")
         st.markdown(f"#### {where}")
         st.markdown(step.text)
         if step.predict is not None:
             predict_block(ctx)
         step_buttons(ctx)
-        st.caption(f"← and → walk the steps. [Presenter view](?lesson={slug}&step={index + 1}&present=1"
-                   "&projector=1): the view alone, large." + (f" Follows source {lesson.source} (Classics)."
-                                                             if lesson.source else ""))
+        presenter = f"?lesson={slug}&step={index + 1}&present=1&projector=1&data={ctx.dataset}"
+        st.caption(f"← and → walk the steps. [Presenter view]({presenter}): the view alone, large." +
+                   (f" Follows source {lesson.source} (Classics)." if lesson.source else ""))
     with view_col, st.container(key="lesson-view"):
         step.view(ctx)

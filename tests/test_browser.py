@@ -29,7 +29,7 @@ from tests.browser import (
 
 pytestmark = BROWSER_TEST
 
-PAGES = ["", "train", "draw", "latent_grid", "embeddings", "filters", "stacked", "models"]
+PAGES = ["", "train", "draw", "latent_grid", "embeddings", "filters", "denoise", "stacked", "models"]
 
 
 def _train(home, *args):

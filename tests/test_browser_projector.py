@@ -2,7 +2,8 @@
 the Train page's progress text matches its chart and the replay fits its codes; the Latent grid and the
 Filters pair fit a 1280x720 projector with the sidebar collapsed; the Embeddings map shows the hovered
 digit and a selection's sample represents it; no hint box wraps word by word at 150% zoom; the
-projector view is kept in the URL across pages. One server for the module, on lecture models trained
+projector view is kept in the URL across pages; a click on a filter inspects its unit, kept across pages;
+the Denoising level moves the corrupted picture and the errors. One server for the module, on lecture models trained
 once (issue 17)."""
 from __future__ import annotations
 
@@ -28,7 +29,8 @@ from tests.browser import (
 pytestmark = BROWSER_TEST
 
 PROJECTOR = (1280, 720)
-TITLES = {"Train": "Train", "Latent grid": "Latent grid", "Embeddings": "Embeddings", "Filters & codes": "Filters"}
+TITLES = {"Train": "Train", "Latent grid": "Latent grid", "Embeddings": "Embeddings", "Filters & codes": "Filters",
+          "Denoising": "Denoising"}
 
 
 @pytest.fixture(scope="module")
@@ -235,3 +237,76 @@ def test_the_projector_view_enlarges_text_and_stays_on_across_pages(lab_url):
         ticks = page.wait_for_function("""() => document.querySelector('.js-plotly-plot')
             ?._fullLayout?.xaxis?.tickfont?.size""", timeout=30000).json_value()
         assert ticks >= 20, ticks  # chart text grows with the page's
+
+
+def _images(page) -> list[tuple[str, str]]:
+    """(caption, picture) of every image in the main area, in page order."""
+    return page.evaluate("""() => [...document.querySelectorAll('[data-testid="stMain"] [data-testid="stImage"]')]
+        .map(e => [e.innerText.trim(), e.querySelector('img')?.src || ''])""")
+
+
+def _tile_centre(page, unit: int) -> tuple[float, float]:
+    """Where on the screen the unit inspector's grid draws the filter of `unit`."""
+    return page.locator('[class*="st-key-unit_grid_"] .js-plotly-plot').evaluate("""(plot, unit) => {
+        const layout = plot._fullLayout, tiles = plot._fullData[1], box = plot.getBoundingClientRect();
+        return [box.left + layout.xaxis._offset + layout.xaxis.d2p(tiles.x[unit]),
+                box.top + layout.yaxis._offset + layout.yaxis.d2p(tiles.y[unit])];
+    }""", unit)
+
+
+def test_clicking_a_filter_inspects_its_unit_and_the_unit_is_kept_across_pages(lab_url):
+    with browser_page(*PROJECTOR) as page:
+        open_home(page, lab_url)
+        go_to(page, "Filters & codes")
+        unit = page.locator(".st-key-unit_n input")
+        page.get_by_text("Unit inspector: one filter up close").evaluate("e => e.scrollIntoView({block: 'start'})")
+        page.wait_for_timeout(500)
+        assert unit.input_value() == "0"
+        first = _images(page)
+        page.mouse.click(*_tile_centre(page, 37))
+        page.wait_for_function("() => document.querySelector('.st-key-unit_n input')?.value === '37'", timeout=30000)
+        wait_until_idle(page)
+        page.wait_for_timeout(500)
+        shown = _images(page)
+        captions = [c for c, _ in shown]
+        assert "Unit 37's 784 weights: blue pixels excite it, orange ones inhibit it" in captions, captions
+        assert any(c.startswith("The 9 of 1,000 test digits that excite it most") for c in captions), captions
+        assert {src for _, src in shown} != {src for _, src in first}, "the pictures follow the unit"
+        assert page.get_by_text("unit 37 is framed in orange").count() == 1
+        assert page.get_by_text("drives unit 37 to").count() == 1
+        screenshot(page, "projector-unit-inspector")
+
+        go_to(page, "Denoising")  # away and back by the sidebar: the inspected unit stays
+        go_to(page, "Filters & codes")
+        assert page.locator(".st-key-unit_n input").input_value() == "37"
+        assert page.get_by_text("unit 37 is framed in orange").count() == 1
+
+
+def test_the_denoising_level_moves_the_corrupted_picture_and_the_errors(lab_url):
+    with browser_page(*PROJECTOR) as page:
+        open_home(page, lab_url)
+        go_to(page, "Denoising")
+        page.locator('[data-testid="stMain"] [data-testid="stImage"] img').nth(5).wait_for(timeout=30000)
+        before = _images(page)
+        captions = [c for c, _ in before]
+        assert captions[1] == "corrupted: 30% of the pixels set to 0", captions
+        errors = [float(c.split(": ")[1]) for c in captions[:6] if c.startswith("error map: ")]
+        assert len(errors) == 2
+        main_text = page.locator('[data-testid="stMain"]').inner_text()
+        plain, denoiser = map(float, re.findall(r"All 1,000 test digits: ([\d.]+)", main_text))
+        assert denoiser < plain, (plain, denoiser)  # what the page is for: at 0.3 masking the denoiser wins
+        screenshot(page, "projector-denoising")
+        for image in page.locator('[data-testid="stMain"] [data-testid="stImage"] img').all()[:6]:
+            assert bottom(image) <= PROJECTOR[1], image.bounding_box()  # the one-digit row fits the screen
+
+        page.locator('[data-testid="stSlider"] input[type="range"][aria-label="Corruption level"]').focus()
+        for _ in range(4):  # 0.30 -> 0.50
+            page.keyboard.press("ArrowRight")
+        page.wait_for_function("""() => [...document.querySelectorAll('[data-testid="stImage"]')]
+            .some(e => e.innerText.includes('corrupted: 50% of the pixels'))""", timeout=30000)
+        wait_until_idle(page)
+        after = _images(page)
+        assert after[1][1] != before[1][1], "the corrupted picture follows the level"
+        moved = [float(c.split(": ")[1]) for c, _ in after[:6] if c.startswith("error map: ")]
+        assert len(moved) == 2 and all(m > e for m, e in zip(moved, errors)), (errors, moved)
+        screenshot(page, "projector-denoising-0.5")

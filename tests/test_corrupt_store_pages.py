@@ -17,8 +17,8 @@ from aecore.spec import make_spec
 from aecore.store import META, WEIGHTS, ModelStore
 
 ENTRY = Path(__file__).resolve().parents[1] / "app" / "Home.py"
-PAGES = ["home.py", "train.py", "draw.py", "latent_grid.py", "embeddings.py", "filters.py", "stacked.py",
-         "models.py"]
+PAGES = ["home.py", "train.py", "draw.py", "latent_grid.py", "embeddings.py", "filters.py", "denoise.py",
+         "stacked.py", "models.py"]
 
 pytestmark = pytest.mark.usefixtures("fresh_app")  # tests/conftest.py
 

@@ -10,7 +10,17 @@ import torch
 from torch import nn
 
 from aecore.errors import ConfigError
-from aecore.latent import decode_codes, decode_grid, interpolate, latent_grid_points, sample_prior
+from aecore.latent import (
+    decode_codes,
+    decode_grid,
+    decode_plane,
+    interpolate,
+    latent_grid_points,
+    plane_points,
+    posterior,
+    sample_posterior,
+    sample_prior,
+)
 from aecore.metrics import (
     cosine_similarity_matrix,
     encode_images,
@@ -186,6 +196,38 @@ def test_reconstruction_metrics_of_a_coin_flip_decoder(images):
     assert metrics["bce"] == pytest.approx(math.log(2), rel=1e-5)
     assert metrics["bce_sum"] == pytest.approx(784 * math.log(2), rel=1e-5)
     assert metrics["mse"] == pytest.approx(((x - 0.5) ** 2).mean(), rel=1e-5)
+
+
+def test_a_plane_is_decoded_over_its_box_corners_included_in_display_order():
+    points = plane_points(3, (-1.0, 2.0, 0.0, 4.0))
+    assert points.tolist() == [[-1, 4], [0.5, 4], [2, 4], [-1, 2], [0.5, 2], [2, 2], [-1, 0], [0.5, 0], [2, 0]]
+    model = TinyAE()
+    plane = decode_plane(model, 3, (-1.0, 2.0, 0.0, 4.0))
+    assert plane.shape == (3, 3, 28, 28)
+    np.testing.assert_allclose(plane[2, 0], decode_codes(model, np.array([[-1.0, 0.0]], np.float32))[0], atol=1e-6)
+    for bad in [(1.0, 1.0, 0.0, 1.0), (0.0, float("nan"), 0.0, 1.0)]:
+        with pytest.raises(ConfigError):
+            plane_points(4, bad)
+    with pytest.raises(ConfigError):
+        decode_plane(TinyAE(TinyConfig(code_dim=3)), 4, (0.0, 1.0, 0.0, 1.0))
+
+
+def test_posterior_samples_spread_by_sigma_around_mu(images):
+    model = TinyVAE()
+    with torch.no_grad():
+        model.logvar_head.weight.zero_()
+        model.logvar_head.bias.copy_(torch.tensor([2 * math.log(0.5), 2 * math.log(0.01)]))  # σ = 0.5 and 0.01
+    mu, sigma = posterior(model, images[:3])
+    np.testing.assert_allclose(mu, encode_images(model, images[:3]), atol=1e-5)
+    np.testing.assert_allclose(sigma, [[0.5, 0.01]] * 3, rtol=1e-5)
+    codes, decoded = sample_posterior(model, images[0] / 255.0, 400, seed=1)
+    assert decoded.shape == (400, 28, 28)
+    np.testing.assert_allclose(decoded[:2], decode_codes(model, codes[:2]), atol=1e-6)
+    np.testing.assert_allclose(codes.std(axis=0), [0.5, 0.01], rtol=0.15)
+    np.testing.assert_allclose(codes.mean(axis=0), mu[0], atol=0.08)
+    assert np.array_equal(codes, sample_posterior(model, images[0] / 255.0, 400, seed=1)[0])
+    with pytest.raises(ConfigError):
+        posterior(TinyAE(), images[:1])
 
 
 def test_vae_metrics_count_active_units_and_split_the_kl(images):

@@ -198,10 +198,12 @@ def _sample_plotly():
             "probe": figures.probe_scatter(points, labels, CLASSES, "t"),
             "grid map": figures.grid_map_figure(points, labels, CLASSES, points[:4], path=points[:3]),
             "heatmap": figures.heatmap(np.eye(3), ["a", "b", "c"], "t"),
-            "stages": figures.stage_figure({"fine-tune": [{"epoch": 1, "val": {"loss": 1.0}}]}, title="t")}
+            "stages": figures.stage_figure({"fine-tune": [{"epoch": 1, "val": {"loss": 1.0}}]}, title="t"),
+            "posterior": figures.posterior_figure(points, labels, CLASSES, points[0], np.array([0.1, 0.2]), points[:8]),
+            "kl": figures.kl_bars([2.0, 0.01], [1.5, 0.0], "your drawing")}
 
 
-@pytest.mark.parametrize("name", ["loss", "scatter", "probe", "grid map", "heatmap", "stages"])
+@pytest.mark.parametrize("name", ["loss", "scatter", "probe", "grid map", "heatmap", "stages", "posterior", "kl"])
 def test_plotly_text_is_at_least_16_px_and_dark_where_streamlit_theme_would_shrink_it(name):
     layout = _sample_plotly()[name].layout
     fonts = [layout.font, layout.legend.font, layout.title.font, layout.xaxis.tickfont, layout.yaxis.tickfont,

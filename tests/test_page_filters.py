@@ -4,8 +4,10 @@ its controls and the URL, and says so briefly for a model without dense filters.
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
+import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
@@ -29,7 +31,8 @@ def open_page(query: dict | None = None) -> AppTest:
 
 
 def heatmap_ticks(at: AppTest) -> list[list[str]]:
-    return [json.loads(c.proto.spec)["data"][0]["x"] for c in at.get("plotly_chart")]
+    charts = [json.loads(c.proto.spec)["data"][0] for c in at.get("plotly_chart")]
+    return [c["x"] for c in charts if c["type"] == "heatmap"]  # not the unit inspector's filter grid
 
 
 def test_without_models_both_denoising_autoencoders_are_offered():
@@ -77,3 +80,27 @@ def test_a_convolutional_model_says_it_has_no_filters():
     get_or_train(make_spec("conv_vae", "mnist-sample", filters=8, dense=16, epochs=1))
     at = open_page()
     assert any("no 28×28 filters" in i.value for i in at.info)
+
+
+def test_the_unit_inspector_follows_the_picked_unit_and_shows_a_sparse_units_target():
+    sparse, _ = get_or_train(make_spec("sparse", "mnist-sample", hidden=(64,), epochs=1))
+    at = open_page({"umodel": sparse.key, "unit": "3"})
+    captions = [c for img in at.get("image") for c in img.captions]
+    assert "Unit 3's 784 weights: blue pixels excite it, orange ones inhibit it" in captions
+    assert any(c.startswith("The 9 of 1,000 test digits that excite it most") for c in captions)
+    text = " ".join(m.value for m in at.markdown)
+    assert "mean activation over the test digits is" in text and "ρ = 0.05" in text
+    assert re.search(r"\b\d+ of 64 units average above ρ", text)
+    assert "No drawing yet" in text and "drives unit 3 to" in text
+
+    at.number_input(key="unit_n").set_value(5).run()
+    assert not at.exception and at.query_params["unit"] in (["5"], "5")
+    assert "Unit 5's 784 weights: blue pixels excite it, orange ones inhibit it" in \
+        [c for img in at.get("image") for c in img.captions]
+
+    digit = np.zeros((28, 28), np.float32)
+    digit[4:24, 12:16] = 1.0
+    at.session_state["drawing"] = digit  # as the Draw page leaves it
+    at.run()
+    text = " ".join(m.value for m in at.markdown)
+    assert "**Your drawing** drives unit 5 to" in text and "No drawing yet" not in text

@@ -60,11 +60,23 @@ def test_vae_grid_map_interpolation_and_samples(fresh_app, ask_before_training):
     assert at.selectbox(key="lg_model").value == stored.key
     assert at.slider(key="lg_n").value == 15
     assert at.radio(key="lg_spacing").value == "normal"
-    assert len(at.get("plotly_chart")) == 1, "the map"
+    assert [c.key for c in at.get("plotly_chart")][1:] == ["lg_q_plane", "lg_q_kl"], "the map, q(z|x) and the KL"
     shown = images(at)
     assert any(c.startswith("decoded along the straight line") for c in shown)
     assert any(c.startswith("32 codes drawn from N(0, I), the prior") for c in shown)
     assert at.query_params["model"] == stored.key
+    assert [h.value for h in at.subheader][:2] == ["Decode under the pointer",
+                                                   "How sure the encoder is: q(z|x) of one digit"]
+    hover = at.get("iframe")
+    assert len(hover) == 1 and "window.hoverDraws" in hover[0].proto.srcdoc, "the hover view's page"
+    first = at.number_input(key="lg_q_digit").value
+    assert any(c.startswith(f"8 codes drawn from q(z|x) = N(μ, σ²) of test digit #{first} ·") for c in shown)
+    assert any(m.value == "**Active units: 2 of 2**" for m in at.markdown)
+    mu_caption = next(c for c in shown if c.startswith(f"test digit #{first} ·"))
+    at.number_input(key="lg_q_digit").set_value(first + 1).run()
+    assert at.query_params["qdigit"] == str(first + 1)
+    assert next(c for c in images(at) if c.startswith(f"test digit #{first + 1} ·")).split(":")[1] != \
+        mu_caption.split(":")[1], "another digit, another μ and σ"
 
     before = grid_url(at)
     at.slider(key="lg_n").set_value(8).run()
@@ -103,6 +115,8 @@ def test_a_plain_autoencoder_with_a_2d_code_is_walked_over_its_codes(fresh_app, 
     at = open_page()
     assert at.radio(key="lg_spacing").value == "data", "no prior: the grid spans the codes"
     assert any("no prior to sample from" in c for c in at.caption.values)
+    assert [h.value for h in at.subheader][0] == "Decode under the pointer", "a plane to hover over, no q(z|x)"
+    assert not any(h.value.startswith("How sure the encoder is") for h in at.subheader)
     assert not any(b.label == "New samples" for b in at.button)
 
 
@@ -120,6 +134,9 @@ def test_the_drawing_from_the_draw_page_joins_the_map_and_the_interpolation(fres
     assert "your drawing" in images(at)
     assert at.number_input(key="lg_from").disabled
     assert '"your drawing"' in at.get("plotly_chart")[0].proto.spec, "the drawing is starred on the map"
+    assert at.toggle(key="lg_q_mine").value, "q(z|x) is shown for the drawing once there is one"
+    assert any(c.startswith("your drawing: μ = (") for c in images(at))
+    assert at.number_input(key="lg_q_digit").disabled
 
 
 def test_small_maps_are_svg_and_large_ones_webgl():

@@ -92,3 +92,6 @@ class AE(Autoencoder):
 
     def first_layer_weights(self) -> torch.Tensor:
         return cast(nn.Linear, self.encoder[0]).weight  # (H, 784)
+
+    def first_layer_activations(self, x: torch.Tensor) -> torch.Tensor:  # (B, 784) -> (B, H)
+        return self._act(self.encoder[0](x), is_code=len(self.encoder) == 1)

@@ -83,6 +83,13 @@ class Autoencoder(nn.Module):
         """
         raise NotImplementedError(f"{self.family} has no dense first layer to show as filters")
 
+    def first_layer_activations(self, x: torch.Tensor) -> torch.Tensor:  # (B, 784) -> (B, H)
+        """The outputs of the units whose weights `first_layer_weights` gives, after their activation.
+
+        Raises NotImplementedError where `first_layer_weights` does.
+        """
+        raise NotImplementedError(f"{self.family} has no dense first layer to show as filters")
+
     def stages(self, epochs: int) -> list[Stage]:
         """The training plan for `epochs` epochs; one unsupervised stage unless a family says otherwise."""
         return [Stage("train", epochs, list(self.parameters()), lambda x, y: self.loss(x))]

@@ -123,6 +123,9 @@ class StackedDAE(Autoencoder):
     def first_layer_weights(self) -> torch.Tensor:
         return cast(nn.Linear, self.net.layers[0]).weight
 
+    def first_layer_activations(self, x: torch.Tensor) -> torch.Tensor:  # (B, 784) -> (B, H)
+        return self.net.encode(x, depth=1)
+
     def predict(self, x: torch.Tensor) -> torch.Tensor:
         """Class predictions of the fine-tuned network, shape (B,)."""
         return self.net.head(self.net.encode(x)).argmax(dim=1)

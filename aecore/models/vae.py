@@ -84,3 +84,6 @@ class VAE(VariationalAutoencoder):
 
     def first_layer_weights(self) -> torch.Tensor:
         return cast(nn.Linear, self.encoder[0]).weight
+
+    def first_layer_activations(self, x: torch.Tensor) -> torch.Tensor:  # (B, 784) -> (B, H)
+        return self.encoder[:2](x)  # the first Linear and its ReLU

@@ -1,0 +1,110 @@
+"""Hover: how often the Latent grid's plane redraws the digit under a moving pointer, in Chromium.
+
+The page ships `app.hover_plane.plane_view_html` in an `st.iframe` frame. This
+benchmark builds that same HTML for the lecture's 2-D vae (trained into AECORE_HOME if missing),
+loads it into headless Chromium as the frame's document, at the frame's size, and drives the mouse
+across the plane for a few seconds with Playwright. The page counts its own redraws
+(`window.hoverDraws`: crosshair, blended digit and code text, once per animation frame that had a
+move); updates per second are redraws over the seconds of moving. No server takes part: the digits
+come from the atlas sent with the page.
+
+    python -m bench.hover
+    python -m bench.hover --seconds 10
+"""
+from __future__ import annotations
+
+import math
+import time
+
+from bench.common import bench_parser, emit_json, machine, print_machine
+from tests.browser import CHROMIUM, CHROMIUM_ARGS, missing_browser_reason
+
+TARGET_PER_S = 30
+FRAME_WIDTH = 880  # the page's main column at 1280 wide with the sidebar open
+
+
+def hover_html(dataset: str) -> tuple[str, dict]:
+    """The hover view's HTML for the lecture vae on `dataset`, as the page builds it, and its sizes."""
+
+    from aecore.data import load_dataset
+    from aecore.latent import posterior
+    from aecore.metrics import encode_images
+    from aecore.runs import get_or_train
+    from aecore.spec import lecture_spec
+    from app.hover_plane import ATLAS_SIDE, plane_atlas, plane_view_html
+
+    stored, _ = get_or_train(lecture_spec("vae", dataset))
+    data = load_dataset(dataset)
+    codes = encode_images(stored.model, data.x_test)
+    started = time.perf_counter()
+    atlas, view = plane_atlas(stored.model, codes)
+    atlas_s = time.perf_counter() - started
+    mu, sigma = posterior(stored.model, data.x_test[:1])
+    html = plane_view_html(atlas, ATLAS_SIDE, view, codes, data.y_test, data.class_names,
+                           mark={"name": "test digit #0", "mu": mu[0], "sigma": sigma[0]})
+    return html, {"atlas_side": ATLAS_SIDE, "atlas_kb": round(len(atlas) * 3 / 4 / 1024),
+                  "html_kb": round(len(html) / 1024), "atlas_s": round(atlas_s, 3),
+                  "points": int(len(codes)), "span": [round(float(v), 3) for v in view]}
+
+
+def measure(html: str, seconds: float) -> dict:
+    """Move the mouse over the plane for `seconds`; redraws and moves per second."""
+    from playwright.sync_api import sync_playwright
+
+    from app.hover_plane import HEIGHT
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": FRAME_WIDTH, "height": HEIGHT})
+            page.set_content(html)
+            page.wait_for_function("() => document.body.dataset.ready === '1' && window.hoverDraws > 0")
+            box = page.locator("#plane").bounding_box()
+            cx, cy, r = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2, box["width"] * 0.4
+            draws0 = page.evaluate("() => window.hoverDraws")
+            moves, started = 0, time.perf_counter()
+            while (elapsed := time.perf_counter() - started) < seconds:
+                t = moves * 0.05  # a Lissajous path: every part of the plane, no two moves at one spot
+                page.mouse.move(cx + r * math.sin(3 * t), cy + r * math.sin(2 * t + 0.5))
+                moves += 1
+            page.evaluate("() => new Promise(done => requestAnimationFrame(() => requestAnimationFrame(done)))")
+            draws = page.evaluate("() => window.hoverDraws") - draws0
+        finally:
+            browser.close()
+    return {"updates_per_s": round(draws / elapsed, 1), "moves_per_s": round(moves / elapsed, 1),
+            "draws": draws, "moves": moves, "seconds": round(elapsed, 2)}
+
+
+def main(argv: list[str] | None = None) -> dict:
+    parser = bench_parser(__doc__.splitlines()[0])
+    parser.set_defaults(dataset="mnist-sample")  # the embedded default the page opens on
+    parser.add_argument("--seconds", type=float, default=5.0, help="seconds of pointer moves (default 5)")
+    args = parser.parse_args(argv)
+    reason = missing_browser_reason()
+    if reason is not None:
+        raise SystemExit(f"bench.hover needs Chromium: {reason}")
+    info = machine()
+    print_machine(info)
+    html, sizes = hover_html(args.dataset)
+    result = measure(html, 1.0 if args.quick else args.seconds)
+    print(f"{result['updates_per_s']} redraws/s from {result['moves_per_s']} pointer moves/s over "
+          f"{result['seconds']} s; atlas {sizes['atlas_side']}x{sizes['atlas_side']} decodes, "
+          f"{sizes['atlas_kb']} KB, built in {sizes['atlas_s']} s; page {sizes['html_kb']} KB; "
+          f"target {TARGET_PER_S}/s: {'met' if result['updates_per_s'] >= TARGET_PER_S else 'NOT met'}")
+    payload = {"benchmark": "hover", "dataset": args.dataset, "machine": info | {"load_after": _load()},
+               **sizes, **result, "target_per_s": TARGET_PER_S,
+               "meets_target": result["updates_per_s"] >= TARGET_PER_S}
+    emit_json(payload)
+    return payload
+
+
+def _load() -> list[float] | None:
+    import os
+    try:
+        return [round(v, 2) for v in os.getloadavg()]
+    except OSError:
+        return None
+
+
+if __name__ == "__main__":
+    main()
