@@ -177,13 +177,14 @@ RECIPES: dict[str, Recipe] = {r.name: r for r in [
                 "1000-wide network (the source ran up to 1000 fine-tuning epochs on one thread for hours); "
                 "patience 10 epochs stands for the tutorial's patience of 10 epochs' iterations."),
     Recipe("theano-sda-lecture", "The SdA recipe sized for a lecture: 784-500-500, corruption 0.1 and 0.2, "
-           "5 pretraining epochs per layer at lr 0.02, fine-tuning at lr 0.1, batch 20, early stopping.",
+           "5 pretraining epochs per layer at lr 0.02, fine-tuning at lr 1.0, batch 20, early stopping.",
            _SDA, "stacked",
            {"hidden": (500, 500), "levels": (0.1, 0.2), "pretrain_epochs": 5, "pretrain_lr": 0.02,
-            "patience": 5, "init": "sigmoid", "zero_bias": True, "optimizer": "sgd", "lr": 0.1, "batch_size": 20,
-            "epochs": 30, "shuffle": False}, None, {"test_error": 0.013},
-           note="Batch 20 instead of 1, so the pretraining rate is the source's 0.001 times 20; the published "
-                "1.3% is the full recipe's on 50,000 digits."),
+            "patience": 5, "init": "sigmoid", "zero_bias": True, "optimizer": "sgd", "lr": 1.0, "batch_size": 20,
+            "epochs": 15, "shuffle": False}, None, {"test_error": 0.013},
+           note="Batch 20 instead of 1: the pretraining rate is the source's 0.001 times 20, the fine-tuning rate "
+                "the source's 0.1 times 10 (at 0.1 the validation error was still 6.0% after 26 epochs, at 1.0 it "
+                "reached 5.0% in 12); the published 1.3% is the full recipe's on 50,000 digits."),
 ]}
 
 
