@@ -13,7 +13,7 @@ from aecore.spec import lecture_spec
 from app import controls, dataset_choice, exports, figures, inspector, maps, resources, settings, training, words
 
 FILTER_COUNTS = [25, 49, 100, 196]
-PAIR_SPARE_REM = 23.75  # the window's height less a filter picture's (heading, labels, the sentence below),
+PAIR_SPARE_REM = 25.5  # the window's height less a filter picture's (heading, labels, the three-line sentence below),
 # in the page's text size, so the projector view's larger text keeps the sentence on the screen too
 PAIR_MIN_PX = 240
 
