@@ -14,6 +14,7 @@ import itertools
 import logging
 import threading
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from aecore.errors import AecoreError
@@ -40,8 +41,9 @@ class Job:
     """One training run. Read `state`, `progress()`, `latest`, `latest_probe`, `error`, `result`;
     call `cancel()`. The registry moves it on with `found`, `begin`, `attach`, `finish` and `fail`."""
 
-    def __init__(self, key: str, spec: RunSpec, owner: str | None = None):
+    def __init__(self, key: str, spec: RunSpec, owner: str | None = None, title: str | None = None):
         self.key, self.spec = key, spec
+        self.title = title or spec.label()  # what the progress bar names
         self.owner = owner  # the session that asked for it first; None for a shared job
         self.state = QUEUED
         self.error: str | None = None  # one sentence when failed
@@ -60,7 +62,7 @@ class Job:
         self._last_kept = 0.0
 
     def __repr__(self):
-        return f"Job({self.key}, {self.spec.label()}, {self.state})"
+        return f"Job({self.key}, {self.title}, {self.state})"
 
     @property
     def done(self) -> bool:
@@ -184,6 +186,26 @@ class JobRegistry:
         threading.Thread(target=self._run, args=(job, data), name=f"aecore-job-{key}", daemon=True).start()
         return job
 
+    def submit_task(self, key: str, spec: RunSpec, work: Callable[..., TrainedModel], *, title: str,
+                    owner: str | None = None) -> Job:
+        """Run `work(callbacks=..., on_trainer=...)`, a training other than a spec's (a fine-tune), as a
+        job named `key`, queued with the others; its model is kept in the job's `result`, not stored.
+        `spec` is the model it starts from. Joining and the owner's queue limit are as for `submit`."""
+        with self._lock:
+            job = self._jobs.get(key)
+            if job is not None and job.joinable:
+                return job
+            if owner is not None:
+                waiting = [j for j in self._jobs.values() if j.owner == owner and j.state == QUEUED and j.joinable]
+                if waiting:
+                    raise QueueLimitError(f"Your run {waiting[0].title} is still waiting for its turn; "
+                                          "stop it or wait until it starts before queueing another")
+            job = Job(key, spec, owner, title=title)
+            self._jobs[key] = job
+            self._forget_old()
+        threading.Thread(target=self._run, args=(job, None, work), name=f"aecore-task-{key}", daemon=True).start()
+        return job
+
     def get(self, key: str) -> Job | None:
         with self._lock:
             return self._jobs.get(key)
@@ -212,7 +234,7 @@ class JobRegistry:
         for j in finished[:max(0, len(finished) - MAX_FINISHED)]:
             del self._jobs[j.key]
 
-    def _run(self, job: Job, data) -> None:
+    def _run(self, job: Job, data, work: Callable[..., TrainedModel] | None = None) -> None:
         # torch's thread count is per thread, so a job sets its own. No long-lived thread may run parallel
         # torch ops beside it: its OpenMP workers then outnumber the cores and sleep (bench.dashboard_overhead).
         import torch
@@ -230,9 +252,12 @@ class JobRegistry:
             return
         try:
             # share_cores: the page's browser often runs on the same machine (aecore.device.CoreSharing)
-            job.finish(train_and_store(job.spec, data, self.store, device=self.device, on_trainer=job.attach,
-                                       share_cores=True,
-                                       callbacks={"on_batch_end": [job.record], "on_epoch_end": [job.record]}))
+            callbacks = {"on_batch_end": [job.record], "on_epoch_end": [job.record]}
+            if work is not None:
+                job.finish(work(callbacks=callbacks, on_trainer=job.attach))
+            else:
+                job.finish(train_and_store(job.spec, data, self.store, device=self.device, on_trainer=job.attach,
+                                           share_cores=True, callbacks=callbacks))
         except AecoreError as e:
             job.fail(str(e))
         except Exception as e:  # a bug, not bad input: keep the traceback in the log

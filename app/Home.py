@@ -20,7 +20,7 @@ if _helpers is None or Path(_helpers.origin or "").parent != Path(__file__).pare
 
 def main() -> None:
     st.set_page_config(page_title="Latent Lab", page_icon=":material/blur_on:", layout="wide")
-    page = st.navigation(navigation.all_pages())
+    page = st.navigation(navigation.all_pages(), expanded=True)  # every page in the sidebar, no "View more"
     # Sharp square pixels; progress bars without easing, which costs CPU training needs (bench.dashboard_overhead).
     st.html("<style>[data-testid='stImage'] img { image-rendering: pixelated; }"
             "[data-testid='stProgress'] * { transition: none !important; }</style>")

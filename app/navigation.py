@@ -16,6 +16,8 @@ PAGES = [
     ("denoise.py", "Denoising", ":material/blur_on:", "Corrupt a digit; compare a plain and a denoising model"),
     ("stacked.py", "Stacked pretraining", ":material/stacks:", "Pretrain one layer at a time"),
     ("classics.py", "Classics", ":material/menu_book:", "The five classic sources, side by side with ours"),
+    ("faceoff.py", "Face-off", ":material/leaderboard:", "Every family on the same digits, measured alike"),
+    ("symbols.py", "Your symbols", ":material/star:", "Draw a new symbol: how unusual is it to a model?"),
     ("models.py", "Models", ":material/inventory_2:", "Download or delete trained models"),
 ]
 

@@ -92,7 +92,7 @@ def job_progress(job: Job, *, curves: bool = True, key: str = "job",
         snaps = job.progress()
         p = snaps[-1] if snaps else None if live else job.latest
         fraction = p["global_step"] / max(p["total_steps"], 1) if p else 0.0
-        label = job.spec.label()
+        label = job.title
         parts = [k for k in snaps[-1]["train"] if k not in ("loss", "accuracy", "error")] if snaps else []
         # Every chart is built before anything is drawn, so the bar's text and the charts reach the
         # browser together rather than a chart's build time apart.
