@@ -131,7 +131,7 @@ _CNTK_STATS = {"original_max": 255.00, "original_median": 0.00, "original_mean":
 
 RECIPES: dict[str, Recipe] = {r.name: r for r in [
     Recipe("theano-da", "784-500-784 tied sigmoid autoencoder, the tutorial's sigmoid init, plain SGD lr 0.1, "
-           "batch 20 in file order, cross-entropy summed over pixels, no corruption.", _DA, "dae",
+           "batch 20 in one fixed order, cross-entropy summed over pixels, no corruption.", _DA, "dae",
            _DA_SETTINGS, 50_000, {"cost_per_epoch": _DA_COSTS}, max_epochs=210),
     Recipe("theano-da-0.3", "The dA tutorial's recipe with 30% of the pixels masked to 0 (a new mask each "
            "batch); the loss is against the clean digit.", _DA, "dae", {**_DA_SETTINGS, "level": 0.3}, 50_000,
@@ -152,7 +152,8 @@ RECIPES: dict[str, Recipe] = {r.name: r for r in [
            note="Capped at 10 epochs on the sample: the full-size convolutions take minutes per epoch on 2 CPU "
                 "cores."),
     Recipe("tf-deep-ae", "784-256-128-64-128-256-784, leaky ReLU 0.2 on every hidden layer and the code, "
-           "Glorot init, Adam lr 0.001, batch 128 in order; mean squared error averaged over pixels.", _TF, "ae",
+           "Glorot init, Adam lr 0.001, batch 128 in one fixed order; mean squared error averaged over pixels.",
+           _TF, "ae",
            {"hidden": (256, 128, 64), "activation": "leaky_relu", "code_activation": "leaky_relu",
             "leaky_slope": 0.2, "recon_loss": "mse", "recon_reduction": "mean", "init": "glorot",
             "zero_bias": True, "optimizer": "adam", "lr": 0.001, "batch_size": 128, "epochs": 10,
