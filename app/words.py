@@ -144,3 +144,18 @@ def accuracy_gap(better: float, other: float, n: int) -> tuple[str, bool, str]:
     sentence = (f"The difference is {digits:,} of {n:,} test digits; one standard error of a difference of two "
                 f"accuracies on {n:,} digits is {se * 100:.2f} points, so it is {verdict}.")
     return text, within, sentence
+
+
+def denoising_verdict(plain: float, denoiser: float, noise: str | None, trained_on: str | None) -> str:
+    """One sentence on which of two models rebuilt the test digits better, from their mean errors, under
+    `noise` (a kind in words, e.g. "masking"; None: no corruption); says why where the denoiser, trained
+    on `trained_on`, loses."""
+    lead = "Over the test digits the denoising model's error is"
+    if denoiser < plain:
+        return f"{lead} {plain / denoiser:.1f}× lower than the plain model's."
+    why = ""
+    if noise is None:
+        why = ": on clean digits the plain model, trained on them, copies better"
+    elif trained_on and trained_on != noise:
+        why = f": it was trained on {trained_on}, not on {noise}"
+    return f"{lead} {denoiser / plain:.1f}× higher than the plain model's{why}."

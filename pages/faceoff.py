@@ -58,7 +58,8 @@ def figure_table(rows: list[dict]) -> dict[str, list[str]]:
         "MSE / pixel": [f"{r['mse']:.4f}" for r in rows],
         "linear probe": [f"{r['probe_accuracy']:.1%}" for r in rows],
         f"{NEIGHBOURS}-NN": [f"{r['knn_accuracy']:.1%}" for r in rows],
-        "trained in": ["?" if r["train_seconds"] is None else f"{r['train_seconds']:.0f} s, {r['epochs']} epochs"
+        "trained in": ["?" if r["train_seconds"] is None else
+                       f"{r['train_seconds']:.0f} s, {r['epochs']} epoch{'s' if r['epochs'] != 1 else ''}"
                        for r in rows],
     }
 

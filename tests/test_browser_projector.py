@@ -254,7 +254,10 @@ def _tile_centre(page, unit: int) -> tuple[float, float]:
     }""", unit)
 
 
-def test_clicking_a_filter_inspects_its_unit_and_the_unit_is_kept_across_pages(lab_url):
+def test_a_clicked_filter_is_inspected_and_kept_while_the_denoising_level_moves_noise_and_errors(lab_url):
+    """Both views of issue 22 in one browser session (one session keeps the suite short): the unit
+    inspector follows a click and keeps its unit across pages; the Denoising level slider moves the
+    corrupted picture and both models' errors."""
     with browser_page(*PROJECTOR) as page:
         open_home(page, lab_url)
         go_to(page, "Filters & codes")
@@ -276,15 +279,6 @@ def test_clicking_a_filter_inspects_its_unit_and_the_unit_is_kept_across_pages(l
         assert page.get_by_text("drives unit 37 to").count() == 1
         screenshot(page, "projector-unit-inspector")
 
-        go_to(page, "Denoising")  # away and back by the sidebar: the inspected unit stays
-        go_to(page, "Filters & codes")
-        assert page.locator(".st-key-unit_n input").input_value() == "37"
-        assert page.get_by_text("unit 37 is framed in orange").count() == 1
-
-
-def test_the_denoising_level_moves_the_corrupted_picture_and_the_errors(lab_url):
-    with browser_page(*PROJECTOR) as page:
-        open_home(page, lab_url)
         go_to(page, "Denoising")
         page.locator('[data-testid="stMain"] [data-testid="stImage"] img').nth(5).wait_for(timeout=30000)
         before = _images(page)
@@ -310,3 +304,7 @@ def test_the_denoising_level_moves_the_corrupted_picture_and_the_errors(lab_url)
         moved = [float(c.split(": ")[1]) for c, _ in after[:6] if c.startswith("error map: ")]
         assert len(moved) == 2 and all(m > e for m, e in zip(moved, errors)), (errors, moved)
         screenshot(page, "projector-denoising-0.5")
+
+        go_to(page, "Filters & codes")  # back by the sidebar: the inspected unit stayed
+        assert page.locator(".st-key-unit_n input").input_value() == "37"
+        assert page.get_by_text("unit 37 is framed in orange").count() == 1

@@ -15,7 +15,7 @@ from aecore.metrics import neighbour_accuracy, reconstruction_errors, reconstruc
 from aecore.runs import TrainedModel, describe_run, train_spec
 from aecore.spec import make_spec
 from aecore.store import StoredModel
-from aecore.symbols import error_percentiles, fine_tune, fine_tune_key, fine_tune_set
+from aecore.symbols import error_percentiles, fine_tune, fine_tune_key, fine_tune_set, isolation_percentiles
 from tests.conftest import SMALL_CONFIGS
 
 
@@ -85,6 +85,13 @@ def test_percentiles_place_errors_among_the_reference():
     reference = np.arange(1.0, 101.0)  # 1 .. 100
     assert error_percentiles([0.5, 50.5, 1000.0], reference).tolist() == [0.0, 50.0, 100.0]
     assert error_percentiles([50.0], reference)[0] == pytest.approx(49.5), "a tie counts half"
+
+
+def test_isolation_measures_the_distance_to_the_nearest_digit_among_the_digits_own():
+    digits = np.array([[0.0, 0.0], [1.0, 0.0], [3.0, 0.0], [6.0, 0.0]])  # nearest-other distances 1, 1, 2, 3
+    symbols = np.array([[0.5, 0.0], [6.0, 2.5], [20.0, 0.0]])  # 0.5, 2.5 and 14 from the nearest digit
+    assert isolation_percentiles(symbols, digits).tolist() == [0.0, 75.0, 100.0]
+    assert isolation_percentiles(symbols * 10, digits * 10).tolist() == [0.0, 75.0, 100.0], "scale-free"
 
 
 def test_the_fine_tune_set_repeats_the_symbols_to_their_share(tiny_data):

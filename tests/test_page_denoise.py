@@ -12,6 +12,7 @@ from streamlit.testing.v1 import AppTest
 
 from aecore.runs import get_or_train
 from aecore.spec import make_spec
+from app import words
 
 ENTRY = Path(__file__).resolve().parents[1] / "app" / "Home.py"
 
@@ -62,6 +63,7 @@ def test_two_models_side_by_side_on_a_test_digit_then_on_the_drawing():
     assert "**Denoising** — trained on masking 0.3" in text(at)
     assert text(at).count("All 1,000 test digits: **0.") == 2
     assert "No drawing yet" in text(at)
+    assert "Over the test digits the denoising model's error is" in text(at)
     assert first[6:8] == ["Clean targets", "Corrupted inputs: 30% of the pixels set to 0"]
     assert first[8] == "Plain model: rebuilt" and first[9].startswith("Plain model: error maps (mean squared error")
     assert first[10] == "Denoising model: rebuilt" and first[11].startswith("Denoising model: error maps")
@@ -85,3 +87,13 @@ def test_two_models_side_by_side_on_a_test_digit_then_on_the_drawing():
     at.session_state["drawing"] = digit  # as the Draw page leaves it
     at.run()
     assert said(at)[0] == "clean target: your drawing" and "No drawing yet" not in text(at)
+
+
+def test_the_verdict_says_which_model_rebuilt_the_test_digits_better_and_why():
+    assert words.denoising_verdict(0.0235, 0.0113, "masking", "masking") == \
+        "Over the test digits the denoising model's error is 2.1× lower than the plain model's."
+    assert words.denoising_verdict(0.0277, 0.0614, "Gaussian noise", "masking").endswith(
+        "2.2× higher than the plain model's: it was trained on masking, not on Gaussian noise.")
+    assert words.denoising_verdict(0.0032, 0.0101, None, "masking").endswith(
+        ": on clean digits the plain model, trained on them, copies better.")
+    assert words.denoising_verdict(0.02, 0.03, "masking", "masking").endswith("plain model's.")

@@ -14,7 +14,7 @@ RECIPE = "cntk-simple-ae"  # source 003's 784-32-784: one layer, 32 numbers, eas
 EPOCHS = 30  # within a page's automatic training on the embedded sample (app.training.AUTO_TRAIN_MAX_S)
 SHOWN = 8  # test digits in a row
 AE, PCA = "The autoencoder", "PCA"
-CODES, PIXELS = "Neighbours by code", "Neighbours by pixels"
+CODES, PIXELS, TIE = "Neighbours by code", "Neighbours by pixels", "About the same"
 
 
 def ae_spec(dataset: str):
@@ -79,7 +79,7 @@ def squeeze_view(ctx: StepContext) -> None:
     cols = st.columns([1, 1.4, 1], gap="medium", vertical_alignment="center")
     cols[0].image(figures.digit_image(digit / 255.0, 196), caption="784 pixels in", width="stretch")
     with cols[1], ctx.highlight(f"the code: {code.size} numbers"):
-        st.image(figures.code_bars(code, width=320, height=160), width="stretch",
+        st.image(figures.code_bars(code, width=320, height=240), width="stretch",
                  caption=f"blue above zero, red below; the largest is {np.abs(code).max():.1f}")
     cols[2].image(figures.digit_image(rebuilt, 196), caption="784 pixels out", width="stretch")
     st.caption(f"{stored.meta.get('label', '')}: encoder 784 → {code.size}, decoder {code.size} → 784.")
@@ -102,8 +102,9 @@ def versus_view(ctx: StepContext) -> None:
     k = _code_size(ctx.dataset)
     shown = _shown_digits(ctx)
     x = ctx.data.x_test[shown]
-    st.image(figures.enlarge(figures.tile(x / 255.0, ncols=len(shown)), 3), width="stretch",
-             caption="test digits the models never trained on")
+    with (ctx.highlight("to rebuild from 32 numbers") if not ctx.revealed else st.container()):
+        st.image(figures.enlarge(figures.tile(x / 255.0, ncols=len(shown)), 3), width="stretch",
+                 caption="test digits the models never trained on")
     if not ctx.revealed:
         st.info(f"Both keep {k} numbers per digit. Guess which rebuilds these digits better, then reveal.")
         return
@@ -169,7 +170,15 @@ def neighbours_answer(ctx: StepContext) -> str | None:
     if stored is None:
         return None
     code_nn, pixel_nn = knn_accuracy(stored.key, ctx.dataset)
+    if abs(code_nn - pixel_nn) < noise_band(len(ctx.data.x_test)):
+        return TIE
     return CODES if code_nn > pixel_nn else PIXELS
+
+
+def noise_band(n: int, accuracy: float = 0.9) -> float:
+    """Two standard errors of the difference of two accuracies near `accuracy` on `n` test digits: a gap
+    smaller than this could be chance."""
+    return 2 * np.sqrt(2 * accuracy * (1 - accuracy) / n)
 
 
 def neighbours_view(ctx: StepContext) -> None:
@@ -181,19 +190,20 @@ def neighbours_view(ctx: StepContext) -> None:
     digit = ctx.data.x_test[i]
     cols = st.columns([1, 1.6], gap="medium", vertical_alignment="center")  # what each vote compares
     cols[0].image(figures.digit_image(digit / 255.0, 168), caption="784 pixels", width="stretch")
-    cols[1].image(figures.code_bars(encode_images(stored.model, digit[None])[0], width=320, height=140),
-                  caption=f"or its {k} code numbers", width="stretch")
+    with cols[1], (ctx.highlight("what the code keeps") if not ctx.revealed else st.container()):
+        st.image(figures.code_bars(encode_images(stored.model, digit[None])[0], width=320, height=140),
+                 caption=f"or its {k} code numbers", width="stretch")
     if not ctx.revealed:
         return
     code_nn, pixel_nn = knn_accuracy(stored.key, ctx.dataset)
     n = len(ctx.data.x_test)
-    with ctx.highlight(f"test digits named right, of {n:,}"):
+    with ctx.highlight(f"test digits the 10 nearest neighbours name right, of {n:,}"):
         cols = st.columns(2)
-        cols[0].metric(f"10 nearest neighbours by the {k} code numbers", f"{code_nn:.1%}",
+        cols[0].metric(f"by the {k} code numbers", f"{code_nn:.1%}",
                        f"{(code_nn - pixel_nn) * 100:+.1f} points vs pixels")
-        cols[1].metric("10 nearest neighbours by the 784 pixels", f"{pixel_nn:.1%}")
-    st.caption(f"One standard error on {n:,} digits is about {np.sqrt(0.9 * 0.1 / n) * 100:.1f} points. "
-               "The Filters & codes page fits a linear classifier on the codes too.")
+        cols[1].metric("by the 784 pixels", f"{pixel_nn:.1%}")
+    st.caption(f"A gap under {noise_band(n) * 100:.1f} points (two standard errors on {n:,} digits) could be "
+               "chance. The Filters & codes page fits a linear classifier on the codes too.")
 
 
 # ---- step 5: similar to the eye, similar in the code (source 003's cosine similarities) --------------
@@ -233,7 +243,7 @@ LESSON = Lesson(
              "test digit takes the class most of its 10 nearest training digits have, measured by their codes "
              "or by their pixels.", neighbours_view,
              predict=Predict("Which names more test digits right: neighbours by code, or by pixels?",
-                             neighbours_answer, options=(CODES, PIXELS))),
+                             neighbours_answer, options=(CODES, PIXELS, TIE))),
         Step("Similar in the code", "Source 003 compares two 6s, and a 3 with an 8, by cosine similarity. "
              "In pixels a 3 and an 8 share many strokes. Compare how far apart the code puts them.",
              similarity_view),

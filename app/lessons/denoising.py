@@ -8,11 +8,12 @@ from dataclasses import replace
 import numpy as np
 import streamlit as st
 
+from aecore.denoising import corrupt_images, denoise, denoising_error
 from aecore.filters import picture_correlation
 from aecore.metrics import reconstruct_images
 from aecore.recipes import RECIPES
 from aecore.spec import lecture_spec
-from app import drawing, exports, figures, words
+from app import exports, figures, maps, resources, words
 from app.lessons.lesson import Lesson, Predict, Step, StepContext
 
 NOISY = 0.5  # the noisy 3's masking: more than either model trained on, so the difference shows
@@ -52,7 +53,7 @@ def the_three(ctx: StepContext) -> tuple[int, np.ndarray, np.ndarray]:
     y = ctx.data.y_test
     i = int(np.flatnonzero(y == 3)[0]) if (y == 3).any() else 0
     clean = ctx.data.x_test[i].astype(np.float32) / 255.0
-    return i, clean, drawing.corrupt_digit(clean, "masking", NOISY)
+    return i, clean, corrupt_images(clean, "masking", NOISY)
 
 
 def _digit(col, image, caption: str, size: int = 168) -> None:
@@ -66,7 +67,7 @@ def corrupt_view(ctx: StepContext) -> None:
     if models is None:
         return
     _, clean, _ = the_three(ctx)
-    masked = drawing.corrupt_digit(clean, "masking", 0.3)
+    masked = corrupt_images(clean, "masking", 0.3)
     rebuilt = reconstruct_images(models[1].model, masked[None])[0]
     cols = st.columns(3, gap="medium")
     _digit(cols[0], clean, "the test digit")
@@ -81,17 +82,15 @@ def corrupt_view(ctx: StepContext) -> None:
 @st.cache_data(show_spinner=False, max_entries=16)
 def masked_test_errors(plain_key: str, denoising_key: str, dataset: str) -> tuple[float, float]:
     """Squared error per pixel against the clean digits, every test digit masked at NOISY: (plain, denoising)."""
-    from app import maps, resources
-    clean = resources.dataset(dataset).x_test.astype(np.float32) / 255.0
-    noisy = drawing.corrupt_digit(clean, "masking", NOISY)
-    return tuple(float(((reconstruct_images(maps._model(k), noisy) - clean) ** 2).mean())
-                 for k in (plain_key, denoising_key))
+    clean = resources.dataset(dataset).x_test
+    return tuple(denoising_error(maps._model(k), clean, "masking", NOISY) for k in (plain_key, denoising_key))
 
 
 def _cleaned(ctx: StepContext, models) -> tuple[np.ndarray, np.ndarray, float, float]:
+    """Both models' rebuilds of the noisy 3 (the very same noise) and their errors per pixel."""
     _, clean, noisy = the_three(ctx)
-    out = [reconstruct_images(m.model, noisy[None])[0] for m in models]
-    return out[0], out[1], float(((out[0] - clean) ** 2).mean()), float(((out[1] - clean) ** 2).mean())
+    out = [denoise(m.model, clean[None], "masking", NOISY, noisy=noisy[None]) for m in models]
+    return out[0].recon[0], out[1].recon[0], float(out[0].squared_error[0]), float(out[1].squared_error[0])
 
 
 def cleaner(ctx: StepContext) -> str | None:
@@ -108,10 +107,12 @@ def clean_view(ctx: StepContext) -> None:
         return
     i, clean, noisy = the_three(ctx)
     cols = st.columns(4, gap="small")
-    _digit(cols[0], noisy, f"test digit #{i}, {NOISY:.0%} of its pixels masked")
+    with cols[0], (ctx.highlight("to clean") if not ctx.revealed else st.container()):
+        _digit(st, noisy, f"test digit #{i}, {NOISY:.0%} of its pixels masked")
     if not ctx.revealed:
-        for col in cols[1:3]:
-            col.image(figures.digit_image(np.full((28, 28), 0.5, dtype=np.float32)), caption="?", width="stretch")
+        for col, level in zip(cols[1:3], (0, 0.3)):
+            col.image(figures.digit_image(np.full((28, 28), 0.5, dtype=np.float32)), width="stretch",
+                      caption=f"corruption {level:g} cleans it: ?")
         _digit(cols[3], clean, "the clean digit")
         return
     plain_out, denoising_out, plain_error, denoising_error = _cleaned(ctx, models)

@@ -148,11 +148,11 @@ def walk_view(ctx: StepContext) -> None:
         return
     codes = codes_of(ctx, stored)
     grid_codes = latent_grid_points(GRID)
-    left, right = st.columns([1.5, 1], gap="medium", vertical_alignment="center")
+    left, right = st.columns([1.15, 1], gap="small", vertical_alignment="center")
     with left, ctx.highlight(f"{GRID}×{GRID} decoded codes"):
         st.image(figures.enlarge(grid_picture(stored.key), 2), width="stretch",
                  caption="z₁ grows to the right, z₂ upwards")
-    fig = figures.grid_map_figure(codes, ctx.data.y_test, ctx.data.class_names, grid_codes, height=300)
+    fig = figures.grid_map_figure(codes, ctx.data.y_test, ctx.data.class_names, grid_codes, height=340)
     right.plotly_chart(labelled(fig, codes, ctx.data.y_test, ctx.data.class_names), width="stretch",
                        key=ctx.key("map"))
     (x0, y0), (x1, y1) = grid_codes.min(0), grid_codes.max(0)
@@ -224,7 +224,8 @@ def reach_view(ctx: StepContext) -> None:
                               line=dict(color="black", width=2, dash="dash"))
             labelled(fig, codes, ctx.data.y_test, ctx.data.class_names)
             fig.update_layout(margin=dict(l=10, r=10, t=10, b=10))
-            st.plotly_chart(fig, width="stretch", key=ctx.key(f"map-{name}"))
+            with (ctx.highlight("where the crosses fall") if m is models[1] and not ctx.revealed else st.container()):
+                st.plotly_chart(fig, width="stretch", key=ctx.key(f"map-{name}"))
             if not ctx.revealed:
                 st.caption(f"{name}: test codes; black crosses: 100 draws from N(0, I)")
                 continue
@@ -264,10 +265,10 @@ def holes_view(ctx: StepContext) -> None:
     holes = gap_tiles(codes, grid_codes)
     images = decode_codes(plain.model, grid_codes.astype(np.float32)).reshape(-1, 28, 28)
     vae_holes = gap_tiles(codes_of(ctx, vae_model), latent_grid_points(GRID))
-    left, right = st.columns([1.5, 1], gap="medium", vertical_alignment="center")
+    left, right = st.columns([1.15, 1], gap="small", vertical_alignment="center")
     with left, ctx.highlight("tinted tiles: holes"):
         st.image(np.kron(tinted_grid(images, holes, GRID), np.ones((2, 2, 1), dtype=np.uint8)), width="stretch")
-    fig = figures.grid_map_figure(codes, ctx.data.y_test, ctx.data.class_names, grid_codes, height=300)
+    fig = figures.grid_map_figure(codes, ctx.data.y_test, ctx.data.class_names, grid_codes, height=340)
     right.plotly_chart(labelled(fig, codes, ctx.data.y_test, ctx.data.class_names), width="stretch",
                        key=ctx.key("map"))
     st.caption(f"The plain autoencoder's {GRID}×{GRID} grid over the dashed box: {holes.mean():.0%} of its tiles "
