@@ -222,7 +222,7 @@ from app import training
 class StaleJob:
     """A running job whose newest batch snapshot (`latest`) is older than its kept snapshots, as when the
     text and the chart were drawn at different moments."""
-    key, done, state, warning, owner = "k" * 20, False, "running", None, None
+    key, done, state, warning, owner, title = "k" * 20, False, "running", None, None, "ae 256-32"
 
     class spec:
         family = "ae"
