@@ -2,11 +2,13 @@
 end to end with the → key alone, every step highlighting part of its view, each predict step taking a
 guess (its number key, or a click on the view's map) and revealing the answer beside it; a guess
 survives a visit to another page; a link opens the step it names, and the presenter link shows the view
-alone. One server for the module, on one-epoch lesson models the page trains itself
-($LATENTLAB_LESSON_EPOCHS)."""
+alone. One server for the module, on the lessons' models trained for one epoch on 600 digits
+($LATENTLAB_LESSON_EPOCHS caps the server's epochs to match)."""
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 import time
 from urllib.parse import parse_qs, urlsplit
 
@@ -14,7 +16,7 @@ import pytest
 
 from app.lessons import LESSONS
 from app.lessons.lesson import EPOCHS_ENV
-from tests.browser import BROWSER_TEST, browser_page, dashboard, screenshot, wait_until_idle
+from tests.browser import BROWSER_TEST, ROOT, browser_page, dashboard, screenshot, wait_until_idle
 
 pytestmark = [*BROWSER_TEST, pytest.mark.slow]
 
@@ -23,11 +25,34 @@ SLUGS = [les.slug for les in LESSONS]
 WALKED = ["compression", "denoising", "vae-plane"]  # lessons 4 and 5: tests/test_browser_maps_lessons.py
 
 
+# The models lessons 1-3 ask for (their epochs capped at 1, as the server's are), each trained for one
+# epoch on 600 of the sample's training digits: the store keys them as the sample's, so the pages find them.
+_TRAIN_LESSON_MODELS = """
+from dataclasses import replace
+from aecore.data import load_dataset
+from aecore.runs import train_and_store
+from aecore.spec import lecture_spec
+from aecore.store import ModelStore
+from app.lessons import compression, denoising
+from app.lessons.lesson import capped_epochs
+data = load_dataset("mnist-sample")
+few = replace(data, x_train=data.x_train[:600], y_train=data.y_train[:600])
+specs = [compression.ae_spec("mnist-sample"), *denoising.pair_specs("mnist-sample"),
+         denoising.mistyped_spec("mnist-sample"), lecture_spec("vae", "mnist-sample"),
+         lecture_spec("ae", "mnist-sample", hidden=(256, 2))]
+for spec in specs:
+    train_and_store(capped_epochs(spec), few, ModelStore())
+"""
+
+
 @pytest.fixture(scope="module")
 def lab_url(tmp_path_factory):
     home = tmp_path_factory.mktemp("lessons")
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv(EPOCHS_ENV, "1")
+        patch.setenv("AECORE_HOME", str(home))
+        subprocess.run([sys.executable, "-c", _TRAIN_LESSON_MODELS], cwd=ROOT, check=True, timeout=300,
+                       capture_output=True)
         with dashboard(home, warmup=False) as url:
             yield url
 
