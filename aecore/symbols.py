@@ -130,5 +130,7 @@ def fine_tune(model: Autoencoder, family: str, data: Dataset, symbols: np.ndarra
 
 
 def fine_tune_config(trained_with: TrainConfig, epochs: int = FINE_TUNE_EPOCHS) -> TrainConfig:
-    """The model's own training settings, for `epochs` epochs: a fine-tune continues the same optimisation."""
-    return replace(trained_with, epochs=epochs)
+    """The model's own training settings, for `epochs` epochs: a fine-tune continues the same optimisation.
+    Always shuffled: the symbols come last in the fine-tune set, and in file order they would be its last
+    batches."""
+    return replace(trained_with, epochs=epochs, shuffle=True)

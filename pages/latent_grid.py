@@ -244,7 +244,7 @@ if variational:
     z_samples, decoded = sample_posterior(model, np.asarray(q_image, dtype=np.float32), N_POSTERIOR_SAMPLES)
     digit_col, plane_col, kl_col = st.columns([1.25, 1.3, 1.2], gap="medium")
     with digit_col:
-        st.image(figures.digit_image(q_image, 112), output_format="PNG",
+        st.image(figures.digit_image(q_image, 140), width=140, output_format="PNG",
                  caption=f"{q_name}: μ = ({q_mu[0]:.2f}, {q_mu[1]:.2f}), σ = ({q_sigma[0]:.2f}, {q_sigma[1]:.2f})")
         st.image(figures.enlarge(figures.tile(decoded, ncols=4), 3), width="stretch", output_format="PNG",
                  caption=f"{N_POSTERIOR_SAMPLES} codes drawn from q(z|x) = N(μ, σ²) of {q_name}, decoded: how much "

@@ -120,21 +120,24 @@ def symbol_map(points: np.ndarray, labels: np.ndarray, idx: np.ndarray, placed: 
 def percentile_metric(where, percentiles: np.ndarray, before: np.ndarray | None = None) -> None:
     median = float(np.median(percentiles))
     delta = None if before is None else f"{median - float(np.median(before)):+.0f} percentile points"
-    where.metric("median reconstruction error", f"{_ordinal(median)} percentile", delta=delta,
+    where.metric("error percentile", _ordinal(median), delta=delta,
                  delta_color="inverse" if delta is None or round(median - float(np.median(before))) else "off",
-                 help="The share of test digits that this model rebuilds better than your median example.")
-    where.caption(f"Worse rebuilt than {median:.0f}% of the {len(data.x_test):,} test digits. Each example: "
+                 help="Your median example's error among the test digits' errors: the share of test digits "
+                      "that this model rebuilds better.")
+    where.caption(f"Your median example is rebuilt worse than {median:.0f}% of the {len(data.x_test):,} test "
+                  "digits. Each example: "
                   + ", ".join(f"{p:.0f}" for p in percentiles) + ".")
 
 
 def apart_metric(where, isolation: np.ndarray, before: np.ndarray | None = None) -> None:
     median = float(np.median(isolation))
     delta = None if before is None else f"{median - float(np.median(before)):+.0f} percentile points"
-    where.metric("median distance from the digits", f"{_ordinal(median)} percentile", delta=delta,
+    where.metric("distance percentile", _ordinal(median), delta=delta,
                  delta_color="normal" if delta is None or round(median - float(np.median(before))) else "off",
-                 help="Measured in the full code, not on the map.")
-    where.caption(f"Its code is farther from the nearest test digit's code than {median:.0f}% of test digits "
-                  "are from their nearest neighbour's.")
+                 help="Your median example's distance to the nearest test digit's code, among the test digits' "
+                      "distances to their nearest neighbour's; in the full code, not on the map.")
+    where.caption(f"Your median example's code is farther from the nearest test digit's code than {median:.0f}% "
+                  "of test digits are from their nearest neighbour's.")
 
 
 def fine_tune_panel(where, model_key: str, stored: StoredModel, symbols: np.ndarray):
@@ -191,7 +194,8 @@ def tuned_view(job_key: str, tuned, symbols: np.ndarray, n: int) -> tuple:
 
 
 st.title("Your symbols")
-left, right = st.columns([2, 5], gap="large")
+with st.container(horizontal=True, gap="large"):  # the canvas's column keeps its width in the projector view
+    left, right = st.container(width=CANVAS_SIDE + 16), st.container()
 with left:
     examples_panel()
 with right:

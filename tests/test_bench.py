@@ -218,6 +218,7 @@ def test_hover_counts_the_redraws_of_the_pages_own_view(quick_run):
     assert figures["updates_per_s"] == pytest.approx(figures["draws"] / figures["seconds"], abs=0.5)
 
 
+@pytest.mark.browser
 @pytest.mark.skipif(missing_browser_reason() is not None, reason=missing_browser_reason() or "")
 def test_map_redraw_times_each_way_of_drawing(quick_run):
     from bench import map_redraw

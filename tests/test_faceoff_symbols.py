@@ -15,7 +15,14 @@ from aecore.metrics import neighbour_accuracy, reconstruction_errors, reconstruc
 from aecore.runs import TrainedModel, describe_run, train_spec
 from aecore.spec import make_spec
 from aecore.store import StoredModel
-from aecore.symbols import error_percentiles, fine_tune, fine_tune_key, fine_tune_set, isolation_percentiles
+from aecore.symbols import (
+    error_percentiles,
+    fine_tune,
+    fine_tune_config,
+    fine_tune_key,
+    fine_tune_set,
+    isolation_percentiles,
+)
 from tests.conftest import SMALL_CONFIGS
 
 
@@ -101,6 +108,11 @@ def test_the_fine_tune_set_repeats_the_symbols_to_their_share(tiny_data):
     assert tuned.class_names[-1] == "symbol" and tuned.x_test is tiny_data.x_test
     with pytest.raises(ConfigError):
         fine_tune_set(tiny_data, _stars(0), digits=300)
+
+
+def test_a_fine_tune_continues_the_models_optimiser_always_shuffled():
+    dA = TrainConfig(epochs=15, batch_size=20, lr=0.1, optimizer="sgd", shuffle=False)  # the dA recipe's order
+    assert fine_tune_config(dA, 3) == TrainConfig(epochs=3, batch_size=20, lr=0.1, optimizer="sgd", shuffle=True)
 
 
 def test_a_fine_tune_learns_the_symbols_and_leaves_the_shared_model_alone(tiny_data):
