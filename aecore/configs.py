@@ -307,7 +307,7 @@ class TrainConfig:
     optimizer: str = "adam"  # adam | sgd | rmsprop (Keras's defaults: ρ 0.9, ε 1e-7)
     momentum: float = 0.0  # SGD momentum (ignored by Adam)
     seed: int = 0  # seeds initialisation, shuffling and corruption; CPU runs are reproducible
-    shuffle: bool = True  # a new order of the training digits each epoch; False: file order (dA, TF 1)
+    shuffle: bool = True  # a new order of the training digits each epoch; False: one fixed order (dA, TF 1)
 
     def __post_init__(self):
         check_int("epochs", self.epochs, 1, MAX_EPOCHS)

@@ -117,6 +117,13 @@ def as_tensor_images(images: np.ndarray, device: torch.device) -> torch.Tensor:
     return x.to(device).float().div_(255.0)
 
 
+def fixed_order(n: int, seed: int) -> torch.Tensor:
+    """The one order of `n` training digits that every epoch keeps without shuffling, as a file read
+    front to back: drawn once from `seed`, since the sources' files hold the classes mixed and the
+    embedded sample holds them grouped (in its order a 'file-order' epoch ends on 360 nines)."""
+    return torch.randperm(n, generator=torch.Generator().manual_seed(seed))
+
+
 class ProbeRecorder:
     """Codes of a fixed probe set of test digits, recorded after each epoch of the model's own stages,
     as 2-D points: PCA-2 of larger codes, fitted on the first epoch so every epoch shares its axes."""
@@ -329,7 +336,7 @@ class Trainer:
             sums = _EpochSums(started=time.perf_counter())
             self.model.train()
             perm = (torch.randperm(size, generator=self._shuffle) if self.cfg.shuffle
-                    else torch.arange(size)).to(self.device)
+                    else fixed_order(size, self.cfg.seed)).to(self.device)
             if pool is not None:
                 perm = pool[perm]
             for step in range(steps):

@@ -25,7 +25,7 @@ LIVE_SCATTER_HEIGHT = 480  # pixels: ten classes' legend stands beside the point
 # work (bench.first_open's machine), to say how long a model will take before it is trained.
 CPU_SAMPLES_PER_S = {"ae": 3000, "dae": 3000, "sparse": 3000, "contractive": 1500, "vae": 10000,
                      "conv_vae": 600, "stacked": 1200}
-AUTO_TRAIN_MAX_S = 60  # a page trains the model it needs without asking when that should take at most this
+AUTO_TRAIN_MAX_S = 120  # a page trains the model it needs without asking when that should take at most this
 
 
 def submit(spec: RunSpec, *, shared: bool = False) -> Job | None:
