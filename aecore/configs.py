@@ -264,6 +264,7 @@ class StackedConfig(FamilyConfig):
     patience: int = 0  # stop fine-tuning after this many epochs without a better validation error (0: never)
     init: str = "torch"  # see INIT_SCHEMES; SdA tutorial: sigmoid with zero biases
     zero_bias: bool = False
+    labels: int = 0  # labelled training digits fine-tuning and the baseline learn from (0: all); pretraining sees all
 
     description: ClassVar[str] = "Stacked denoising autoencoder"
     controls: ClassVar[tuple[Control, ...]] = (
@@ -284,6 +285,7 @@ class StackedConfig(FamilyConfig):
         check_int("number of classes", self.num_classes, 2, 1000)
         check_float("pretraining learning rate", self.pretrain_lr, 0.0, 100.0)
         check_int("patience", self.patience, 0, MAX_EPOCHS)
+        check_int("labels", self.labels, 0, 10**8)
         self.check_init()
 
     def control_values(self) -> dict[str, Any]:
@@ -305,7 +307,7 @@ class TrainConfig:
     optimizer: str = "adam"  # adam | sgd | rmsprop (Keras's defaults: ρ 0.9, ε 1e-7)
     momentum: float = 0.0  # SGD momentum (ignored by Adam)
     seed: int = 0  # seeds initialisation, shuffling and corruption; CPU runs are reproducible
-    shuffle: bool = True  # a new order of the training digits each epoch; False: file order (dA, TF 1)
+    shuffle: bool = True  # a new order of the training digits each epoch; False: one fixed order (dA, TF 1)
 
     def __post_init__(self):
         check_int("epochs", self.epochs, 1, MAX_EPOCHS)

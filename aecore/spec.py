@@ -21,7 +21,8 @@ KEY_PATTERN = re.compile(rf"^[0-9a-f]{{{KEY_LENGTH}}}$")
 # Settings added after models were stored, at the values that reproduce the older behaviour: left out of
 # the key there, so a stored model keeps its key.
 LATER_SETTINGS: dict[str, Any] = {"recon_reduction": "sum", "leaky_slope": 0.2, "init": "torch", "zero_bias": False,
-                                  "layout": "lab", "pretrain_lr": 0.0, "patience": 0, "shuffle": True}
+                                  "layout": "lab", "pretrain_lr": 0.0, "patience": 0, "shuffle": True,
+                                  "labels": 0}
 
 
 def _keyed(settings: dict) -> dict:
@@ -86,7 +87,8 @@ class RunSpec:
         as_dict = self.to_dict()
         recipe = next((r for r in RECIPES.values() if is_recipe_model(r, as_dict)), None)
         if recipe is not None:  # its name says the rest, and names no other model
-            return " ".join(bits) + f" ({recipe.name})"
+            extra = [_setting_words(k, v) for k, v in (("labels", getattr(m, "labels", 0)),) if v]
+            return " ".join(bits) + f" ({recipe.name})" + "".join(f" {e}" for e in extra)
         default = type(m)()
         for f in fields(m):
             value = getattr(m, f.name)

@@ -2,7 +2,8 @@
 and a short fine-tune that includes them.
 
 `error_percentiles` places each symbol's reconstruction error among the test digits' errors: a symbol
-at the 99th percentile is rebuilt worse than 99% of the digits the model was made for. `fine_tune`
+at the 99th percentile is rebuilt worse than 99% of the digits the model was made for;
+`isolation_percentiles` says in the same terms how far from every digit its code lies. `fine_tune`
 trains a copy of a stored model for a few more epochs on training digits plus the symbols, repeated
 so that they make up `symbol_share` of the fine-tune set, and never touches the model it was given
 (the dashboard shares loaded models between sessions).
@@ -43,6 +44,25 @@ def error_percentiles(errors: np.ndarray, reference: np.ndarray) -> np.ndarray:
     below = np.searchsorted(ref, errors, side="left")
     not_above = np.searchsorted(ref, errors, side="right")
     return 100.0 * (below + not_above) / (2 * len(ref))
+
+
+def isolation_percentiles(symbol_codes: np.ndarray, digit_codes: np.ndarray) -> np.ndarray:
+    """How far apart from the digits each symbol lies in code space, as a percentile (0-100): its
+    distance to the nearest digit's code among the digits' own distances to their nearest other digit.
+    Percentiles, not distances, so that two models' codes (before and after a fine-tune) compare."""
+    symbols = np.asarray(symbol_codes, dtype=np.float64)
+    digits = np.asarray(digit_codes, dtype=np.float64)
+    if len(digits) < 2:
+        raise ValueError("need at least two digit codes")
+    to_digits = _distances(symbols, digits).min(axis=1)  # (S,)
+    among = _distances(digits, digits)
+    np.fill_diagonal(among, np.inf)
+    return error_percentiles(to_digits, among.min(axis=1))
+
+
+def _distances(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    squared = (a ** 2).sum(axis=1)[:, None] - 2.0 * a @ b.T + (b ** 2).sum(axis=1)[None, :]
+    return np.sqrt(np.maximum(squared, 0.0))
 
 
 def as_uint8_images(images: np.ndarray) -> np.ndarray:
@@ -110,5 +130,7 @@ def fine_tune(model: Autoencoder, family: str, data: Dataset, symbols: np.ndarra
 
 
 def fine_tune_config(trained_with: TrainConfig, epochs: int = FINE_TUNE_EPOCHS) -> TrainConfig:
-    """The model's own training settings, for `epochs` epochs: a fine-tune continues the same optimisation."""
-    return replace(trained_with, epochs=epochs)
+    """The model's own training settings, for `epochs` epochs: a fine-tune continues the same optimisation.
+    Always shuffled: the symbols come last in the fine-tune set, and in file order they would be its last
+    batches."""
+    return replace(trained_with, epochs=epochs, shuffle=True)

@@ -26,6 +26,7 @@ from aecore.configs import TrainConfig
 from aecore.device import CoreSharing, autocast_dtype, pick_device
 from aecore.errors import DivergenceError
 from aecore.models import Autoencoder, Baseline, Stage
+from aecore.sampling import stratified_sample
 
 PROBE_SIZE = 1000  # test digits whose codes are recorded each epoch to replay how the map formed
 EVAL_BATCH = 2048
@@ -114,6 +115,13 @@ def as_tensor_images(images: np.ndarray, device: torch.device) -> torch.Tensor:
     pixels = int(np.prod(images.shape[1:]))  # not -1: an empty split (val_size=0) has no size to infer from
     x = torch.from_numpy(np.array(images, dtype=np.uint8, copy=True)).reshape(len(images), pixels)
     return x.to(device).float().div_(255.0)
+
+
+def fixed_order(n: int, seed: int) -> torch.Tensor:
+    """The one order of `n` training digits that every epoch keeps without shuffling, as a file read
+    front to back: drawn once from `seed`, since the sources' files hold the classes mixed and the
+    embedded sample holds them grouped (in its order a 'file-order' epoch ends on 360 nines)."""
+    return torch.randperm(n, generator=torch.Generator().manual_seed(seed))
 
 
 class ProbeRecorder:
@@ -286,7 +294,7 @@ class Trainer:
         own = self.model.stages(self.cfg.epochs)
         baseline = self.model.baseline(self.cfg.epochs)  # another network, trained after for comparison
         plan = own + (baseline.stages if baseline is not None else [])
-        self.total_steps = self.steps * sum(stage.epochs for stage in plan)
+        self.total_steps = sum(self._stage_steps(stage) * stage.epochs for stage in plan)
         self._start = time.perf_counter()
         with self._core_sharing() as sharing:
             for index, stage in enumerate(plan):
@@ -302,18 +310,36 @@ class Trainer:
             if sharing is not None:
                 sharing.restore()
 
+    def _stage_pool(self, stage: Stage) -> torch.Tensor | None:
+        """The training digits `stage` learns from: None for all, else its `examples` digits, the same
+        seeded class-stratified sample in every stage that asks for as many (fine-tuning and its baseline)."""
+        if not stage.examples or stage.examples >= len(self.x_train):
+            return None
+        picked = stratified_sample(self.y_train.cpu().numpy(), stage.examples, self.cfg.seed)
+        return torch.as_tensor(picked, dtype=torch.int64, device=self.device)
+
+    def _stage_steps(self, stage: Stage) -> int:
+        """Batches in one epoch of `stage`."""
+        if not stage.examples or stage.examples >= len(self.x_train):
+            return self.steps
+        return math.ceil(stage.examples / self.cfg.batch_size)
+
     def _train_stage(self, index: int, stage: Stage, sharing: CoreSharing | None, own: bool) -> None:
         optimizer = self._optimizer(stage.params, stage.lr)
         guard = DivergenceGuard(self.cfg, stage.name)
         stopper = EarlyStopping(stage) if stage.patience else None
+        pool = self._stage_pool(stage)
+        size, steps = (len(self.x_train) if pool is None else len(pool)), self._stage_steps(stage)
         for epoch in range(1, stage.epochs + 1):
             if self._stop.is_set():
                 break
             sums = _EpochSums(started=time.perf_counter())
             self.model.train()
-            perm = (torch.randperm(len(self.x_train), generator=self._shuffle) if self.cfg.shuffle
-                    else torch.arange(len(self.x_train))).to(self.device)
-            for step in range(self.steps):
+            perm = (torch.randperm(size, generator=self._shuffle) if self.cfg.shuffle
+                    else fixed_order(size, self.cfg.seed)).to(self.device)
+            if pool is not None:
+                perm = pool[perm]
+            for step in range(steps):
                 idx = perm[step * self.cfg.batch_size:(step + 1) * self.cfg.batch_size]
                 sums.add(self._step(stage, optimizer, guard, idx, epoch, step), len(idx))
                 self.global_step += 1
@@ -325,7 +351,7 @@ class Trainer:
                     break
             self._end_epoch(index, stage, epoch, sums, own)
             if stopper is not None and stopper.epoch_ended(self.history[-1]["val"]):
-                self.total_steps -= self.steps * (stage.epochs - epoch)  # the epochs it will not train
+                self.total_steps -= steps * (stage.epochs - epoch)  # the epochs it will not train
                 break
         if stopper is not None:
             stopper.restore_best()
@@ -362,7 +388,8 @@ class Trainer:
                   elapsed: float, train: dict[str, float]) -> Progress:
         remaining = (self.total_steps - self.global_step) * self.cfg.batch_size / max(rate, 1e-9)
         return Progress(event=event, stage=stage.name, stage_index=index, epoch=epoch, epochs=stage.epochs,
-                        step=step, steps=self.steps, global_step=self.global_step, total_steps=self.total_steps,
+                        step=step, steps=self._stage_steps(stage), global_step=self.global_step,
+                        total_steps=self.total_steps,
                         samples_per_s=rate, elapsed_s=elapsed, eta_s=remaining, train=train)
 
     def _result(self, own_stages: int, baseline: Baseline | None) -> TrainResult:

@@ -1,5 +1,5 @@
 """Pictures and files made from a stored model: filter tiles, reconstruction grids, and the bytes
-behind the Models page's downloads.
+behind the Models page's downloads and the Embeddings page's Embedding Projector zip.
 
 Each is cached by model key (`st.cache_data`), and the downloads are built only when a button is
 clicked, so listing models stays fast however large their files are.
@@ -14,6 +14,7 @@ import numpy as np
 import streamlit as st
 from PIL import Image
 
+from aecore.embedding_projector import projector_files, projector_zip
 from aecore.filters import filter_concentration
 from aecore.metrics import filter_grid, reconstruct_images
 from aecore.store import WEIGHTS
@@ -102,6 +103,17 @@ def codes_csv(key: str, dataset_name: str) -> str:
     np.savetxt(buffer, table, fmt=["%d", "%d"] + ["%.6g"] * codes.shape[1], delimiter=",",
                header=header, comments="")
     return buffer.getvalue()
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def projector_zip_of(key: str, dataset_name: str, n: int, seed: int, stem: str) -> bytes:
+    """The Embedding Projector's files (aecore.embedding_projector) for the `n` test digits the
+    Embeddings map of (`n`, `seed`) shows, zipped in a folder named `stem`."""
+    data = resources.dataset(dataset_name)
+    idx, codes = maps.test_codes(key, dataset_name, n, seed)
+    files = projector_files(codes, np.asarray(data.y_test)[idx], data.x_test[idx], data.class_names, ids=idx,
+                            name=stem)
+    return projector_zip(files, folder=stem)
 
 
 @st.cache_data(show_spinner=False, max_entries=32)

@@ -256,7 +256,7 @@ MAP_BUTTONS = ("rect", "polygon", "clear", "zoom", "back", "saveAsImage")  # the
 
 
 def map_chart(points: np.ndarray, labels: np.ndarray, class_names: Sequence[str], *, title: str,
-              height: int = 680, marker_size: int = 6, extra: dict[str, np.ndarray] | None = None,
+              subtitle: str = "", height: int = 680, marker_size: int = 6, extra: dict[str, np.ndarray] | None = None,
               equal_axes: bool = False, ids: np.ndarray | None = None, images: np.ndarray | None = None) -> dict:
     """The Embeddings map as an ECharts option: 2-D points coloured by class, box and lasso selection
     (read back with `app.maps.selected_indices`), box zoom, and a PNG download.
@@ -292,7 +292,8 @@ def map_chart(points: np.ndarray, labels: np.ndarray, class_names: Sequence[str]
         x_axis = y_axis = axis
     return dict(
         animation=False,
-        title=dict(text=title, left=0, textStyle=_text()),  # the toolbox on its right
+        title=dict(text=title, subtext=subtitle, left=0, textStyle=_text(), subtextStyle=_text(),
+                   itemGap=4),  # the toolbox on its right
         legend=dict(orient="vertical", right=0, top=MAP_MARGIN["top"], textStyle=_text()), textStyle=_text(),
         tooltip=dict(trigger="item", formatter=_digit_tooltip(sheet, columns), textStyle=_text()),
         grid=grid, xAxis=x_axis, yAxis=y_axis, series=series,
@@ -303,6 +304,22 @@ def map_chart(points: np.ndarray, labels: np.ndarray, class_names: Sequence[str]
             dataZoom=dict(filterMode="none", title=dict(zoom="Zoom into a box", back="Zoom back")),
             saveAsImage=dict(title="Save as PNG", pixelRatio=2))),
     )
+
+
+SMALL_MAP_MARGIN = dict(top=36, bottom=30, left=36)  # pixels: the title above, tick labels below and left
+
+
+def small_map_chart(points: np.ndarray, labels: np.ndarray, class_names: Sequence[str], *, title: str,
+                    height: int = 200) -> dict:
+    """`map_chart` at the side of another map: square axes, no legend (the big map's colours), no toolbox."""
+    chart = map_chart(points, labels, class_names, title=title, height=height, marker_size=3, equal_axes=True)
+    side = height - SMALL_MAP_MARGIN["top"] - SMALL_MAP_MARGIN["bottom"]
+    chart["grid"] = dict(SMALL_MAP_MARGIN, width=side, height=side)
+    chart["legend"] = dict(show=False)
+    chart["tooltip"] = dict(trigger="item", formatter="{a}", textStyle=_text())
+    for key in ("brush", "toolbox"):
+        chart.pop(key)
+    return chart
 
 
 TOOLTIP_DIGIT_PX = 84  # a digit in the map's tooltip: 28 pixels, three times

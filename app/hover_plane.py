@@ -75,8 +75,8 @@ def plane_view_html(atlas_url: str, n: int, view: tuple[float, float, float, flo
     text_px : int
         The smallest text, as the charts' (`app.figures.text_px`).
 
-    The page counts its redraws in ``window.hoverDraws`` and keeps the code under the pointer in
-    ``document.body.dataset.z``, for tests and `bench.hover`.
+    The page counts its redraws in ``window.hoverDraws`` (their milliseconds in ``window.hoverDrawMs``)
+    and keeps the code under the pointer in ``document.body.dataset.z``, for tests and `bench.hover`.
     """
     points = np.round(np.asarray(codes, dtype=np.float64), 3)
     config = {
@@ -205,9 +205,11 @@ function blend(z1, z2) {
 
 let pending = null, scheduled = false;
 window.hoverDraws = 0;
+window.hoverDrawMs = 0;  // time spent redrawing, for bench.hover
 function draw() {
   scheduled = false;
   if (!pending || !atlas) return;
+  const started = performance.now();
   const [px, py] = pending;
   const z1 = Math.min(Math.max(fromX(px), vx0), vx1), z2 = Math.min(Math.max(fromY(py), vy0), vy1);
   ctx.drawImage(background, 0, 0, side, side);
@@ -222,6 +224,7 @@ function draw() {
   zText.textContent = text;
   document.body.dataset.z = z1.toFixed(4) + "," + z2.toFixed(4);
   window.hoverDraws += 1;
+  window.hoverDrawMs += performance.now() - started;
 }
 function request(px, py) {
   pending = [px, py];

@@ -11,6 +11,7 @@ from aecore.spec import RunSpec
 from aecore.units import share_below, sparsity_target, unit_activations
 from app import controls, drawing, exports, figures, resources, settings
 
+MODEL_KEY = "unit_model"  # session key of the inspected model
 UNIT_KEY = "unit_n"  # session key of the inspected unit
 DIGIT_KEY = "unit_digit"  # session key of the test digit shown while there is no drawing
 GRID_HEIGHT = 330  # pixels: the clickable filters, about as tall as their column is wide at 1280x720
@@ -46,9 +47,15 @@ def inspector_section(dataset_name: str, n_filters: int, default: RunSpec) -> No
     st.subheader("Unit inspector: one filter up close",
                  help="Each filter belongs to one hidden unit of the first layer: the unit's output is large "
                       "when a digit's ink lies on the filter's positive (blue) pixels.")
+    _, trained, job = resources.find_model(default)
+    picked_before = st.session_state.get(MODEL_KEY, settings.kept_value(MODEL_KEY)) or st.query_params.get("umodel")
+    if trained is None and job is not None and not job.done and not picked_before:
+        st.caption("The inspector opens on the lecture's denoising autoencoder once it is trained (its progress "
+                   "is shown above).")  # one progress panel per job on the page is enough
+        return
     picker_col, unit_col = st.columns([3, 1], vertical_alignment="bottom")
     with picker_col:
-        picked = controls.model_picker(dataset_name, label="Model", default=default, key="unit_model",
+        picked = controls.model_picker(dataset_name, label="Model", default=default, key=MODEL_KEY,
                                        param="umodel", accept=_has_filters, why="The inspector needs a model.")
     if picked is None:
         return

@@ -15,6 +15,7 @@ import streamlit as st
 
 from aecore.errors import StoreError
 from aecore.maps import Projection, ProjectionCache, project_codes
+from aecore.maps.honesty import MapHonesty, map_honesty
 from aecore.maps.worker import WORKER_METHODS, shared_worker
 from aecore.metrics import PROBE_MAX_TRAIN, encode_images, linear_probe_accuracy
 from app import resources
@@ -82,6 +83,13 @@ def projection(key: str, codes: np.ndarray, method: str, params: dict, seed: int
     cache = projections()
     found = cache.get_or_compute(cache.key(key, method, params, len(codes), seed), fit)
     return found, bool(fitted)
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def honesty(map_id: str, _codes: np.ndarray, _points: np.ndarray, _labels: np.ndarray) -> MapHonesty:
+    """`aecore.maps.honesty.map_honesty` of a map, remembered by its id (the model, method, settings,
+    number of points and seed, which decide the codes, points and labels)."""
+    return map_honesty(_codes, _points, _labels)
 
 
 def selected_indices(event, chart: dict) -> list[int]:

@@ -25,7 +25,7 @@ LIVE_SCATTER_HEIGHT = 480  # pixels: ten classes' legend stands beside the point
 # work (bench.first_open's machine), to say how long a model will take before it is trained.
 CPU_SAMPLES_PER_S = {"ae": 3000, "dae": 3000, "sparse": 3000, "contractive": 1500, "vae": 10000,
                      "conv_vae": 600, "stacked": 1200}
-AUTO_TRAIN_MAX_S = 60  # a page trains the model it needs without asking when that should take at most this
+AUTO_TRAIN_MAX_S = 120  # a page trains the model it needs without asking when that should take at most this
 
 
 def submit(spec: RunSpec, *, shared: bool = False) -> Job | None:
@@ -131,8 +131,9 @@ def job_progress(job: Job, *, curves: bool = True, key: str = "job",
 def estimated_seconds(spec: RunSpec, n_train: int) -> float:
     """About how long training `spec` on `n_train` images takes on a CPU (CPU_SAMPLES_PER_S)."""
     epochs = spec.train.epochs
-    if spec.family == "stacked":  # fine-tuning and the random-init baseline, plus each layer's pretraining
-        epochs = 2 * epochs + spec.model.pretrain_epochs * len(spec.model.hidden)
+    if spec.family == "stacked":  # fine-tuning and the random-init baseline (on its labelled few), plus pretraining
+        labelled = min(spec.model.labels or n_train, n_train)
+        epochs = 2 * epochs * labelled / n_train + spec.model.pretrain_epochs * len(spec.model.hidden)
     return epochs * n_train / CPU_SAMPLES_PER_S.get(spec.family, 1000)
 
 

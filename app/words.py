@@ -33,6 +33,12 @@ TERMS = {
              "clusters and cluster sizes mean little.",
     "UMAP": "UMAP: a non-linear map like t-SNE that keeps neighbours close and more of the global layout; "
             "distances between clusters still mean little.",
+    "trustworthiness": "Trustworthiness: how far each point's 10 nearest neighbours on the map are also among its "
+                       "nearest in the codes; 1 when the map invents no neighbours, lower when it puts strangers "
+                       "side by side.",
+    "10-NN accuracy": "10-NN accuracy: each digit's class guessed by a vote of its 10 nearest other digits; on the "
+                      "map it says how well the classes stay apart there, on the codes how well they are apart "
+                      "before any map.",
     "linear probe": "Linear probe: a logistic regression (a linear classifier) trained on the codes to "
                     "predict the digit's class; high accuracy means the classes are linearly separable "
                     "in the code.",

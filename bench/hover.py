@@ -5,8 +5,8 @@ benchmark builds that same HTML for the lecture's 2-D vae (trained into AECORE_H
 loads it into headless Chromium as the frame's document, at the frame's size, and drives the mouse
 across the plane for a few seconds with Playwright. The page counts its own redraws
 (`window.hoverDraws`: crosshair, blended digit and code text, once per animation frame that had a
-move); updates per second are redraws over the seconds of moving. No server takes part: the digits
-come from the atlas sent with the page.
+move) and the milliseconds its redraws took; updates per second are redraws over the seconds of
+moving. No server takes part: the digits come from the atlas sent with the page.
 
     python -m bench.hover
     python -m bench.hover --seconds 10
@@ -23,17 +23,19 @@ TARGET_PER_S = 30
 FRAME_WIDTH = 880  # the page's main column at 1280 wide with the sidebar open
 
 
-def hover_html(dataset: str) -> tuple[str, dict]:
-    """The hover view's HTML for the lecture vae on `dataset`, as the page builds it, and its sizes."""
+def hover_html(dataset: str, quick: bool = False) -> tuple[str, dict]:
+    """The hover view's HTML for the lecture vae on `dataset` (`quick`: a one-epoch 32-unit vae), as the
+    page builds it, and its sizes."""
 
     from aecore.data import load_dataset
     from aecore.latent import posterior
     from aecore.metrics import encode_images
     from aecore.runs import get_or_train
-    from aecore.spec import lecture_spec
+    from aecore.spec import lecture_spec, make_spec
     from app.hover_plane import ATLAS_SIDE, plane_atlas, plane_view_html
 
-    stored, _ = get_or_train(lecture_spec("vae", dataset))
+    spec = make_spec("vae", dataset, hidden=(32,), latent=2, epochs=1) if quick else lecture_spec("vae", dataset)
+    stored, _ = get_or_train(spec)
     data = load_dataset(dataset)
     codes = encode_images(stored.model, data.x_test)
     started = time.perf_counter()
@@ -61,18 +63,20 @@ def measure(html: str, seconds: float) -> dict:
             page.wait_for_function("() => document.body.dataset.ready === '1' && window.hoverDraws > 0")
             box = page.locator("#plane").bounding_box()
             cx, cy, r = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2, box["width"] * 0.4
-            draws0 = page.evaluate("() => window.hoverDraws")
+            draws0, ms0 = page.evaluate("() => [window.hoverDraws, window.hoverDrawMs]")
             moves, started = 0, time.perf_counter()
             while (elapsed := time.perf_counter() - started) < seconds:
                 t = moves * 0.05  # a Lissajous path: every part of the plane, no two moves at one spot
                 page.mouse.move(cx + r * math.sin(3 * t), cy + r * math.sin(2 * t + 0.5))
                 moves += 1
             page.evaluate("() => new Promise(done => requestAnimationFrame(() => requestAnimationFrame(done)))")
-            draws = page.evaluate("() => window.hoverDraws") - draws0
+            draws, ms = page.evaluate("() => [window.hoverDraws, window.hoverDrawMs]")
+            draws, ms = draws - draws0, ms - ms0
         finally:
             browser.close()
     return {"updates_per_s": round(draws / elapsed, 1), "moves_per_s": round(moves / elapsed, 1),
-            "draws": draws, "moves": moves, "seconds": round(elapsed, 2)}
+            "draws": draws, "moves": moves, "seconds": round(elapsed, 2),
+            "ms_per_redraw": round(ms / max(draws, 1), 3)}
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -85,14 +89,15 @@ def main(argv: list[str] | None = None) -> dict:
         raise SystemExit(f"bench.hover needs Chromium: {reason}")
     info = machine()
     print_machine(info)
-    html, sizes = hover_html(args.dataset)
+    html, sizes = hover_html(args.dataset, args.quick)
     result = measure(html, 1.0 if args.quick else args.seconds)
     print(f"{result['updates_per_s']} redraws/s from {result['moves_per_s']} pointer moves/s over "
-          f"{result['seconds']} s; atlas {sizes['atlas_side']}x{sizes['atlas_side']} decodes, "
+          f"{result['seconds']} s, {result['ms_per_redraw']} ms of script per redraw; "
+          f"atlas {sizes['atlas_side']}x{sizes['atlas_side']} decodes, "
           f"{sizes['atlas_kb']} KB, built in {sizes['atlas_s']} s; page {sizes['html_kb']} KB; "
           f"target {TARGET_PER_S}/s: {'met' if result['updates_per_s'] >= TARGET_PER_S else 'NOT met'}")
-    payload = {"benchmark": "hover", "dataset": args.dataset, "machine": info | {"load_after": _load()},
-               **sizes, **result, "target_per_s": TARGET_PER_S,
+    payload = {"benchmark": "hover", "dataset": args.dataset, "quick": args.quick,
+               "machine": info | {"load_after": _load()}, **sizes, **result, "target_per_s": TARGET_PER_S,
                "meets_target": result["updates_per_s"] >= TARGET_PER_S}
     emit_json(payload)
     return payload

@@ -30,6 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from aecore.maps import ProjectionCache, warm_up_umap
+from aecore.maps.honesty import knn_accuracy
 from aecore.maps.projection import TSNE_EARLY_ITERS, TSNE_INTS_IN_INTERVAL, TSNE_ITERS, TSNE_JOBS
 from aecore.metrics import encode_images
 from aecore.runs import get_or_train
@@ -69,28 +70,6 @@ TSNE_VARIANTS = {
     "Barnes-Hut": {"negative_gradient_method": "bh"},
     "250 + 500 iterations": {"early_exaggeration_iter": 250, "n_iter": 500},
 }
-
-
-def knn_accuracy(points: np.ndarray, labels: np.ndarray, k: int = NEIGHBOURS) -> float:
-    """Leave-one-out k-nearest-neighbour accuracy: each point's label by majority vote of its k
-    nearest other points (ties go to the smaller label)."""
-    from sklearn.neighbors import NearestNeighbors
-
-    points = np.asarray(points, dtype=np.float64)
-    labels = np.asarray(labels)
-    _, idx = NearestNeighbors(n_neighbors=k + 1).fit(points).kneighbors(points)
-    rows = np.arange(len(points))[:, None]
-    # Drop each point itself; with duplicate points it need not come first, so drop it where it is
-    # and otherwise drop the farthest neighbour.
-    is_self = idx == rows
-    drop = np.where(is_self.any(axis=1), is_self.argmax(axis=1), k)
-    keep = np.ones_like(idx, dtype=bool)
-    keep[np.arange(len(idx)), drop] = False
-    neighbours = idx[keep].reshape(len(idx), k)
-    classes, coded = np.unique(labels, return_inverse=True)
-    votes = np.zeros((len(points), len(classes)), dtype=np.int64)
-    np.add.at(votes, (np.repeat(np.arange(len(points)), k), coded[neighbours].ravel()), 1)
-    return float((votes.argmax(axis=1) == coded).mean())
 
 
 def default_codes(dataset: str, n: int, quick: bool) -> tuple[np.ndarray, np.ndarray, str]:

@@ -72,7 +72,11 @@ def band(images: np.ndarray, caption: str, error: bool = False) -> None:
 st.title("Denoising")
 st.markdown("A **denoising autoencoder** learned to rebuild clean digits from corrupted ones; a plain one only "
             "learned to copy. Corrupt a digit and compare what each gives back.", help=words.term("corruption"))
-kind_col, level_col, *model_cols = st.columns([1, 1.2, 1.5, 1.5], gap="medium")
+if all(resources.model_status(spec)[1] == "ready" for spec in (PLAIN, DENOISER)):  # one row, to fit a projector
+    kind_col, level_col, *model_cols = st.columns([1, 1.2, 1.5, 1.5], gap="medium")
+else:  # a training's progress and live charts get half the page each
+    kind_col, level_col = st.columns(2, gap="large")
+    model_cols = st.columns(2, gap="large")
 kind, level = noise_controls(kind_col, level_col)
 models = model_controls(model_cols)
 if models is None:

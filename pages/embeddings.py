@@ -9,15 +9,17 @@ import streamlit as st
 
 from aecore.errors import AecoreError
 from aecore.maps import method_params
+from aecore.maps.honesty import map_caveat, settings_warnings
 from aecore.metrics import encode_images
 from aecore.sampling import stratified_sample
 from aecore.spec import lecture_spec
-from app import controls, dataset_choice, figures, maps, page_visits, resources, settings, words
+from app import controls, dataset_choice, exports, figures, maps, page_visits, resources, settings, words
 
 POINT_CHOICES = (250, 500, 1000, 2000, 5000, 10000)
 MAX_SHOWN = 100  # selected digits shown as images: a stratified sample of a larger selection
 NEIGHBOURS = 8
 MAP_HEIGHT = 680
+SMALL_MAP_HEIGHT = 200  # the PCA beside a t-SNE or UMAP map
 HIDDEN_MAP_STYLE = ("flex: none !important; height: 0 !important; min-height: 0; overflow: hidden; "
                     "visibility: hidden; margin-bottom: -1rem;")  # a kept map out of sight, no gap left (below)
 MIN_DISTS = [0.0, 0.01, 0.05, 0.1, 0.25, 0.5, 0.8, 0.99]  # UMAP min_dist choices
@@ -92,8 +94,8 @@ def kept_maps(base: tuple) -> dict[str, tuple[str, object]]:
     return kept["maps"]
 
 
-def map_chart(points, labels, title: str, method: str, n: int, extra, idx: np.ndarray) -> dict:
-    return figures.map_chart(points, labels, data.class_names, title=title, height=MAP_HEIGHT,
+def map_chart(points, labels, title: str, subtitle: str, method: str, n: int, extra, idx: np.ndarray) -> dict:
+    return figures.map_chart(points, labels, data.class_names, title=title, subtitle=subtitle, height=MAP_HEIGHT,
                              marker_size=5 if n > 3000 else 7, extra=extra, ids=idx, images=data.x_test[idx],
                              equal_axes=method == "pca")  # t-SNE and UMAP axes have no units: fill the space
 
@@ -106,7 +108,7 @@ if not resources.registry().store.keys():  # nothing trained at all: the trainin
                           why="The map shows a trained model's codes.")
     st.stop()
 
-left, right = st.columns([1, 3], gap="large")
+left, right, side = st.columns([0.9, 2.6, 1], gap="medium")
 with left:
     picked = controls.model_picker(dataset_name, label="Model", default=default_model, key="emb_model",
                                    why="The map shows a trained model's codes.")
@@ -114,6 +116,14 @@ with left:
         st.stop()
     model_key, stored = picked
     chosen_map = map_controls()
+    stem = f"{exports.download_stem(stored.meta.get('label', model_key), model_key)}-{chosen_map['n']}"
+    st.download_button("Export (.zip)", lambda: exports.projector_zip_of(
+                           model_key, dataset_name, chosen_map["n"], chosen_map["seed"], stem),
+                       f"{stem}-projector.zip", mime="application/zip", on_click="ignore",
+                       icon=":material/download:", key="emb-dl-projector", width="stretch",
+                       help="For the Embedding Projector (projector.tensorflow.org): these digits' codes as "
+                            "vectors.tsv, metadata.tsv (label, class, test index) and sprite.png; Load the two "
+                            "TSV files there.")
 
 method, params, n, seed = chosen_map["method"], chosen_map["params"], chosen_map["n"], chosen_map["seed"]
 started = time.perf_counter()
@@ -140,8 +150,14 @@ bar.empty()
 frame.empty()
 elapsed = time.perf_counter() - started
 labels = np.asarray(data.y_test)[idx]
-# The map's settings name it: a new map gets a new chart key, so it starts with an empty selection.
-map_id = f"{model_key}-{method}-{'-'.join(str(v) for v in params.values())}-{n}-{seed}"
+
+
+def map_id_of(map_method: str, map_params: dict) -> str:
+    """The map's settings name it: a new map gets a new chart key, so it starts with an empty selection."""
+    return f"{model_key}-{map_method}-{'-'.join(str(v) for v in map_params.values())}-{n}-{seed}"
+
+
+map_id = map_id_of(method, params)
 drawing = st.session_state.get("drawing")
 extra, drawn_code = None, None
 drawing_digest = None if drawing is None else \
@@ -155,11 +171,43 @@ if drawing is not None:
     except (AecoreError, ValueError) as e:
         right.error(f"Your drawing could not be placed: {e}")
 
+
+
+def honesty_panel() -> float:
+    """Beside the map: its trustworthiness and 10-NN accuracy against the codes', a small PCA of the same
+    codes beside a t-SNE or UMAP map, and what its distances mean; returns the seconds spent measuring."""
+    measuring = time.perf_counter()
+    rows = [(maps.METHOD_NAMES[method], maps.honesty(map_id, codes, proj.points, labels))]
+    pca = None
+    if method != "pca":
+        pca, _ = maps.projection(model_key, codes, "pca", {}, seed, lambda fraction, message: None)  # 0.01 s
+        rows.append(("PCA", maps.honesty(map_id_of("pca", {}), codes, pca.points, labels)))
+    measured = time.perf_counter() - measuring
+    first = rows[0][1]
+    st.markdown("**How far to trust this map**")
+    table = "| | trust | 10‑NN |\n|:--|--:|--:|\n" + "".join(
+        f"| {row_name} | {h.trustworthiness:.2f} | {h.knn_map:.0%} |\n" for row_name, h in rows)
+    st.markdown(table + f"| codes | 1.00 | {first.knn_codes:.0%} |",
+                help=words.term("trustworthiness") + " " + words.term("10-NN accuracy") +
+                (f" Trust measured on a sample of {first.trust_points:,} digits." if first.trust_points < n else ""))
+    if pca is not None:
+        st.echarts_chart(figures.small_map_chart(pca.points, labels, data.class_names,
+                                                 title="PCA of the same codes", height=SMALL_MAP_HEIGHT),
+                         height=SMALL_MAP_HEIGHT, key=f"emb-pca-beside-{map_id}")
+    st.caption(map_caveat(method))
+    for warning in settings_warnings(method, params, len(codes)):
+        st.warning(warning)
+    return measured
+
+
+with side:
+    honesty_s = honesty_panel()
 with right:
     name = maps.METHOD_NAMES[method]
-    title = f"{name} of {n:,} test digits' {codes.shape[1]}-d codes · {stored.meta.get('label', model_key)}"
+    title = f"{name} of {n:,} test digits' {codes.shape[1]}-d codes"
+    model_label = stored.meta.get("label", model_key)
     if kept.get(method, (None,))[0] != map_id:
-        kept[method] = (map_id, map_chart(proj.points, labels, title, method, n, extra, idx))
+        kept[method] = (map_id, map_chart(proj.points, labels, title, model_label, method, n, extra, idx))
     # The other kept maps fold to no height by CSS class, so none remounts or redraws (bench.interaction);
     # `flex: none`, as Streamlit's flex sizing won over a height.
     st.html("<style>" + "".join(f".st-key-emb-kept-{m} {{ {HIDDEN_MAP_STYLE} }}" for m in maps.METHOD_NAMES
@@ -169,10 +217,11 @@ with right:
         with st.container(key=f"emb-kept-{m}"):
             if m in kept:
                 kept_id, kept_chart = kept[m]
-                shown = st.echarts_chart(kept_chart, height=MAP_HEIGHT, on_select="rerun",
-                                         alt=kept_chart["title"]["text"], key=f"emb-map-{kept_id}")
+                alt = " · ".join(filter(None, (kept_chart["title"]["text"], kept_chart["title"]["subtext"])))
+                shown = st.echarts_chart(kept_chart, height=MAP_HEIGHT, on_select="rerun", alt=alt,
+                                         key=f"emb-map-{kept_id}")
                 event = shown if m == method else event
-    st.caption(f"{'Fitted' if fitted else 'From the cache'} in {elapsed:.2f} s. "
+    st.caption(f"{'Fitted' if fitted else 'From the cache'} in {elapsed:.2f} s (trust and 10-NN {honesty_s:.2f} s). "
                "Pick the box or the lasso at the map's top right and drag around points to see those digits; "
                "double-click the map to clear.")
 

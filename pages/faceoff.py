@@ -53,12 +53,13 @@ def figure_table(rows: list[dict]) -> dict[str, list[str]]:
     """The face-off's figures, one row per model, as text a lecture hall can read."""
     return {
         "model": [r["label"] for r in rows],
-        "code": [f"{r['code_dim']}-d" for r in rows],
+        "code size": [str(r["code_dim"]) for r in rows],
         "BCE / pixel": [f"{r['bce']:.4f}" for r in rows],
         "MSE / pixel": [f"{r['mse']:.4f}" for r in rows],
         "linear probe": [f"{r['probe_accuracy']:.1%}" for r in rows],
         f"{NEIGHBOURS}-NN": [f"{r['knn_accuracy']:.1%}" for r in rows],
-        "trained in": ["?" if r["train_seconds"] is None else f"{r['train_seconds']:.0f} s, {r['epochs']} epochs"
+        "trained in": ["?" if r["train_seconds"] is None else
+                       f"{r['train_seconds']:.0f} s, {r['epochs']} epoch{'s' if r['epochs'] != 1 else ''}"
                        for r in rows],
     }
 

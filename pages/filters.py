@@ -8,11 +8,12 @@ import streamlit as st
 from aecore.errors import AecoreError
 from aecore.filters import picture_correlation
 from aecore.metrics import cosine_similarity_matrix, encode_images
+from aecore.recipes import lecture_budget, lecture_recipe
 from aecore.spec import lecture_spec
 from app import controls, dataset_choice, exports, figures, inspector, maps, resources, settings, training, words
 
 FILTER_COUNTS = [25, 49, 100, 196]
-PAIR_SPARE_REM = 23.75  # the window's height less a filter picture's (heading, labels, the sentence below),
+PAIR_SPARE_REM = 25.5  # the window's height less a filter picture's (heading, labels, the three-line sentence below),
 # in the page's text size, so the projector view's larger text keeps the sentence on the screen too
 PAIR_MIN_PX = 240
 
@@ -41,6 +42,14 @@ def show_filters(key: str, label: str, n_filters: int) -> np.ndarray | None:
     picture, shown = found
     st.image(figures.enlarge(picture, 3), caption=f"{label}: first {shown} filters", width="stretch")
     return picture
+
+
+def pair_budget(spec) -> str:
+    """The training budget of the pair's models, as a share of the source's steps."""
+    found = lecture_recipe("dae", {"level": 0.0})
+    if found is None:
+        return f"{spec.train.epochs} epochs"
+    return lecture_budget(found, len(data.x_train), spec.train.epochs).describe()
 
 
 def parse_classes(text: str) -> list[int]:
@@ -101,7 +110,8 @@ if len(pictures) == 2:  # the caption states what was measured on the two pictur
     (plain_key, plain_picture), (dae_key, dae_picture) = pictures[0.0], pictures[0.3]
     st.markdown(words.filter_pair_caption(picture_correlation(plain_picture, dae_picture),
                                           exports.filter_concentration_of(plain_key, n_filters),
-                                          exports.filter_concentration_of(dae_key, n_filters)))
+                                          exports.filter_concentration_of(dae_key, n_filters))
+                + f" Both by the dA tutorial's recipe: {pair_budget(lecture[0][1])}.")
 if not anything_trained:  # the offers above are all there is to do
     st.stop()
 

@@ -236,7 +236,7 @@ if atlas is not None:
 
 if variational:
     st.subheader("How sure the encoder is: q(z|x) of one digit")
-    cols = st.columns([1.3, 1, 3], gap="medium", vertical_alignment="bottom")
+    cols = st.columns([1.4, 1, 1.6], gap="medium", vertical_alignment="bottom")  # the toggle's words fit at 1280
     cols[0].toggle("Show my drawing", key="lg_q_mine", disabled=my_digit is None,
                    help="Draw a digit on the Draw & reconstruct page first." if my_digit is None else None)
     cols[1].number_input("Test digit #", 0, len(codes) - 1, key="lg_q_digit", disabled=q_mine and my_digit is not None)
@@ -244,7 +244,7 @@ if variational:
     z_samples, decoded = sample_posterior(model, np.asarray(q_image, dtype=np.float32), N_POSTERIOR_SAMPLES)
     digit_col, plane_col, kl_col = st.columns([1.25, 1.3, 1.2], gap="medium")
     with digit_col:
-        st.image(figures.digit_image(q_image, 112), output_format="PNG",
+        st.image(figures.digit_image(q_image, 140), width=140, output_format="PNG",
                  caption=f"{q_name}: μ = ({q_mu[0]:.2f}, {q_mu[1]:.2f}), σ = ({q_sigma[0]:.2f}, {q_sigma[1]:.2f})")
         st.image(figures.enlarge(figures.tile(decoded, ncols=4), 3), width="stretch", output_format="PNG",
                  caption=f"{N_POSTERIOR_SAMPLES} codes drawn from q(z|x) = N(μ, σ²) of {q_name}, decoded: how much "
@@ -266,14 +266,15 @@ if variational:
                        f"(variance over {ACTIVE_UNIT_THRESHOLD}); an inactive one carries no information.")
 
 st.subheader("Interpolate between two digits")
-cols = st.columns([1, 1, 1.3, 1.1, 1.6], gap="medium")  # the toggle's words fit at 1280 with the sidebar open
+# The toggle on a row of its own: in a fifth column its words were cut off at 1280 with the sidebar open.
+st.toggle("Start at my drawing", key="lg_use_drawing", disabled=my_digit is None,
+          help="Draw a digit on the Draw & reconstruct page first." if my_digit is None else None)
+cols = st.columns([1, 1, 1.3, 1.2], gap="medium")
 cols[0].number_input("From test digit #", 0, len(codes) - 1, key="lg_from", disabled=use_drawing)
 cols[1].number_input("To test digit #", 0, len(codes) - 1, key="lg_to")
 cols[2].radio("Path", list(METHODS), key="lg_method", format_func=METHODS.get, horizontal=True,
               help=words.term("slerp") + " A straight line cuts through the prior's centre.")
 cols[3].slider("Steps", 8, 12, key="lg_steps")
-cols[4].toggle("Start at my drawing", key="lg_use_drawing", disabled=my_digit is None,
-               help="Draw a digit on the Draw & reconstruct page first." if my_digit is None else None)
 settings.set_query(**{"from": i_from, "to": i_to, "interp": method, "steps": steps})
 strip = decode_codes(model, path)
 start_image = my_digit if use_drawing and my_digit is not None else data.x_test[i_from] / 255.0

@@ -22,10 +22,11 @@ from aecore.symbols import (
     fine_tune,
     fine_tune_config,
     fine_tune_key,
+    isolation_percentiles,
 )
 from app import canvas, comparisons, controls, dataset_choice, drawing, figures, lecturer, maps, resources, training
 
-CANVAS_SIDE = 224  # 8 × 28 pixels (at 196 the canvas took no strokes in Chromium)
+CANVAS_SIDE = 224  # 8 × 28 pixels
 STROKE = 15
 MAP_HEIGHT = 440  # two maps side by side, each with its legend
 SYMBOLS = "symbols"  # session_state: the user's examples, (28, 28) float32 each, kept across pages
@@ -119,11 +120,24 @@ def symbol_map(points: np.ndarray, labels: np.ndarray, idx: np.ndarray, placed: 
 def percentile_metric(where, percentiles: np.ndarray, before: np.ndarray | None = None) -> None:
     median = float(np.median(percentiles))
     delta = None if before is None else f"{median - float(np.median(before)):+.0f} percentile points"
-    where.metric("median symbol's reconstruction error", f"{_ordinal(median)} percentile", delta=delta,
-                 delta_color="inverse",
-                 help="The share of test digits that this model rebuilds better than your median example.")
-    where.caption(f"Worse rebuilt than {median:.0f}% of the {len(data.x_test):,} test digits. Each example: "
+    where.metric("error percentile", _ordinal(median), delta=delta,
+                 delta_color="inverse" if delta is None or round(median - float(np.median(before))) else "off",
+                 help="Your median example's error among the test digits' errors: the share of test digits "
+                      "that this model rebuilds better.")
+    where.caption(f"Your median example is rebuilt worse than {median:.0f}% of the {len(data.x_test):,} test "
+                  "digits. Each example: "
                   + ", ".join(f"{p:.0f}" for p in percentiles) + ".")
+
+
+def apart_metric(where, isolation: np.ndarray, before: np.ndarray | None = None) -> None:
+    median = float(np.median(isolation))
+    delta = None if before is None else f"{median - float(np.median(before)):+.0f} percentile points"
+    where.metric("distance percentile", _ordinal(median), delta=delta,
+                 delta_color="normal" if delta is None or round(median - float(np.median(before))) else "off",
+                 help="Your median example's distance to the nearest test digit's code, among the test digits' "
+                      "distances to their nearest neighbour's; in the full code, not on the map.")
+    where.caption(f"Your median example's code is farther from the nearest test digit's code than {median:.0f}% "
+                  "of test digits are from their nearest neighbour's.")
 
 
 def fine_tune_panel(where, model_key: str, stored: StoredModel, symbols: np.ndarray):
@@ -164,21 +178,24 @@ def fine_tune_panel(where, model_key: str, stored: StoredModel, symbols: np.ndar
 
 
 def tuned_view(job_key: str, tuned, symbols: np.ndarray, n: int) -> tuple:
-    """(test indices, PCA points, the symbols' points, the symbols' percentiles) under the fine-tuned
-    model, computed once per session and fine-tune."""
+    """(test indices, PCA points, the symbols' points, their error and isolation percentiles) under the
+    fine-tuned model, computed once per session and fine-tune."""
     memo = st.session_state.get("sym_tuned")
     if memo is None or memo[0] != job_key:
         idx = maps.test_subset(len(data.x_test), n, 0)
-        proj = project_codes(encode_images(tuned, data.x_test[idx]), "pca")
+        codes, symbol_codes = encode_images(tuned, data.x_test[idx]), encode_images(tuned, symbols)
+        proj = project_codes(codes, "pca")
         percentiles = error_percentiles(reconstruction_errors(tuned, symbols),
                                         reconstruction_errors(tuned, data.x_test))
-        memo = (job_key, (idx, proj.points, proj.transform(encode_images(tuned, symbols)), percentiles))
+        memo = (job_key, (idx, proj.points, proj.transform(symbol_codes), percentiles,
+                          isolation_percentiles(symbol_codes, codes)))
         st.session_state["sym_tuned"] = memo
     return memo[1]
 
 
 st.title("Your symbols")
-left, right = st.columns([2, 5], gap="large")
+with st.container(horizontal=True, gap="large"):  # the canvas's column keeps its width in the projector view
+    left, right = st.container(width=CANVAS_SIDE + 16), st.container()
 with left:
     examples_panel()
 with right:
@@ -206,24 +223,28 @@ if errors is None:
     right.error("That model could not be loaded.")
     st.stop()
 before = error_percentiles(reconstruction_errors(stored.model, symbols), errors)
+symbol_codes = encode_images(stored.model, symbols)
+apart_before = isolation_percentiles(symbol_codes, codes)
 with before_col:
     st.markdown(f"**{stored.spec.label()}**")
     percentile_metric(st, before)
+    apart_metric(st, apart_before)
 tuned = fine_tune_panel(after_col, model_key, stored, symbols)
 
 st.subheader("Where your symbols land among the test digits")
 map_before, map_after = st.columns(2, gap="large")
-placed = proj.transform(encode_images(stored.model, symbols))
+placed = proj.transform(symbol_codes)
 map_before.echarts_chart(symbol_map(proj.points, data.y_test[idx], idx, placed,
                                     f"{stored.spec.label()}: PCA of codes"), height=MAP_HEIGHT,
                          alt=f"PCA map of {n_points:,} test digits' codes, your symbols as stars",
                          key=f"sym-map-{model_key}")
 if tuned is not None:
     job_key = fine_tune_key(model_key, symbols, fine_tune_config(stored.spec.train), FINE_TUNE_DIGITS, SYMBOL_SHARE)
-    t_idx, t_points, t_placed, after = tuned_view(job_key, tuned, symbols, n_points)
+    t_idx, t_points, t_placed, after, apart_after = tuned_view(job_key, tuned, symbols, n_points)
     with after_col:
         st.markdown("**after fine-tuning with your symbols**")
         percentile_metric(st, after, before)
+        apart_metric(st, apart_after, apart_before)
     map_after.echarts_chart(symbol_map(t_points, data.y_test[t_idx], t_idx, t_placed, "after fine-tuning"),
                             height=MAP_HEIGHT, key=f"sym-map-{job_key}",
                             alt=f"PCA map of the fine-tuned codes of {n_points:,} test digits, your symbols as stars")

@@ -123,7 +123,7 @@ def draw_stroke(page, canvas_index: int = -1) -> None:
 
 
 # ---- the Embeddings map (an ECharts chart: app.figures.map_chart) ----------------------------------
-MAP = '[data-testid="stEChartsChart"]'
+MAP = '[class*="st-key-emb-kept-"] [data-testid="stEChartsChart"]'  # not the small PCA beside a map
 # The maps on screen (the page keeps others, hidden): [first word of the title, whether marked by a test].
 SHOWN_MAPS = f"""() => [...document.querySelectorAll('{MAP}')]
                         .filter(m => m.checkVisibility({{visibilityProperty: true}}) && m.querySelector('canvas'))

@@ -40,6 +40,20 @@ def shared_numba_cache(pytestconfig):
         os.environ.pop("NUMBA_CACHE_DIR", None)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def shared_lecture_models(tmp_path_factory):
+    """One home of lecture models that every `prepare_home` of this run copies from and adds to, so
+    the modules that need the lecture set train it once between them."""
+    from bench.lecture_hall.server import PREPARED_MODELS_ENV
+    before = os.environ.get(PREPARED_MODELS_ENV)
+    os.environ[PREPARED_MODELS_ENV] = str(tmp_path_factory.mktemp("lecture-models"))
+    yield Path(os.environ[PREPARED_MODELS_ENV])
+    if before is None:
+        os.environ.pop(PREPARED_MODELS_ENV, None)
+    else:
+        os.environ[PREPARED_MODELS_ENV] = before
+
+
 @pytest.fixture(autouse=True)
 def isolated_home(tmp_path, monkeypatch):
     """Every test gets its own AECORE_HOME and an empty dataset cache; ~/.cache is never touched."""

@@ -208,6 +208,18 @@ def test_interaction_and_dashboard_overhead_run_in_chromium(quick_run):
 
 @pytest.mark.browser
 @pytest.mark.skipif(missing_browser_reason() is not None, reason=missing_browser_reason() or "")
+def test_hover_counts_the_redraws_of_the_pages_own_view(quick_run):
+    from bench import hover
+
+    figures, out = quick_run(hover)
+    assert last_json_line(out) == figures and figures["quick"] is True
+    assert figures["benchmark"] == "hover" and MACHINE_KEYS <= set(figures["machine"])
+    assert figures["moves"] > 5 and 0 < figures["draws"] <= figures["moves"] + 1  # one redraw per frame at most
+    assert figures["updates_per_s"] == pytest.approx(figures["draws"] / figures["seconds"], abs=0.5)
+
+
+@pytest.mark.browser
+@pytest.mark.skipif(missing_browser_reason() is not None, reason=missing_browser_reason() or "")
 def test_map_redraw_times_each_way_of_drawing(quick_run):
     from bench import map_redraw
 

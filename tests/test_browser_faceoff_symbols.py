@@ -66,6 +66,12 @@ def _star_png(turn: float) -> bytes:
     return out.getvalue()
 
 
+def _percentile(text: str) -> int | None:
+    """The number of an ordinal percentile ('82nd'), or None if `text` is not one within 0-100."""
+    digits, suffix = text[:-2], text[-2:]
+    return int(digits) if digits.isdigit() and suffix in ("st", "nd", "rd", "th") and int(digits) <= 100 else None
+
+
 def _draw_star(page) -> None:
     """One star in one stroke, in the canvas's lower three quarters (the toolbar covers its top band)."""
     box = page.locator("canvas").last.bounding_box()
@@ -114,7 +120,9 @@ def test_symbols_are_drawn_and_uploaded_measured_fine_tuned_and_kept(server):
             page.wait_for_timeout(500)
             wait_until_idle(page)
         assert page.get_by_text("Your examples: 2 of 10–30").count()
-        assert page.locator('[data-testid="stMetricValue"]').first.inner_text().endswith("percentile")
+        assert page.locator('[data-testid="stMetricLabel"]').all_inner_texts() == \
+            ["error percentile", "distance percentile"]
+        assert all(_percentile(v) is not None for v in page.locator('[data-testid="stMetricValue"]').all_inner_texts())
 
         page.get_by_text("…or upload pictures of it").click()
         files = [{"name": f"star{i}.png", "mimeType": "image/png", "buffer": _star_png(0.1 * i)} for i in range(8)]
@@ -131,10 +139,10 @@ def test_symbols_are_drawn_and_uploaded_measured_fine_tuned_and_kept(server):
         page.get_by_text("after fine-tuning with your symbols").wait_for(timeout=90000)
         wait_until_idle(page)
         values = page.locator('[data-testid="stMetricValue"]').all_inner_texts()
-        assert len(values) == 2 and all(v.endswith("percentile") for v in values), values
-        assert page.locator('[data-testid="stMetricDelta"]').inner_text().endswith("percentile points")
-        before, after = (float(v.split()[0].rstrip("stndrh")) for v in values)
-        assert 0 <= after <= 100 and 0 <= before <= 100
+        # before, then after: the reconstruction error's percentile and the distance from the digits'
+        assert len(values) == 4 and all(_percentile(v) is not None for v in values), values
+        deltas = page.locator('[data-testid="stMetricDelta"]').all_inner_texts()
+        assert len(deltas) == 2 and all(d.endswith("percentile points") for d in deltas), deltas
         assert page.locator('[data-testid="stEChartsChart"]').count() == 2, "the map before and after"
         screenshot(page, "symbols-1280x720")
 

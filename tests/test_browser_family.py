@@ -4,12 +4,11 @@ after ae kept the ae's untied weights, and "dae 500 masking 0.3" named two diffe
 from __future__ import annotations
 
 import re
-import subprocess
-import sys
 
 import pytest
 
-from tests.browser import BROWSER_TEST, ROOT, browser_page, dashboard, screenshot, wait_until_idle
+from bench.lecture_hall.server import prepare_home
+from tests.browser import BROWSER_TEST, browser_page, dashboard, screenshot, wait_until_idle
 
 pytestmark = [*BROWSER_TEST, pytest.mark.slow]
 
@@ -18,11 +17,7 @@ pytestmark = [*BROWSER_TEST, pytest.mark.slow]
 def dae_home(tmp_path_factory):
     """A data home with the dae's lecture model (tied, the Train page's dae default) trained on the sample."""
     home = tmp_path_factory.mktemp("family")
-    train = "from aecore.runs import get_or_train; from aecore.spec import lecture_spec; " \
-            "get_or_train(lecture_spec('dae', 'mnist-sample'))"
-    subprocess.run([sys.executable, "-c", train],
-                   cwd=ROOT, env={"AECORE_HOME": str(home), "PATH": "/usr/bin:/bin"}, check=True,
-                   capture_output=True, timeout=300)
+    prepare_home(home, families=("dae",))  # shared with the other modules that need the lecture's models
     return home
 
 

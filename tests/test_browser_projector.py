@@ -3,14 +3,16 @@ the Train page's progress text matches its chart and the replay fits its codes; 
 Filters pair fit a 1280x720 projector with the sidebar collapsed; the Embeddings map shows the hovered
 digit and a selection's sample represents it; no hint box wraps word by word at 150% zoom; the
 projector view is kept in the URL across pages; a click on a filter inspects its unit, kept across pages;
-the Denoising level moves the corrupted picture and the errors. One server for the module, on lecture models trained
-once (issue 17)."""
+the Denoising level moves the corrupted picture and the errors; the Latent grid decodes under the pointer
+in the browser and shows a VAE's q(z|x) for a test digit, then for the drawing. One server for the module,
+on lecture models trained once (issue 17)."""
 from __future__ import annotations
 
 import math
 import re
 import time
 
+import numpy as np
 import pytest
 
 from bench.lecture_hall.server import prepare_home
@@ -21,8 +23,10 @@ from tests.browser import (
     click_map_button,
     dashboard,
     drag_on_map,
+    draw_stroke,
     screenshot,
     shown_map,
+    wait_for_run_end,
     wait_until_idle,
 )
 
@@ -30,15 +34,21 @@ pytestmark = BROWSER_TEST
 
 PROJECTOR = (1280, 720)
 TITLES = {"Train": "Train", "Latent grid": "Latent grid", "Embeddings": "Embeddings", "Filters & codes": "Filters",
-          "Denoising": "Denoising"}
+          "Denoising": "Denoising", "Draw & reconstruct": "Draw & reconstruct"}
 
 
 @pytest.fixture(scope="module")
-def lab_url(tmp_path_factory):
-    """One dashboard on a home with the lecture set trained (the 2-D vae and the denoising pair among it)."""
+def lab_home(tmp_path_factory):
+    """A home with the lecture set trained (the 2-D vae and the denoising pair among it)."""
     home = tmp_path_factory.mktemp("projector")
     prepare_home(home)
-    with dashboard(home) as url:
+    return home
+
+
+@pytest.fixture(scope="module")
+def lab_url(lab_home):
+    """One dashboard on `lab_home`."""
+    with dashboard(lab_home) as url:
         yield url
 
 
@@ -254,7 +264,10 @@ def _tile_centre(page, unit: int) -> tuple[float, float]:
     }""", unit)
 
 
-def test_clicking_a_filter_inspects_its_unit_and_the_unit_is_kept_across_pages(lab_url):
+def test_a_clicked_filter_is_inspected_and_kept_while_the_denoising_level_moves_noise_and_errors(lab_url):
+    """Both views of issue 22 in one browser session (one session keeps the suite short): the unit
+    inspector follows a click and keeps its unit across pages; the Denoising level slider moves the
+    corrupted picture and both models' errors."""
     with browser_page(*PROJECTOR) as page:
         open_home(page, lab_url)
         go_to(page, "Filters & codes")
@@ -276,15 +289,6 @@ def test_clicking_a_filter_inspects_its_unit_and_the_unit_is_kept_across_pages(l
         assert page.get_by_text("drives unit 37 to").count() == 1
         screenshot(page, "projector-unit-inspector")
 
-        go_to(page, "Denoising")  # away and back by the sidebar: the inspected unit stays
-        go_to(page, "Filters & codes")
-        assert page.locator(".st-key-unit_n input").input_value() == "37"
-        assert page.get_by_text("unit 37 is framed in orange").count() == 1
-
-
-def test_the_denoising_level_moves_the_corrupted_picture_and_the_errors(lab_url):
-    with browser_page(*PROJECTOR) as page:
-        open_home(page, lab_url)
         go_to(page, "Denoising")
         page.locator('[data-testid="stMain"] [data-testid="stImage"] img').nth(5).wait_for(timeout=30000)
         before = _images(page)
@@ -310,3 +314,99 @@ def test_the_denoising_level_moves_the_corrupted_picture_and_the_errors(lab_url)
         moved = [float(c.split(": ")[1]) for c, _ in after[:6] if c.startswith("error map: ")]
         assert len(moved) == 2 and all(m > e for m, e in zip(moved, errors)), (errors, moved)
         screenshot(page, "projector-denoising-0.5")
+
+        go_to(page, "Filters & codes")  # back by the sidebar: the inspected unit stayed
+        assert page.locator(".st-key-unit_n input").input_value() == "37"
+        assert page.get_by_text("unit 37 is framed in orange").count() == 1
+
+
+# ---- Latent grid: the plane under the pointer, a VAE's q(z|x) (issue 22) ------------------------------
+
+# Whether a widget's label is cut off: Streamlit ends a label wider than its box with an ellipsis.
+LABEL_CUT_OFF = """el => {
+    const box = el.querySelector('[data-testid="stWidgetLabel"] [data-testid="stMarkdownContainer"]');
+    const text = box.querySelector('p') || box, pen = document.createElement('canvas').getContext('2d');
+    pen.font = getComputedStyle(text).font;
+    return pen.measureText(text.textContent).width > box.clientWidth + 0.5;
+}"""
+DRAWING_TOGGLES = ("Start at my drawing", "Show my drawing")
+# The hover view's decoded digit as it was drawn, 784 grey levels in [0, 255]
+DRAWN_DIGIT = "() => Array.from(sctx.getImageData(0, 0, 28, 28).data.filter((_, i) => i % 4 === 0))"
+
+
+def hover_frame(page):
+    """The Latent grid's hover view (an iframe), once its atlas is read and its first digit drawn."""
+    page.locator('[data-testid="stMain"] iframe').first.wait_for(timeout=30000)
+    frame = next(f for f in page.frames if f.parent_frame is not None and f.locator("#plane").count())
+    frame.locator("#plane").scroll_into_view_if_needed()
+    frame.wait_for_function("() => document.body.dataset.ready === '1' && window.hoverDraws > 0", timeout=30000)
+    return frame
+
+
+def lecture_vae(home):
+    from aecore.store import ModelStore
+
+    store = ModelStore(home / "models")
+    return next(m.model for m in map(store.load, store.keys()) if m and m.model.family == "vae")
+
+
+def test_the_plane_shows_the_decode_under_the_pointer_without_asking_the_server(lab_url, lab_home):
+    from aecore.latent import decode_codes
+
+    sent = []
+    with browser_page(*PROJECTOR) as page:
+        page.on("websocket", lambda ws: ws.on("framesent", lambda payload: sent.append(payload)))
+        open_home(page, lab_url + "/?projector=1")
+        go_to(page, "Latent grid")  # the sidebar open and the projector's larger text: the tightest fit at 1280
+        for label in DRAWING_TOGGLES:
+            toggle = page.locator('[data-testid="stMain"] [data-testid="stCheckbox"]', has_text=label)
+            assert not toggle.evaluate(LABEL_CUT_OFF), f"the toggle's label '{label}' is cut off in the projector view"
+        frame = hover_frame(page)
+        box = frame.locator("#plane").bounding_box()
+        quiet = len(sent)
+        seen = {}
+        for spot, (fx, fy) in {"lower left": (0.3, 0.75), "upper right": (0.75, 0.25)}.items():
+            draws = frame.evaluate("() => window.hoverDraws")
+            page.mouse.move(box["x"] + box["width"] * fx, box["y"] + box["height"] * fy, steps=4)
+            frame.wait_for_function("n => window.hoverDraws > n", arg=draws)
+            z = np.array([float(v) for v in frame.evaluate("() => document.body.dataset.z").split(",")], np.float32)
+            seen[spot] = z, np.array(frame.evaluate(DRAWN_DIGIT), np.float32).reshape(28, 28) / 255
+        screenshot(page, "latent-grid-hover")
+        assert len(sent) == quiet, "a pointer move sent a message to the server"
+    (z_a, drawn_a), (z_b, drawn_b) = seen.values()
+    exact_a, exact_b = decode_codes(lecture_vae(lab_home), np.stack([z_a, z_b]))
+    assert np.abs(z_a - z_b).max() > 1, (z_a, z_b)
+    assert np.abs(drawn_a - exact_a).mean() < 0.04, "the picture is the decoder's digit at the pointer's code"
+    assert np.abs(drawn_b - exact_b).mean() < 0.04
+    assert np.abs(drawn_a - drawn_b).mean() > 0.08, "two spots apart show different digits"
+
+
+def test_a_vae_shows_its_uncertainty_for_a_test_digit_then_for_the_drawing(lab_url):
+    with browser_page(*PROJECTOR) as page:
+        open_home(page, lab_url)
+        go_to(page, "Latent grid")
+        main = page.locator('[data-testid="stMain"]')
+        for label in DRAWING_TOGGLES:
+            toggle = main.locator('[data-testid="stCheckbox"]', has_text=label)
+            assert not toggle.evaluate(LABEL_CUT_OFF), f"the toggle's label '{label}' is cut off at 1280 wide"
+        section = main.get_by_text("How sure the encoder is: q(z|x) of one digit")
+        section.scroll_into_view_if_needed()
+        assert main.get_by_text("Active units: 2 of 2").count() == 1
+        samples = re.compile(r"^8 codes drawn from q\(z\|x\) = N\(μ, σ²\) of test digit #\d+")
+        assert main.get_by_text(samples).count() == 1
+        assert main.locator('.st-key-lg_q_plane .js-plotly-plot').count() == 1
+        assert main.locator('.st-key-lg_q_kl .js-plotly-plot').count() == 1
+        screenshot(page, "latent-grid-uncertainty-test-digit")
+        go_to(page, "Draw & reconstruct")
+        draw_stroke(page)
+        page.get_by_text("What the models see").first.wait_for(timeout=20000)
+        wait_for_run_end(page)
+        go_to(page, "Latent grid")
+        toggle = main.locator('[data-testid="stCheckbox"]', has_text="Show my drawing").locator("input")
+        assert toggle.is_checked(), "the drawing is shown once there is one"
+        assert main.get_by_text(re.compile(r"^your drawing: μ = \(-?\d")).count() == 1
+        assert main.get_by_text("Star: μ of your drawing").count() == 1
+        frame = hover_frame(page)
+        assert frame.evaluate("() => C.mark.name") == "your drawing"
+        main.get_by_text("How sure the encoder is").scroll_into_view_if_needed()
+        screenshot(page, "latent-grid-uncertainty-drawing")

@@ -15,7 +15,14 @@ from aecore.metrics import neighbour_accuracy, reconstruction_errors, reconstruc
 from aecore.runs import TrainedModel, describe_run, train_spec
 from aecore.spec import make_spec
 from aecore.store import StoredModel
-from aecore.symbols import error_percentiles, fine_tune, fine_tune_key, fine_tune_set
+from aecore.symbols import (
+    error_percentiles,
+    fine_tune,
+    fine_tune_config,
+    fine_tune_key,
+    fine_tune_set,
+    isolation_percentiles,
+)
 from tests.conftest import SMALL_CONFIGS
 
 
@@ -87,6 +94,13 @@ def test_percentiles_place_errors_among_the_reference():
     assert error_percentiles([50.0], reference)[0] == pytest.approx(49.5), "a tie counts half"
 
 
+def test_isolation_measures_the_distance_to_the_nearest_digit_among_the_digits_own():
+    digits = np.array([[0.0, 0.0], [1.0, 0.0], [3.0, 0.0], [6.0, 0.0]])  # nearest-other distances 1, 1, 2, 3
+    symbols = np.array([[0.5, 0.0], [6.0, 2.5], [20.0, 0.0]])  # 0.5, 2.5 and 14 from the nearest digit
+    assert isolation_percentiles(symbols, digits).tolist() == [0.0, 75.0, 100.0]
+    assert isolation_percentiles(symbols * 10, digits * 10).tolist() == [0.0, 75.0, 100.0], "scale-free"
+
+
 def test_the_fine_tune_set_repeats_the_symbols_to_their_share(tiny_data):
     tuned = fine_tune_set(tiny_data, _stars(10), digits=300, share=0.25)
     symbols = tuned.y_train == 10
@@ -94,6 +108,11 @@ def test_the_fine_tune_set_repeats_the_symbols_to_their_share(tiny_data):
     assert tuned.class_names[-1] == "symbol" and tuned.x_test is tiny_data.x_test
     with pytest.raises(ConfigError):
         fine_tune_set(tiny_data, _stars(0), digits=300)
+
+
+def test_a_fine_tune_continues_the_models_optimiser_always_shuffled():
+    dA = TrainConfig(epochs=15, batch_size=20, lr=0.1, optimizer="sgd", shuffle=False)  # the dA recipe's order
+    assert fine_tune_config(dA, 3) == TrainConfig(epochs=3, batch_size=20, lr=0.1, optimizer="sgd", shuffle=True)
 
 
 def test_a_fine_tune_learns_the_symbols_and_leaves_the_shared_model_alone(tiny_data):

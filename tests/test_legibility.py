@@ -94,7 +94,7 @@ def test_filter_measures():
 
 
 @pytest.mark.slow
-def test_the_filters_page_says_what_the_lecture_pair_measurably_shows(fresh_app):
+def test_the_filters_page_says_what_the_lecture_pair_measurably_shows(fresh_app, isolated_home, shared_lecture_models):
     """The sentence under the lecture's filter pair states what was measured on the two pictures: it says
     they look alike exactly when their pixel correlation is at least `words.ALIKE`, quotes each model's
     filter concentration, and never claims localised strokes that a measurement does not show."""
@@ -103,7 +103,10 @@ def test_the_filters_page_says_what_the_lecture_pair_measurably_shows(fresh_app)
     from aecore.runs import get_or_train
     from aecore.spec import lecture_spec
     from app import exports, words
+    from bench.lecture_hall.server import copy_models
+    copy_models(shared_lecture_models, isolated_home)  # the pair, where another module trained it
     keys = [get_or_train(lecture_spec("dae", "mnist-sample", level=level))[0].key for level in (0.0, 0.3)]
+    copy_models(isolated_home, shared_lecture_models)
     at = AppTest.from_file(str(ROOT / "app" / "Home.py"), default_timeout=120)
     at.run()
     at.switch_page("../pages/filters.py").run()
@@ -219,7 +222,7 @@ from app import training
 class StaleJob:
     """A running job whose newest batch snapshot (`latest`) is older than its kept snapshots, as when the
     text and the chart were drawn at different moments."""
-    key, done, state, warning, owner = "k" * 20, False, "running", None, None
+    key, done, state, warning, owner, title = "k" * 20, False, "running", None, None, "ae 256-32"
 
     class spec:
         family = "ae"

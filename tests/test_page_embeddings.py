@@ -12,6 +12,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from aecore.data import load_dataset
+from aecore.maps.honesty import map_honesty
 from aecore.maps.worker import MapWorkerError, shared_worker
 from aecore.runs import get_or_train
 from aecore.spec import make_spec
@@ -94,6 +95,30 @@ def test_controls_change_the_map_and_the_url(tiny_ae):
     assert map_spec(at)["title"]["text"].startswith("t-SNE")
     assert shared_worker().pid is not None  # fitted in the map worker process, not the server's
     assert not frames_left(at)
+    trust = trust_table(at)  # beside a t-SNE map: its figures, the same codes' PCA's, and a PCA map
+    assert [row[0] for row in trust] == ["t-SNE", "PCA", "codes"]
+    assert all(0 < float(row[1]) <= 1 for row in trust)
+    assert "PCA of the same codes" in [json.loads(c.proto.spec)["title"]["text"] for c in at.get("echarts_chart")]
+    assert "distances between clusters" in captions(at)
+
+
+def trust_table(at: AppTest) -> list[list[str]]:
+    """The rows of the table beside the map: [map, trustworthiness, 10-NN accuracy]."""
+    table = next(m.value for m in at.markdown if "| trust |" in m.value)
+    return [[cell.strip() for cell in line.strip("|").split("|")] for line in table.splitlines()[2:]]
+
+
+def test_beside_a_map_its_trust_and_10nn_accuracy_against_the_codes(tiny_ae):
+    at = open_page({"method": "pca", "points": "250"})
+    (name, trust, knn), (codes, one, knn_codes) = trust_table(at)
+    assert (name, codes, one) == ("PCA", "codes", "1.00")
+    idx, codes = maps.test_codes(tiny_ae.key, "mnist-sample", 250, 0)
+    points = maps.projections().project(f"{tiny_ae.key}", codes, "pca").points
+    measured = map_honesty(codes, points, load_dataset("mnist-sample").y_test[idx])
+    assert (trust, knn, knn_codes) == (f"{measured.trustworthiness:.2f}", f"{measured.knn_map:.0%}",
+                                       f"{measured.knn_codes:.0%}")
+    assert "linear shadow" in captions(at) and not at.warning
+    assert "trust and 10-NN" in captions(at)
 
 
 def frames_left(at: AppTest) -> list[dict]:

@@ -17,9 +17,9 @@ from aecore.errors import ConfigError
 from aecore.metrics import brightest_pixel_error
 from aecore.models import build_model
 from aecore.models.base import Stage
-from aecore.recipes import RECIPES, recipe
+from aecore.recipes import RECIPES, comparison, recipe
 from aecore.spec import make_spec
-from aecore.trainer import EarlyStopping, Trainer
+from aecore.trainer import EarlyStopping, Trainer, fixed_order
 from tests.test_cli import last_json, run_cli
 
 
@@ -86,7 +86,7 @@ def test_leaky_relu_slope_is_a_setting():
     assert not torch.allclose(a.encode(x), b.encode(x))
 
 
-def test_file_order_batches_take_the_training_digits_in_order(tiny_data):
+def test_unshuffled_batches_keep_one_fixed_order_with_the_classes_mixed(tiny_data):
     model = build_model("ae", {"hidden": (16,)})
     seen = []
 
@@ -96,12 +96,18 @@ def test_file_order_batches_take_the_training_digits_in_order(tiny_data):
 
     model.loss = recording_loss
     data = _subset(tiny_data, 100)
-    _trainer(model, data, TrainConfig(epochs=1, batch_size=20, shuffle=False)).run()
-    order = torch.cat(seen[:5])  # the epoch's batches, before evaluation
-    assert torch.equal(order, torch.from_numpy(data.x_train.reshape(100, 784).astype(np.float32) / 255))
+    grouped = np.concatenate([np.flatnonzero(tiny_data.y_train == c)[:10] for c in range(10)])  # as the sample is
+    data.x_train, data.y_train = tiny_data.x_train[grouped], tiny_data.y_train[grouped]
+    _trainer(model, data, TrainConfig(epochs=2, batch_size=20, shuffle=False)).run()
+    pixels = torch.from_numpy(data.x_train.reshape(100, 784).astype(np.float32) / 255)
+    first, second = torch.cat(seen[:5]), torch.cat(seen[6:11])  # each epoch: 5 batches, then one of validation
+    assert torch.equal(first, second)  # the same order every epoch
+    taken = fixed_order(100, 0)
+    assert torch.equal(first, pixels[taken])
+    assert len(set(data.y_train[taken[:20].numpy()])) >= 5  # the first batch is not one class
     seen.clear()
-    _trainer(model, data, TrainConfig(epochs=1, batch_size=20, shuffle=True)).run()
-    assert not torch.equal(torch.cat(seen[:5]), order)
+    _trainer(model, data, TrainConfig(epochs=2, batch_size=20, shuffle=True)).run()
+    assert not torch.equal(torch.cat(seen[:5]), torch.cat(seen[6:11]))  # shuffled: a new order each epoch
 
 
 def test_rmsprop_is_keras_rmsprop(tiny_data):
@@ -246,16 +252,17 @@ def test_da_recipe_matches_the_tutorial_step_by_step(tiny_data, level):
     np.testing.assert_allclose(model.decoder_biases[0].grad.double().numpy(), grads["b_prime"], rtol=1e-3, atol=1e-6)
     model.zero_grad()
 
-    # Two epochs of the recipe's training (SGD 0.1, batch 20 in file order): the same cost per epoch.
+    # Two epochs of the recipe's training (SGD 0.1, batch 20 in one fixed order): the same cost per epoch.
     result = _trainer(model, data, spec.train).run()
     torch.manual_seed(spec.train.seed)  # the trainer seeds torch once; each batch draws its mask in turn
+    x_ordered = x_all[fixed_order(100, spec.train.seed).numpy()]
     costs = []
     for _ in range(2):
         batch_costs = []
         for start in range(0, 100, 20):
             mask = (torch.rand(20, 784) >= level).double().numpy() if level else np.ones((20, 784))
             cost, grads = tutorial_da_cost_and_grads(params["W"], params["b"], params["b_prime"],
-                                                     x_all[start:start + 20], mask)
+                                                     x_ordered[start:start + 20], mask)
             batch_costs.append(cost)
             for name in params:
                 params[name] -= 0.1 * grads[name]
@@ -318,6 +325,16 @@ def test_brightest_pixel_error_is_cntks_classification_error_on_images():
     assert brightest_pixel_error(original, decoded) == pytest.approx(1.5 / 3)
 
 
+def test_classics_show_a_vae_recipes_test_codes_beside_the_prior():
+    codes = [[0.0, 1.0], [1.0, 3.0], [2.0, 2.0]]  # the last epoch's probe codes
+    meta = {"probe": {"snapshots": [[[9.0, 9.0]] * 3, codes], "reduced_with_pca": False}}
+    rows = {what: (source, ours) for what, source, ours in comparison(recipe("keras-vae-mlp"), meta)}
+    assert rows["test codes' mean per dimension"] == ("0 (the prior N(0, I))", "1.00, 2.00")
+    assert rows["test codes' standard deviation per dimension"] == ("1 (the prior N(0, I))", "1.00, 1.00")
+    untrained = {what: ours for what, _, ours in comparison(recipe("keras-vae-mlp"), None)}
+    assert untrained["test codes' mean per dimension"] == "–"
+
+
 @pytest.mark.slow
 def test_cli_lists_recipes_and_trains_one_with_parameters_and_history(tmp_path):
     listing = run_cli(["recipes"], tmp_path)
@@ -332,3 +349,23 @@ def test_cli_lists_recipes_and_trains_one_with_parameters_and_history(tmp_path):
     assert 0 <= out["brightest_pixel_error"] <= 1 and "cosine_3_8_decoded" in out
     bad = run_cli(["train", "--recipe", "nope", "--json"], tmp_path)
     assert bad.returncode == 2 and bad.stderr.count("\n") == 1
+
+
+@pytest.mark.slow
+def test_keras_vae_grid_shows_every_digit_class():
+    """The Latent grid's 15x15 normal-quantile grid of the Keras MLP VAE, trained on the sample: a pixel
+    classifier (5 nearest training digits, 92% on the test digits) finds at least 9 of the 10 classes."""
+    from sklearn.neighbors import KNeighborsClassifier
+
+    from aecore.data import load_dataset
+    from aecore.latent import decode_grid
+
+    data = load_dataset("mnist-sample")
+    spec, _ = recipe("keras-vae-mlp").spec("mnist-sample", epochs=30)  # 1,080 steps; the lecture's model has more
+    torch.manual_seed(0)
+    model = build_model(spec.family, spec.model)
+    Trainer(model, data, spec.train, device="cpu").run()
+    tiles = decode_grid(model.eval(), 15).reshape(225, 784)
+    classifier = KNeighborsClassifier(5).fit(data.x_train.reshape(len(data.x_train), -1) / 255.0, data.y_train)
+    found = set(classifier.predict(tiles).tolist())
+    assert len(found) >= 9, f"classes found among the tiles: {sorted(found)}"

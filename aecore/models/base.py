@@ -34,6 +34,7 @@ class Stage:
     lr: float | None = None  # this stage's learning rate; None: the training config's
     patience: int = 0  # stop after this many epochs without a lower validation `monitor` (0: never)
     monitor: str = "loss"  # the validation loss part early stopping watches (lower is better)
+    examples: int = 0  # learn from this many training digits only, a seeded class-stratified sample (0: all)
 
 
 @dataclass

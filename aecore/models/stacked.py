@@ -4,7 +4,8 @@ Greedy layer-wise pretraining: layer k is a tied-weight denoising autoencoder tr
 codes of layers 1..k-1, with its own corruption level. Then a softmax head is put on top and the whole
 encoder is fine-tuned on the labels. Each of these is a `Stage`, so the trainer logs every stage's
 loss curve. As the `baseline`, the trainer then trains the same network (encoder + head) from random
-initialisation for the same number of fine-tuning epochs, and both test accuracies are reported.
+initialisation for the same number of fine-tuning epochs, and both test accuracies are reported. With
+`labels` set, both learn from that many labelled digits (the same ones) while pretraining sees every digit.
 """
 from __future__ import annotations
 
@@ -105,7 +106,7 @@ class StackedDAE(Autoencoder):
             plan.append(Stage(f"pretrain layer {k + 1}", self.cfg.pretrain_epochs, params, pretrain_loss,
                               lr=self.cfg.pretrain_lr or None))
         plan.append(Stage("fine-tune", epochs, list(self.net.parameters()), self.net.classify_loss,
-                          patience=self.cfg.patience, monitor="error"))
+                          patience=self.cfg.patience, monitor="error", examples=self.cfg.labels))
         return plan
 
     def initialise(self, scheme: str, zero_bias: bool) -> None:
@@ -117,7 +118,7 @@ class StackedDAE(Autoencoder):
         network.initialise(self.cfg.init, self.cfg.zero_bias)
         network.to(next(self.parameters()).device)
         return Baseline([Stage("random init", epochs, list(network.parameters()), network.classify_loss,
-                               patience=self.cfg.patience, monitor="error")],
+                               patience=self.cfg.patience, monitor="error", examples=self.cfg.labels)],
                         lambda x, y: {"random_init_test_accuracy": _accuracy(network, x, y)})
 
     def first_layer_weights(self) -> torch.Tensor:

@@ -39,10 +39,11 @@ The page (`pages/lessons.py`) keeps the lesson and the 1-based step in the URL (
 """
 from __future__ import annotations
 
-from app.lessons import compression, denoising, vae_plane
+from app.lessons import compression, denoising, pretraining, reading_maps, vae_plane
 from app.lessons.lesson import Lesson, Predict, Step, StepContext  # noqa: F401 (the lessons' interface)
 
-LESSONS: list[Lesson] = [compression.LESSON, denoising.LESSON, vae_plane.LESSON]
+LESSONS: list[Lesson] = [compression.LESSON, denoising.LESSON, vae_plane.LESSON, pretraining.LESSON,
+                         reading_maps.LESSON]
 
 
 def lesson(slug: str) -> Lesson:

@@ -102,8 +102,9 @@ def versus_view(ctx: StepContext) -> None:
     k = _code_size(ctx.dataset)
     shown = _shown_digits(ctx)
     x = ctx.data.x_test[shown]
-    st.image(figures.enlarge(figures.tile(x / 255.0, ncols=len(shown)), 3), width="stretch",
-             caption="test digits the models never trained on")
+    with (ctx.highlight("to rebuild from 32 numbers") if not ctx.revealed else st.container()):
+        st.image(figures.enlarge(figures.tile(x / 255.0, ncols=len(shown)), 3), width="stretch",
+                 caption="test digits the models never trained on")
     if not ctx.revealed:
         st.info(f"Both keep {k} numbers per digit. Guess which rebuilds these digits better, then reveal.")
         return
@@ -189,8 +190,9 @@ def neighbours_view(ctx: StepContext) -> None:
     digit = ctx.data.x_test[i]
     cols = st.columns([1, 1.6], gap="medium", vertical_alignment="center")  # what each vote compares
     cols[0].image(figures.digit_image(digit / 255.0, 168), caption="784 pixels", width="stretch")
-    cols[1].image(figures.code_bars(encode_images(stored.model, digit[None])[0], width=320, height=140),
-                  caption=f"or its {k} code numbers", width="stretch")
+    with cols[1], (ctx.highlight("what the code keeps") if not ctx.revealed else st.container()):
+        st.image(figures.code_bars(encode_images(stored.model, digit[None])[0], width=320, height=140),
+                 caption=f"or its {k} code numbers", width="stretch")
     if not ctx.revealed:
         return
     code_nn, pixel_nn = knn_accuracy(stored.key, ctx.dataset)

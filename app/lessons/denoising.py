@@ -107,7 +107,8 @@ def clean_view(ctx: StepContext) -> None:
         return
     i, clean, noisy = the_three(ctx)
     cols = st.columns(4, gap="small")
-    _digit(cols[0], noisy, f"test digit #{i}, {NOISY:.0%} of its pixels masked")
+    with cols[0], (ctx.highlight("to clean") if not ctx.revealed else st.container()):
+        _digit(st, noisy, f"test digit #{i}, {NOISY:.0%} of its pixels masked")
     if not ctx.revealed:
         for col, level in zip(cols[1:3], (0, 0.3)):
             col.image(figures.digit_image(np.full((28, 28), 0.5, dtype=np.float32)), width="stretch",

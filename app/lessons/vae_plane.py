@@ -224,7 +224,8 @@ def reach_view(ctx: StepContext) -> None:
                               line=dict(color="black", width=2, dash="dash"))
             labelled(fig, codes, ctx.data.y_test, ctx.data.class_names)
             fig.update_layout(margin=dict(l=10, r=10, t=10, b=10))
-            st.plotly_chart(fig, width="stretch", key=ctx.key(f"map-{name}"))
+            with (ctx.highlight("where the crosses fall") if m is models[1] and not ctx.revealed else st.container()):
+                st.plotly_chart(fig, width="stretch", key=ctx.key(f"map-{name}"))
             if not ctx.revealed:
                 st.caption(f"{name}: test codes; black crosses: 100 draws from N(0, I)")
                 continue

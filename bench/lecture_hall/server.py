@@ -13,6 +13,7 @@ import ctypes
 import ctypes.util
 import json
 import os
+import shutil
 import socket
 import struct
 import subprocess
@@ -40,15 +41,41 @@ for spec in specs:
 
 # ---- the model cache ------------------------------------------------------------------------------
 
+PREPARED_MODELS_ENV = "LATENTLAB_PREPARED_MODELS"  # a home whose trained models every prepare_home shares
+
+
 def prepare_home(home: Path, dataset: str = "mnist-sample", families: tuple[str, ...] = ()) -> list[str]:
     """Train the lecture's model of each of `families` into `home` (by default every model the pages open
-    on, so that no page starts a training job of its own during a measurement); returns their keys."""
+    on, so that no page starts a training job of its own during a measurement); returns their keys.
+    Where $LATENTLAB_PREPARED_MODELS names a home, its models are copied in first and the new ones back,
+    so the test modules that prepare a home train the lecture set once between them."""
+    shared = os.environ.get(PREPARED_MODELS_ENV)
+    if shared:
+        copy_models(Path(shared), home)
     env = {**os.environ, "AECORE_HOME": str(home)}
     run = subprocess.run([sys.executable, "-c", _PREPARE_LECTURE, dataset, *families], cwd=ROOT, env=env,
-                         capture_output=True, text=True, timeout=600)
+                         capture_output=True, text=True, timeout=900)
     if run.returncode != 0:
         raise RuntimeError(f"preparing the model cache failed: {run.stderr.strip()[-500:]}")
+    if shared:
+        copy_models(home, Path(shared))
     return run.stdout.split()
+
+
+def copy_models(source_home: Path, target_home: Path) -> None:
+    """Copy the stored models of `source_home` that `target_home` lacks (a key names its content)."""
+    source, target = source_home / "models", target_home / "models"
+    if not source.is_dir():
+        return
+    target.mkdir(parents=True, exist_ok=True)
+    for entry in source.iterdir():
+        if entry.is_dir() and not entry.name.startswith(".") and not (target / entry.name).exists():
+            staging = target / f".copy-{entry.name}-{os.getpid()}"
+            shutil.copytree(entry, staging)
+            try:
+                staging.rename(target / entry.name)
+            except OSError:  # another process put the same model there meanwhile
+                shutil.rmtree(staging, ignore_errors=True)
 
 
 def entry_spec(home: Path, key: str) -> dict:
