@@ -112,12 +112,15 @@ if presenting:  # the view alone: no sidebar, no header
 
 slug = st.session_state["lesson_slug"]
 if not presenting:
-    title_col, chooser_col = st.columns([1.4, 4], gap="medium", vertical_alignment="bottom")
+    title_col, chooser_col = st.columns([1.1, 4], gap="small", vertical_alignment="bottom")
     with title_col.container(key="lesson-title"):  # one line, in the projector view's larger text too
-        st.html("<style>.st-key-lesson-title h1 { white-space: nowrap; font-size: 2.4rem; }</style>")
+        # compact lesson buttons: five fit one row beside the title at 1280 pixels with the sidebar open
+        st.html("<style>.st-key-lesson-title h1 { white-space: nowrap; font-size: 2.4rem; } "
+                ".st-key-lesson-chooser button { padding: 0.15rem 0.6rem; min-height: 2.1rem; } "
+                ".st-key-lesson-chooser button p { font-size: 0.9rem; }</style>")
         st.title("Lessons")
     # Buttons, not a segmented control: a focused button group takes the ← and → keys for itself.
-    with chooser_col.container(horizontal=True, gap="small", key="lesson-chooser"):
+    with chooser_col.container(horizontal=True, gap="xsmall", key="lesson-chooser"):
         for i, other in enumerate(SLUGS):
             st.button(f"{i + 1} · {BY_SLUG[other].title}", key=f"lesson-choose-{other}",
                       type="primary" if other == slug else "secondary", on_click=_go,
