@@ -15,6 +15,9 @@ from typing import Any
 import streamlit as st
 
 SEND_BUTTON_TITLE = "Update the app with this drawing"  # the canvas toolbar's send button
+# The toolbar's states (hidden, shown on hover, pinned) all sit wholly above the canvas, 0.5rem clear of it.
+TOOLBAR_ABOVE_CSS = (".dc-toolbar, .dc-root:hover > .dc-toolbar, .dc-toolbar:hover, .dc-toolbar:focus-within, "
+                     ".dc-toolbar[data-pinned=true] { top: auto; bottom: 100%; }")
 
 # Runs in the app's page (components v2 are not in an iframe). A stroke starts on a <canvas> inside the
 # drawable canvas's root; the release presses that canvas's send button in a new task, after fabric.js
@@ -39,18 +42,39 @@ export default function ({ parentElement }) {
       if (send) send.click();
     }, 0);
   };
+  // The canvas's toolbar waits, invisible, over the canvas's top 30 px (top: -1rem, 46 px tall) and takes
+  // any press there: put it above the canvas in every state, in each canvas's own shadow root.
+  const liftToolbars = () => {
+    for (const host of document.querySelectorAll('[data-testid="stBidiComponentIsolated"]')) {
+      const shadow = host.shadowRoot;
+      if (!shadow || !shadow.querySelector(".canvas-root") || shadow.querySelector("style[data-toolbar-above]")) continue;
+      const style = document.createElement("style");
+      style.dataset.toolbarAbove = "";
+      style.textContent = "%s";
+      shadow.appendChild(style);
+    }
+  };
+  liftToolbars();
+  let queued = false;
+  const watch = new MutationObserver(() => {
+    if (queued) return;
+    queued = true;
+    requestAnimationFrame(() => { queued = false; liftToolbars(); });
+  });
+  watch.observe(document.body, { childList: true, subtree: true });
   document.addEventListener("mousedown", start, true);
   document.addEventListener("touchstart", start, true);
   document.addEventListener("mouseup", release, true);
   document.addEventListener("touchend", release, true);
   return () => {
+    watch.disconnect();
     document.removeEventListener("mousedown", start, true);
     document.removeEventListener("touchstart", start, true);
     document.removeEventListener("mouseup", release, true);
     document.removeEventListener("touchend", release, true);
   };
 }
-""" % SEND_BUTTON_TITLE  # noqa: UP031 (% leaves the JavaScript's braces alone)
+""" % (SEND_BUTTON_TITLE, TOOLBAR_ABOVE_CSS)  # noqa: UP031 (% leaves the JavaScript's braces alone)
 
 @functools.cache
 def _send_on_release():

@@ -109,12 +109,13 @@ def draw_finger_stroke(page) -> None:
     cdp.send("Input.dispatchTouchEvent", {"type": "touchEnd", "touchPoints": []})
 
 
-def draw_stroke(page, canvas_index: int = -1) -> None:
-    """Draw a '1'-like vertical stroke with mouse events on a drawable canvas."""
+def draw_stroke(page, canvas_index: int = -1, start_px: float | None = None) -> None:
+    """Draw a '1'-like vertical stroke with mouse events on a drawable canvas, from 15% of its height
+    down (or from `start_px` CSS pixels below its top)."""
     canvases = page.locator("canvas")
     canvas = canvases.nth(canvas_index) if canvas_index >= 0 else canvases.last
     box = canvas.bounding_box()
-    x, y = box["x"] + box["width"] * 0.5, box["y"] + box["height"] * 0.15
+    x, y = box["x"] + box["width"] * 0.5, box["y"] + (box["height"] * 0.15 if start_px is None else start_px)
     page.mouse.move(x, y)
     page.mouse.down()
     for k in range(1, 25):
