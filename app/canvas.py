@@ -47,7 +47,8 @@ export default function ({ parentElement }) {
   const liftToolbars = () => {
     for (const host of document.querySelectorAll('[data-testid="stBidiComponentIsolated"]')) {
       const shadow = host.shadowRoot;
-      if (!shadow || !shadow.querySelector(".canvas-root") || shadow.querySelector("style[data-toolbar-above]")) continue;
+      if (!shadow || !shadow.querySelector(".canvas-root")) continue;
+      if (shadow.querySelector("style[data-toolbar-above]")) continue;
       const style = document.createElement("style");
       style.dataset.toolbarAbove = "";
       style.textContent = "%s";
