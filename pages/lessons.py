@@ -102,16 +102,25 @@ if STEPS not in st.session_state:  # the URL's step counts once, for the lesson 
 presenting = st.session_state["lesson_present"]
 st.html(f"<style>{STYLE}</style>")
 if presenting:  # the view alone: no sidebar, no header
+    # Pictures at most the screen's height less the heading and question above them: the view fits a projector.
     st.html("<style>[data-testid='stSidebar'], [data-testid='stSidebarCollapsedControl'], "
             "[data-testid='stHeader'] { display: none; } "
-            "[data-testid='stMainBlockContainer'] { padding-top: 1rem; }</style>")
+            "[data-testid='stMainBlockContainer'] { padding-top: 1rem; } "
+            ".st-key-lesson-head h1 { font-size: 2rem; padding: 0; } "
+            ".st-key-lesson-view [data-testid='stImage'] img { max-height: calc(100vh - 15rem); "
+            "object-fit: contain; }</style>")
 
 slug = st.session_state["lesson_slug"]
 if not presenting:
-    title_col, chooser_col = st.columns([1, 3.2], gap="medium", vertical_alignment="bottom")
-    title_col.title("Lessons")
+    title_col, chooser_col = st.columns([1.1, 4], gap="small", vertical_alignment="bottom")
+    with title_col.container(key="lesson-title"):  # one line, in the projector view's larger text too
+        # compact lesson buttons: five fit one row beside the title at 1280 pixels with the sidebar open
+        st.html("<style>.st-key-lesson-title h1 { white-space: nowrap; font-size: 2.4rem; } "
+                ".st-key-lesson-chooser button { padding: 0.15rem 0.6rem; min-height: 2.1rem; } "
+                ".st-key-lesson-chooser button p { font-size: 0.9rem; }</style>")
+        st.title("Lessons")
     # Buttons, not a segmented control: a focused button group takes the ← and → keys for itself.
-    with chooser_col.container(horizontal=True, gap="small", key="lesson-chooser"):
+    with chooser_col.container(horizontal=True, gap="xsmall", key="lesson-chooser"):
         for i, other in enumerate(SLUGS):
             st.button(f"{i + 1} · {BY_SLUG[other].title}", key=f"lesson-choose-{other}",
                       type="primary" if other == slug else "secondary", on_click=_go,
@@ -125,8 +134,9 @@ where = f"Step {index + 1} of {len(lesson.steps)} · {step.title}"
 
 if presenting:
     st.query_params["present"] = "1"
-    head, nav = st.columns([3, 1], gap="medium", vertical_alignment="center")
-    head.markdown(f"# {lesson.title}: {step.title}")  # the page's one heading
+    head, nav = st.columns([2.6, 1.4], gap="medium", vertical_alignment="center")
+    with head.container(key="lesson-head"):
+        st.markdown(f"# {lesson.title}: {step.title}")  # the page's one heading
     with nav:
         step_buttons(ctx)
     if step.predict is not None:
