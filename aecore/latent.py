@@ -6,12 +6,15 @@ region its prior actually puts mass on. A plain linear range is available for mo
 """
 from __future__ import annotations
 
+from typing import cast
+
 import numpy as np
 import torch
 
 from aecore.errors import ConfigError
 from aecore.inference import evaluating, flat_images, map_batches, model_device, to_unit_float
 from aecore.models.base import IMAGE_SIDE, Autoencoder
+from aecore.models.vae import VariationalAutoencoder
 
 
 def latent_grid_points(n: int, span: float = 0.95, *, limits: tuple[float, float] | None = None) -> np.ndarray:
@@ -121,7 +124,8 @@ def posterior(model: Autoencoder, images: np.ndarray | torch.Tensor) -> tuple[np
         raise ConfigError("q(z|x) needs a variational model")
     rows = flat_images(images)
     with evaluating(model), torch.no_grad():
-        mu, logvar = model.encode_dist(to_unit_float(rows, model_device(model)))  # (N, D), (N, D)
+        x = to_unit_float(rows, model_device(model))
+        mu, logvar = cast(VariationalAutoencoder, model).encode_dist(x)  # (N, D), (N, D)
     return mu.float().cpu().numpy(), torch.exp(0.5 * logvar).float().cpu().numpy()
 
 

@@ -113,7 +113,7 @@ def test_the_filters_page_says_what_the_lecture_pair_measurably_shows(fresh_app,
     assert not at.exception, at.exception
     text = " ".join(m.value for m in at.markdown)
     assert "localised strokes instead of noisy" not in text
-    found = re.search(r"pixel correlation between the two grids (-?[0-9.]+)", text)
+    found = re.search(r"pixel correlation between the two grids (-?\d+\.\d+)", text)
     assert found, text
     assert ("The two grids look alike" in text) == (float(found.group(1)) >= words.ALIKE)
     plain, denoising = (exports.filter_concentration_of(key) for key in keys)
