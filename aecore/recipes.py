@@ -36,11 +36,13 @@ class Budget:
     pretrain_epochs: int | None  # per layer, stacked only
     steps: int  # optimisation steps of the main stage (per layer for pretraining)
     source_steps: int  # the source's, on its own data
+    stops_early: bool = False  # the source's epochs are a maximum that early stopping cuts short
 
     def describe(self) -> str:
         """One line a page or the CLI shows: which budget was used."""
+        at_most, cut = ("at most ", ", which early stopping cuts short") if self.stops_early else ("", "")
         what = {"source": "the source's epochs", "steps": "the source's number of optimisation steps",
-                "capped": f"capped below the source's {self.source_steps:,} steps",
+                "capped": f"capped below the source's {at_most}{self.source_steps:,} steps{cut}",
                 "user": "epochs set by the user",
                 "lecture": f"{self.steps / self.source_steps:.0%} of the source's {self.source_steps:,} steps",
                 }[self.kind]
@@ -80,7 +82,7 @@ class Recipe:
             kind = "capped"
             main, pre = min(main, self.max_epochs), None if pre is None else min(pre, self.max_epochs)
         return Budget(kind=kind, epochs=main, pretrain_epochs=pre, steps=main * steps_per_epoch,
-                      source_steps=source_steps)
+                      source_steps=source_steps, stops_early="patience" in self.settings)
 
     def spec(self, dataset: str = "auto", n_train: int | None = None, epochs: int | None = None,
              **overrides: Any) -> tuple[RunSpec, Budget | None]:

@@ -282,9 +282,11 @@ def test_budget_keeps_the_sources_steps_on_the_sample_and_says_so():
     assert da.budget(3600, epochs=15) == da.budget(3600, epochs=15) and da.budget(3600, epochs=15).kind == "user"
     deconv = recipe("keras-vae-deconv").budget(3600)
     assert deconv.kind == "capped" and deconv.epochs == recipe("keras-vae-deconv").max_epochs
-    assert "capped" in deconv.describe()
+    assert "capped" in deconv.describe() and "at most" not in deconv.describe()
     spec, budget = recipe("theano-sda").spec("mnist-sample", n_train=3600)
     assert spec.model.pretrain_epochs == budget.pretrain_epochs <= recipe("theano-sda").max_epochs
+    # its 1,000 fine-tuning epochs are a maximum that early stopping cuts short, not a budget
+    assert "at most 50,000,000 steps, which early stopping cuts short" in budget.describe()
 
 
 def test_an_unknown_recipe_is_one_sentence():
