@@ -8,7 +8,7 @@ from typing import Any
 
 import streamlit as st
 
-from aecore.configs import FAMILIES, FamilyConfig, TrainConfig, config_class
+from aecore.configs import FAMILIES, OPTIMIZERS, FamilyConfig, TrainConfig, config_class
 from aecore.errors import AecoreError
 from aecore.spec import RunSpec, lecture_spec, make_spec
 from app import resources, settings
@@ -89,13 +89,14 @@ def training_controls(family: str = "ae", start: TrainConfig | None = None) -> d
         for param, value in wanted.items():
             settings.keep(f"w_{family}_{param}", lambda value=value: value)
     return {
-        "epochs": _q("slider", "Epochs", "epochs", t.epochs, cast=int, lo=1, hi=50, step=1,
+        # each range holds the start's own value: a recipe's 60 epochs, lr 1e-3 or RMSprop
+        "epochs": _q("slider", "Epochs", "epochs", t.epochs, cast=int, lo=1, hi=max(50, t.epochs), step=1,
                      widget_key=f"w_{family}_epochs"),
-        "lr": _q("select_slider", "Learning rate", "lr", t.lr, options=LEARNING_RATES, fmt=lambda v: f"{v:g}",
-                 widget_key=f"w_{family}_lr"),
-        "batch_size": _q("select_slider", "Batch size", "batch", t.batch_size, cast=int, options=BATCH_SIZES,
-                         widget_key=f"w_{family}_batch"),
-        "optimizer": _q("select", "Optimizer", "opt", t.optimizer, cast=str, options=["adam", "sgd"],
+        "lr": _q("select_slider", "Learning rate", "lr", t.lr, options=sorted({*LEARNING_RATES, t.lr}),
+                 fmt=lambda v: f"{v:g}", widget_key=f"w_{family}_lr"),
+        "batch_size": _q("select_slider", "Batch size", "batch", t.batch_size, cast=int,
+                         options=sorted({*BATCH_SIZES, t.batch_size}), widget_key=f"w_{family}_batch"),
+        "optimizer": _q("select", "Optimizer", "opt", t.optimizer, cast=str, options=list(OPTIMIZERS),
                         widget_key=f"w_{family}_opt"),
     }
 

@@ -87,11 +87,16 @@ def test_train_controls_follow_the_family():
 
 
 def test_each_family_starts_at_its_lecture_model():
-    # the dae's lecture model is the dA recipe (SGD lr 0.1, batch 20, 15 epochs on the sample), not the
+    # the dae's lecture model is the dA recipe (SGD lr 0.1, batch 20, 60 epochs on the sample), not the
     # Train page's generic 10 Adam epochs: picking dae must show it, so it is found or trained at once
     at = open_page("train.py")
     at.selectbox(key="w_family").select("dae").run()
-    assert at.slider(key="w_dae_epochs").value == 15 and at.select_slider(key="w_dae_lr").value == 0.1
+    lecture = lecture_spec("dae", "mnist-sample").train
+    assert (lecture.epochs, lecture.lr, lecture.optimizer) == (60, 0.1, "sgd")
+    assert at.slider(key="w_dae_epochs").value == 60 and at.select_slider(key="w_dae_lr").value == 0.1
+    at.selectbox(key="w_family").select("vae").run()  # the Keras recipe's RMSprop is offered and picked
+    assert at.selectbox(key="w_vae_opt").value == lecture_spec("vae", "mnist-sample").train.optimizer == "rmsprop"
+    at.selectbox(key="w_family").select("dae").run()
     next(b for b in at.button if b.label == "Train").click().run()
     assert not at.exception
     assert aecore.jobs._default.jobs()[0].spec == lecture_spec("dae", "mnist-sample")
