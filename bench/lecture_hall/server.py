@@ -50,6 +50,7 @@ def prepare_home(home: Path, dataset: str = "mnist-sample", families: tuple[str,
     Where $LATENTLAB_PREPARED_MODELS names a home, its models are copied in first and the new ones back,
     so the test modules that prepare a home train the lecture set once between them."""
     shared = os.environ.get(PREPARED_MODELS_ENV)
+    had = set(_entries(home))
     if shared:
         copy_models(Path(shared), home)
     env = {**os.environ, "AECORE_HOME": str(home)}
@@ -57,9 +58,17 @@ def prepare_home(home: Path, dataset: str = "mnist-sample", families: tuple[str,
                          capture_output=True, text=True, timeout=900)
     if run.returncode != 0:
         raise RuntimeError(f"preparing the model cache failed: {run.stderr.strip()[-500:]}")
+    keys = run.stdout.split()
     if shared:
         copy_models(home, Path(shared))
-    return run.stdout.split()
+        for extra in set(_entries(home)) - had - set(keys):  # the home holds what was asked for, no more
+            shutil.rmtree(home / "models" / extra, ignore_errors=True)
+    return keys
+
+
+def _entries(home: Path) -> list[str]:
+    models = home / "models"
+    return [e.name for e in models.iterdir() if e.is_dir() and not e.name.startswith(".")] if models.is_dir() else []
 
 
 def copy_models(source_home: Path, target_home: Path) -> None:
