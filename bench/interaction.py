@@ -26,6 +26,7 @@ default: the Draw page's work after a stroke does not depend on the dataset's si
 from __future__ import annotations
 
 import contextlib
+import json
 import math
 import os
 import subprocess
@@ -123,12 +124,12 @@ def time_first_map(browser, home: Path, pause_s: float = 0.0, dataset: str = MAP
     page = browser.new_page(viewport={"width": 1400, "height": 1200})
     page.add_init_script(_PAGE_PROBE)
 
-    def map_drawn(points: int, caption: str, method: str, timeout_ms: int = 120000) -> None:
+    def map_drawn(points: int, captions: tuple[str, ...], method: str, timeout_ms: int = 120000) -> None:
         # The page keeps maps shown before, hidden: the map is the visible ECharts chart named after
         # `method` and the number of points (ECharts sets that name once it has laid out the chart).
         page.wait_for_function(
             f"""() => {{ const shown = [...document.querySelectorAll('[data-testid="stCaptionContainer"]')]
-                                     .some(c => c.innerText.startsWith('{caption}'));
+                                     .some(c => {json.dumps(list(captions))}.some(p => c.innerText.startsWith(p)));
                        return shown && [...document.querySelectorAll('[data-testid="stEChartsChart"]')]
                          .some(m => m.checkVisibility({{visibilityProperty: true}})
                                     && m.querySelector('canvas')
@@ -145,16 +146,17 @@ def time_first_map(browser, home: Path, pause_s: float = 0.0, dataset: str = MAP
         page.wait_for_timeout(pause_s * 1000)
         asked = time.perf_counter()
         page.goto(f"{url}/embeddings?data={dataset}&method=umap&points={points}")
-        map_drawn(points, "Fitted in", "UMAP")
+        map_drawn(points, ("Fitted in",), "UMAP")
         first = time.perf_counter() - asked
         fitted = page.get_by_text("Fitted in").first.inner_text().split(" s.")[0] + " s"
-        page.get_by_text("PCA", exact=True).click()
-        map_drawn(points, "Fitted in", "PCA")
+        methods = page.get_by_test_id("stRadioGroup")  # "PCA" is in the map's honesty table too
+        methods.get_by_text("PCA", exact=True).click()
+        map_drawn(points, ("Fitted in", "From the cache in"), "PCA")  # the trust panel may have fitted it
         wait_for_run_end(page)
         page.evaluate("() => { window.__ws.sent.length = 0; window.__ws.received.length = 0; }")
         asked = time.perf_counter()
-        page.get_by_text("UMAP", exact=True).click()
-        map_drawn(points, "From the cache in", "UMAP")
+        methods.get_by_text("UMAP", exact=True).click()
+        map_drawn(points, ("From the cache in",), "UMAP")
         again = time.perf_counter() - asked
         # the server's part: the click's message sent -> the rerun's last message received
         sent, received = page.evaluate("() => [window.__ws.sent, window.__ws.received]")
