@@ -30,10 +30,13 @@ ROOT = Path(__file__).resolve().parents[2]
 # what every page opens on, as `aecore prepare` does before a lecture); prints the keys one per line.
 _PREPARE_LECTURE = """
 import sys
+from aecore.configs import FAMILIES
 from aecore.runs import get_or_train
 from aecore.spec import lecture_spec, lecture_specs
 dataset, families = sys.argv[1], sys.argv[2:]
-specs = [lecture_spec(f, dataset) for f in families] or [*lecture_specs(dataset), lecture_spec("stacked", dataset)]
+lecture = lecture_specs(dataset)  # and every other family's lecture model: Train and Face-off train any missing one
+specs = [lecture_spec(f, dataset) for f in families] or [
+    *lecture, *(lecture_spec(f, dataset) for f in FAMILIES if f not in {s.family for s in lecture})]
 for spec in specs:
     print(get_or_train(spec)[0].key)
 """
