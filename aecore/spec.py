@@ -131,39 +131,28 @@ def check_key(key: Any) -> str:
     return key
 
 
-# On the embedded MNIST sample a page trains the model it needs the moment it is opened, so the slow
-# families get a smaller lecture model there (each within seconds on 2 CPU cores: bench.first_open).
-# conv_vae at Adam 3e-3 on the sample's 3,600 digits collapses to its prior (KL 0.01, probe at chance):
-# 1e-3, batches of 64 and 10 epochs keep both code dimensions in use (bench/README.md, conv_vae lecture settings).
-SAMPLE_LECTURE_SETTINGS: dict[str, dict[str, Any]] = {
-    "conv_vae": {"filters": 16, "dense": 64, "epochs": 10, "batch_size": 64, "lr": 1e-3},
-    "stacked": {"hidden": (256, 64), "levels": (0.1, 0.2), "pretrain_epochs": 2, "epochs": 4},
-}
-
-
 def lecture_spec(family: str, dataset: str = "auto", **settings: Any) -> RunSpec:
     """The lecture's model of `family` on `dataset`, with `settings` on top; what each page shows by
-    default. The dae pair (corruption 0 and 0.3) and the vae are classic recipes (`aecore.recipes`,
-    fewer epochs on the embedded sample); the other families take their defaults, smaller for the slow
-    ones on the sample."""
+    default. Each family with a source is a classic recipe (`aecore.recipes.LECTURE_RECIPES`; on the
+    embedded sample at its lecture epochs, `SAMPLE_LECTURE_EPOCHS`); sparse and contractive take their
+    defaults."""
     from aecore.recipes import SAMPLE_LECTURE_EPOCHS, lecture_recipe
     name = dataset
     if name == "auto":
         from aecore.data import default_dataset_name
         name = default_dataset_name()
     found = lecture_recipe(family, settings)
-    if found is not None:
-        base = dict(found.settings)
-        if name == "mnist-sample":
-            base["epochs"] = SAMPLE_LECTURE_EPOCHS[found.name]
-        return make_spec(family, dataset, **{**base, **settings})
-    small = SAMPLE_LECTURE_SETTINGS.get(family, {}) if name == "mnist-sample" else {}
-    return make_spec(family, dataset, **{**small, **settings})
+    if found is None:
+        return make_spec(family, dataset, **settings)
+    base = dict(found.settings)
+    if name == "mnist-sample" and found.name in SAMPLE_LECTURE_EPOCHS:
+        base["epochs"] = SAMPLE_LECTURE_EPOCHS[found.name]
+    return make_spec(family, dataset, **{**base, **settings})
 
 
 def lecture_specs(dataset: str = "auto") -> list[RunSpec]:
-    """The models a lecture needs ready: 32-d ae, the dA recipe at corruption 0 and 0.3, the Keras
-    2-D vae recipe and conv_vae."""
+    """The models a lecture needs ready: the CNTK simple ae, the dA recipe at corruption 0 and 0.3, the
+    Keras 2-D vae recipe and the lecture-size Keras deconv VAE."""
     return [
         lecture_spec("ae", dataset),
         lecture_spec("dae", dataset, level=0.0),

@@ -24,8 +24,10 @@ for entry in history:
 
 widths = " → ".join(map(str, (784, *cfg.hidden, cfg.num_classes)))
 levels = " / ".join(f"{v:g}" for v in cfg.levels)
+finetune = (f"at most {stored.spec.train.epochs} fine-tuning epochs, stopping after {cfg.patience} without a "
+            "better validation error" if cfg.patience else f"{stored.spec.train.epochs} fine-tuning epochs")
 st.caption(f"Network {widths} · masking corruption per layer {levels} · {cfg.pretrain_epochs} pretraining "
-           f"epoch(s) per layer · {stored.spec.train.epochs} fine-tuning epochs")
+           f"epoch(s) per layer · {finetune}")
 
 # ---- 1. greedy layer-wise pretraining ------------------------------------------------------------
 st.subheader("1 · Greedy layer-wise pretraining", help=words.term("pretraining"))
@@ -71,4 +73,5 @@ with numbers:
         st.metric("Test accuracy, random initialisation", f"{scratch:.2%}")
     if gap is not None:
         st.caption(gap[2])
-    st.caption("Same network, same labels, same number of epochs; only the starting weights differ.")
+    st.caption("Same network, same labels, same epochs" + (" and stopping rule" if cfg.patience else "")
+               + "; only the starting weights differ.")

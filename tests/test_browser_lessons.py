@@ -31,7 +31,7 @@ _TRAIN_LESSON_MODELS = """
 from dataclasses import replace
 from aecore.data import load_dataset
 from aecore.runs import train_and_store
-from aecore.spec import lecture_spec
+from aecore.spec import lecture_spec, make_spec
 from aecore.store import ModelStore
 from app.lessons import compression, denoising
 from app.lessons.lesson import capped_epochs
@@ -39,7 +39,7 @@ data = load_dataset("mnist-sample")
 few = replace(data, x_train=data.x_train[:600], y_train=data.y_train[:600])
 specs = [compression.ae_spec("mnist-sample"), *denoising.pair_specs("mnist-sample"),
          denoising.mistyped_spec("mnist-sample"), lecture_spec("vae", "mnist-sample"),
-         lecture_spec("ae", "mnist-sample", hidden=(256, 2))]
+         make_spec("ae", "mnist-sample", hidden=(256, 2))]
 for spec in specs:
     train_and_store(capped_epochs(spec), few, ModelStore())
 """

@@ -62,7 +62,7 @@ def captions(at: AppTest) -> str:
 
 def test_without_models_it_offers_to_train_the_default():
     at = open_page()
-    assert any(b.label.startswith("Train ae 256-32") for b in at.button)
+    assert any(b.label.startswith("Train ae 32 (cntk-simple-ae)") for b in at.button)
     assert not at.get("echarts_chart")
 
 

@@ -36,7 +36,7 @@ def chart_titles(at: AppTest) -> list[str]:
 def test_without_a_stacked_model_it_offers_the_lecture_one():
     get_or_train(make_spec("ae", "mnist-sample", hidden=(16,), epochs=1))  # not stacked: not offered
     at = open_page()
-    assert any(b.label.startswith("Train stacked 256-64 pretrain epochs 2 now") for b in at.button)
+    assert any(b.label.startswith("Train stacked 500-500 (theano-sda-lecture) now") for b in at.button)
     assert "stk_model" not in [s.key for s in at.selectbox]
     assert not at.get("plotly_chart")
 

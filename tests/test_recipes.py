@@ -145,6 +145,17 @@ def test_keras_deconv_vae_has_the_sources_layers_and_3410058_parameters():
     assert model.decode(torch.zeros(3, 2)).shape == (3, 784)
 
 
+def test_the_lecture_deconv_vae_is_the_keras_layout_at_16_filters_with_the_sources_optimiser():
+    r = recipe("keras-vae-deconv-lecture")
+    spec = r.spec("mnist-sample")[0]
+    model = build_model("conv_vae", spec.model)
+    assert sum(p.numel() for p in model.parameters()) == 818_730 and "818,730 parameters" in r.summary
+    assert spec.model.layout == "keras" and spec.model.filters == 16 and "64" in r.note
+    full = recipe("keras-vae-deconv").settings
+    assert {k: v for k, v in r.settings.items() if k not in ("filters", "epochs")} == \
+        {k: v for k, v in full.items() if k not in ("filters", "epochs")}  # RMSprop, batch 100, Glorot, dense 128
+
+
 def test_stacked_stages_carry_their_learning_rates_and_early_stopping():
     model = build_model("stacked", {"hidden": (32, 16), "levels": (0.1, 0.2), "pretrain_lr": 0.001, "patience": 3})
     stages = model.stages(10)

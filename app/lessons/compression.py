@@ -6,20 +6,19 @@ import numpy as np
 import streamlit as st
 
 from aecore.metrics import cosine_similarity_matrix, encode_images, reconstruct_images
-from aecore.recipes import RECIPES
+from aecore.spec import lecture_spec
 from app import figures, maps, resources
 from app.lessons.lesson import Lesson, Predict, Step, StepContext
 
-RECIPE = "cntk-simple-ae"  # source 003's 784-32-784: one layer, 32 numbers, easy to hold in mind
-EPOCHS = 30  # within a page's automatic training on the embedded sample (app.training.AUTO_TRAIN_MAX_S)
 SHOWN = 8  # test digits in a row
 AE, PCA = "The autoencoder", "PCA"
 CODES, PIXELS, TIE = "Neighbours by code", "Neighbours by pixels", "About the same"
 
 
 def ae_spec(dataset: str):
-    """The lesson's autoencoder: the CNTK simple recipe, EPOCHS epochs."""
-    return RECIPES[RECIPE].spec(dataset, epochs=EPOCHS)[0]
+    """The lesson's autoencoder: the lecture's ae, source 003's 784-32-784 (one layer, 32 numbers, easy to
+    hold in mind), the model the Embeddings page opens on."""
+    return lecture_spec("ae", dataset)
 
 
 def _code_size(dataset: str) -> int:

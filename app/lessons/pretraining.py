@@ -3,25 +3,21 @@ carry labels (source 004, the deeplearning.net SdA tutorial, as its `theano-sda-
 Stacked page's model, which learns from every label."""
 from __future__ import annotations
 
-from dataclasses import replace
-
 import streamlit as st
 
-from aecore.recipes import RECIPES
 from aecore.sampling import stratified_sample
 from aecore.spec import lecture_spec
 from app import exports, figures, words
 from app.lessons.lesson import Lesson, Predict, Step, StepContext
 
-RECIPE = "theano-sda-lecture"  # source 004 sized for a lecture: 784-500-500, corruption 0.1 and 0.2
 LABELS = 100  # labelled training digits fine-tuning and the random-init baseline learn from
 HELPS, SAME, HURTS = "Yes: clearly fewer errors", "No: about the same", "No: more errors"
 
 
 def few_labels_spec(dataset: str):
-    """The recipe with fine-tuning and its baseline on LABELS labelled digits (pretraining sees them all)."""
-    spec = RECIPES[RECIPE].spec(dataset)[0]
-    return replace(spec, model=replace(spec.model, labels=LABELS))
+    """The Stacked page's model (the recipe) with fine-tuning and its baseline on LABELS labelled digits
+    (pretraining sees them all)."""
+    return lecture_spec("stacked", dataset, labels=LABELS)
 
 
 def few_labels_model(ctx: StepContext):
@@ -157,8 +153,8 @@ def every_label_view(ctx: StepContext) -> None:
         st.markdown("| labels | model | pretrained | random init | gap |\n|--:|:--|--:|--:|:--|\n" + "".join(
             f"| {labels:,} | {name} | {e[0]:.1%} | {e[1]:.1%} | {gap.replace(' vs random init', '')}"
             f"{' (noise)' if within else ''} |\n" for labels, name, e, gap, within in rows))
-    st.caption("Test errors; the gap is in accuracy points, ± one standard error. The two networks differ in "
-               "size and epochs too, so compare each row's gap, not the rows' errors.")
+    st.caption("Test errors; the gap is in accuracy points, ± one standard error. Both rows are the same "
+               "network and recipe; only the number of labels differs.")
 
 
 LESSON = Lesson(

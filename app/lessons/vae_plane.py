@@ -7,7 +7,7 @@ import numpy as np
 import streamlit as st
 
 from aecore.latent import decode_codes, decode_grid, latent_grid_points, sample_prior
-from aecore.spec import lecture_spec
+from aecore.spec import lecture_spec, make_spec
 from app import figures, maps
 from app.lessons.lesson import Lesson, Predict, Step, StepContext
 
@@ -23,8 +23,9 @@ def vae(ctx: StepContext):
 
 
 def plain_ae(ctx: StepContext):
-    """A plain autoencoder with the same 784-256-2 shape: no prior, no KL term."""
-    return ctx.model(lecture_spec("ae", ctx.dataset, hidden=(256, 2)),
+    """A plain autoencoder with the same 784-256-2 shape: no prior, no KL term (the family's defaults:
+    the lecture's ae is the CNTK recipe, whose ReLU code would fold a 2-D plane into one quadrant)."""
+    return ctx.model(make_spec("ae", ctx.dataset, hidden=(256, 2)),
                      why="This step compares the VAE with a plain autoencoder of the same shape.")
 
 

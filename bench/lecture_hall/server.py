@@ -26,17 +26,17 @@ from collections.abc import Iterator
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-# Trains the lecture's model of each family named (none named: the lecture set and the stacked page's model,
-# what every page opens on, as `aecore prepare` does before a lecture); prints the keys one per line.
+# Trains the lecture's model of each family named (none named: the lecture set, as `aecore prepare` does before a
+# lecture, and unless told otherwise every other family's, the stacked page's among them); prints the keys.
 _PREPARE_LECTURE = """
 import sys
 from aecore.configs import FAMILIES
 from aecore.runs import get_or_train
 from aecore.spec import lecture_spec, lecture_specs
-dataset, families = sys.argv[1], sys.argv[2:]
+dataset, every_family, families = sys.argv[1], sys.argv[2] == "every", sys.argv[3:]
 lecture = lecture_specs(dataset)  # and every other family's lecture model: Train and Face-off train any missing one
-specs = [lecture_spec(f, dataset) for f in families] or [
-    *lecture, *(lecture_spec(f, dataset) for f in FAMILIES if f not in {s.family for s in lecture})]
+others = [lecture_spec(f, dataset) for f in FAMILIES if f not in {s.family for s in lecture}] if every_family else []
+specs = [lecture_spec(f, dataset) for f in families] or [*lecture, *others]
 for spec in specs:
     print(get_or_train(spec)[0].key)
 """
@@ -47,9 +47,11 @@ for spec in specs:
 PREPARED_MODELS_ENV = "LATENTLAB_PREPARED_MODELS"  # a home whose trained models every prepare_home shares
 
 
-def prepare_home(home: Path, dataset: str = "mnist-sample", families: tuple[str, ...] = ()) -> list[str]:
+def prepare_home(home: Path, dataset: str = "mnist-sample", families: tuple[str, ...] = (),
+                 every_family: bool = True) -> list[str]:
     """Train the lecture's model of each of `families` into `home` (by default every model the pages open
-    on, so that no page starts a training job of its own during a measurement); returns their keys.
+    on, so that no page starts a training job of its own during a measurement; without `every_family` the
+    lecture set alone, `aecore.spec.lecture_specs`); returns their keys.
     Where $LATENTLAB_PREPARED_MODELS names a home, its models are copied in first and the new ones back,
     so the test modules that prepare a home train the lecture set once between them."""
     shared = os.environ.get(PREPARED_MODELS_ENV)
@@ -57,8 +59,8 @@ def prepare_home(home: Path, dataset: str = "mnist-sample", families: tuple[str,
     if shared:
         copy_models(Path(shared), home)
     env = {**os.environ, "AECORE_HOME": str(home)}
-    run = subprocess.run([sys.executable, "-c", _PREPARE_LECTURE, dataset, *families], cwd=ROOT, env=env,
-                         capture_output=True, text=True, timeout=900)
+    run = subprocess.run([sys.executable, "-c", _PREPARE_LECTURE, dataset, "every" if every_family else "set",
+                          *families], cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
     if run.returncode != 0:
         raise RuntimeError(f"preparing the model cache failed: {run.stderr.strip()[-500:]}")
     keys = run.stdout.split()
