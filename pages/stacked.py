@@ -73,5 +73,5 @@ with numbers:
         st.metric("Test accuracy, random initialisation", f"{scratch:.2%}")
     if gap is not None:
         st.caption(gap[2])
-    st.caption("Same network, same labels, same epochs" + (" and stopping rule" if cfg.patience else "")
-               + "; only the starting weights differ.")
+    st.caption("Same network, same labels, " + ("same epoch limit and stopping rule" if cfg.patience else
+                                                 "same number of epochs") + "; only the starting weights differ.")
