@@ -275,7 +275,7 @@ def comparison(r: Recipe, meta: dict | None) -> list[tuple[str, str, str]]:
     for key in ("filters", "figures"):
         if key in p:
             rows.append(("figure" if key == "figures" else "first-layer filters", p[key],
-                         "see the pages below" if meta else "–"))
+                         "pictured beside" if meta else "–"))
     if "parameters" in p:
         ours = f"{meta['parameters']:,}" if "parameters" in meta else "–"
         rows.append(("parameters", f"{p['parameters']:,}", ours))

@@ -39,3 +39,16 @@ def test_a_trained_recipe_shows_ours_beside_the_sources():
     assert not is_recipe_model(recipe("cntk-deep-ae"), stored.meta["spec"])
     at = open_page(PAGE)  # the 1-epoch model's numbers stand beside the source's
     assert any("Ours: ae 32" in c.value and "1 epoch," in c.value for c in at.caption)
+
+
+@pytest.mark.slow
+def test_a_trained_recipe_shows_our_picture_of_what_its_source_drew():
+    """Beside the numbers, our version of the source's figure: the dA's filters, the VAE's quantile grid."""
+    for name in ("theano-da", "keras-vae-mlp"):
+        spec, _ = recipe(name).spec("mnist-sample", epochs=1)
+        get_or_train(spec)
+    at = open_page()
+    shown = " ".join(caption for img in at.get("image") for caption in img.captions)
+    assert "the first 100 filters" in shown
+    assert "15×15 grid at normal quantiles" in shown
+    assert "one test digit per class" not in shown  # no ae recipe is trained here
