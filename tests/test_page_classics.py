@@ -47,7 +47,7 @@ def test_a_trained_recipe_shows_our_picture_of_what_its_source_drew():
     for name in ("theano-da", "keras-vae-mlp"):
         spec, _ = recipe(name).spec("mnist-sample", epochs=1)
         get_or_train(spec)
-    at = open_page()
+    at = open_page(PAGE)
     shown = " ".join(caption for img in at.get("image") for caption in img.captions)
     assert "the first 100 filters" in shown
     assert "15×15 grid at normal quantiles" in shown
