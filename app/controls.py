@@ -8,7 +8,7 @@ from typing import Any
 
 import streamlit as st
 
-from aecore.configs import FAMILIES, OPTIMIZERS, FamilyConfig, TrainConfig, config_class
+from aecore.configs import CORRUPTIONS, FAMILIES, OPTIMIZERS, FamilyConfig, TrainConfig, config_class
 from aecore.errors import AecoreError
 from aecore.spec import RunSpec, lecture_spec, make_spec
 from app import resources, settings
@@ -16,6 +16,7 @@ from app import resources, settings
 LEARNING_RATES = [1e-4, 3e-4, 1e-3, 2e-3, 3e-3, 5e-3, 1e-2, 3e-2, 0.1]
 BATCH_SIZES = [20, 32, 64, 128, 256, 512]
 _URL_FAMILY = "_url_family"  # session_state: the family the URL named when this session opened Train
+CORRUPTION_NAMES = {"masking": "masking", "gaussian": "Gaussian noise", "salt_pepper": "salt and pepper"}  # fit the box
 
 
 def _q(kind: str, label: str, key: str, default: Any, *, cast=float, options: Sequence | None = None,
@@ -179,3 +180,28 @@ def model_picker(dataset: str, *, label: str, default: RunSpec, key: str, param:
         st.error("That model could not be loaded; it will be retrained when you train it again.")
         return None
     return chosen, stored
+
+
+def corruption_controls(kind_col, level_col, *, key: str, param: str, default_kind: str, default_level: float,
+                        level_help: str) -> tuple[str, float]:
+    """Corruption kind and level, drawn in `kind_col` and `level_col`.
+
+    Parameters
+    ----------
+    key, param : the widgets' keys are `{key}_kind` and `{key}_level`, kept in the URL as `{param}kind`
+        and `{param}level`.
+    default_kind, default_level : where they start when the URL names nothing.
+    level_help : the level slider's help, saying what the noise is for on this page.
+
+    Returns
+    -------
+    (kind, level), kind one of `aecore.configs.CORRUPTIONS`.
+    """
+    settings.init_from_query(f"{key}_kind", f"{param}kind", default_kind, choices=CORRUPTIONS)
+    settings.init_from_query(f"{key}_level", f"{param}level", default_level, cast=float, lo=0.0, hi=0.9)
+    kind = kind_col.selectbox("Corruption", CORRUPTIONS, key=f"{key}_kind", format_func=CORRUPTION_NAMES.get,
+                              help="Masking sets a fraction of the pixels to 0; Gaussian noise adds noise of "
+                                   "that σ; salt and pepper sets that fraction of pixels to 0 or 1.")
+    level = level_col.slider("Corruption level", 0.0, 0.9, step=0.05, key=f"{key}_level", help=level_help)
+    settings.set_query(**{f"{param}kind": kind, f"{param}level": f"{level:g}"})
+    return kind, level

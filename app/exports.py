@@ -16,6 +16,7 @@ from PIL import Image
 
 from aecore.embedding_projector import projector_files, projector_zip
 from aecore.filters import filter_concentration
+from aecore.latent import decode_grid
 from aecore.metrics import filter_grid, reconstruct_images
 from aecore.store import WEIGHTS
 from aecore.units import UnitSummary, summarize_units, unit_activations
@@ -68,6 +69,16 @@ def reconstruction_picture(key: str, dataset_name: str, per_class: int = 2) -> n
     x = data.x_test[idx]
     rebuilt = reconstruct_images(maps._model(key), x)
     return figures.tile(np.concatenate([x / 255.0, rebuilt]), ncols=len(idx))
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def quantile_grid_picture(key: str, n: int = 15) -> np.ndarray | None:
+    """The decodes of an n x n grid at normal quantiles of a 2-D code (the Keras VAE example's figure),
+    tiled as one picture in [0, 1]; None for a model whose code is not 2-D."""
+    model = maps._model(key)
+    if model.code_dim != 2:
+        return None
+    return figures.tile(decode_grid(model, n).reshape(-1, 28, 28), ncols=n, pad=0)
 
 
 def png_bytes(image: np.ndarray, scale: int = 4) -> bytes:

@@ -1,8 +1,8 @@
-"""The Latent grid's plane at the speed of the hand: a self-contained HTML/JS view for
-`st.iframe` that shows the digit decoded under the pointer with no server round
-trip. The server decodes a fine grid of codes once (`aecore.latent.decode_plane`) and sends it as one
-image atlas; the browser blends the four tiles around the pointer and draws the result enlarged,
-beside the plane with the test digits' codes, a crosshair and, for a VAE, one digit's μ and σ
+"""The Latent grid's plane at the speed of the hand: a self-contained HTML/JS view for `st.iframe` that
+shows the digit decoded under the pointer with no server round trip. The server decodes a fine grid of
+codes once (`aecore.latent.decode_plane`) into one image atlas, served by URL so that the browser fetches
+it once and caches it; the browser blends the four tiles around the pointer and draws the result
+enlarged, beside the plane with the test digits' codes, a crosshair and, for a VAE, one digit's μ and σ
 ellipses. `bench.hover` measures this same HTML in Chromium.
 """
 from __future__ import annotations
@@ -24,8 +24,8 @@ COLORS = ["#0173b2", "#de8f05", "#029e73", "#d55e00", "#cc78bc",
           "#ca9161", "#fbafe4", "#949494", "#ece133", "#56b4e9"]  # app.figures.CLASS_COLORS
 
 
-def atlas_data_url(images: np.ndarray) -> str:
-    """The decodes of `decode_plane`, (n, n, 28, 28) in [0, 1], tiled into one WebP image as a data URL."""
+def atlas_webp(images: np.ndarray) -> bytes:
+    """The decodes of `decode_plane`, (n, n, 28, 28) in [0, 1], tiled into one WebP image."""
     from PIL import Image
 
     n = images.shape[0]
@@ -33,7 +33,12 @@ def atlas_data_url(images: np.ndarray) -> str:
     buffer = io.BytesIO()
     Image.fromarray((np.clip(sheet, 0, 1) * 255).round().astype(np.uint8)).save(
         buffer, format="WEBP", quality=ATLAS_QUALITY)
-    return "data:image/webp;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+    return buffer.getvalue()
+
+
+def data_url(webp: bytes) -> str:
+    """`webp` inlined as a data URL, for the view outside the dashboard (`bench.hover`)."""
+    return "data:image/webp;base64," + base64.b64encode(webp).decode("ascii")
 
 
 def square_view(box: tuple[float, float, float, float], pad: float = 0.06) -> tuple[float, float, float, float]:
@@ -45,14 +50,14 @@ def square_view(box: tuple[float, float, float, float], pad: float = 0.06) -> tu
     return cx - half, cx + half, cy - half, cy + half
 
 
-def plane_atlas(model, codes: np.ndarray, n: int = ATLAS_SIDE) -> tuple[str, tuple[float, float, float, float]]:
-    """(the atlas's data URL, the square view it covers) for a model with a 2-D code, whose test digits
+def plane_atlas(model, codes: np.ndarray, n: int = ATLAS_SIDE) -> tuple[bytes, tuple[float, float, float, float]]:
+    """(the atlas as WebP bytes, the square view it covers) for a model with a 2-D code, whose test digits
     have `codes` (N, 2): the view holds 98% of the codes on each axis (`app.figures.robust_box`)."""
     from aecore.latent import decode_plane
     from app.figures import robust_box
 
     view = square_view(robust_box(codes))
-    return atlas_data_url(decode_plane(model, n, view)), view
+    return atlas_webp(decode_plane(model, n, view)), view
 
 
 def plane_view_html(atlas_url: str, n: int, view: tuple[float, float, float, float], codes: np.ndarray,
@@ -63,7 +68,9 @@ def plane_view_html(atlas_url: str, n: int, view: tuple[float, float, float, flo
     Parameters
     ----------
     atlas_url : str
-        `atlas_data_url` of the decodes of `decode_plane(model, n, view)`.
+        Where the browser fetches the atlas (`atlas_webp` of `decode_plane(model, n, view)`): a URL the
+        server serves (`app.resources.media_url`), fetched once and then taken from the browser's cache
+        however often the page reruns, or a `data_url`.
     n : int
         The atlas's side in tiles.
     view : (x0, x1, y0, y1)
@@ -238,17 +245,27 @@ plane.addEventListener("pointerdown", (e) => {
   const r = plane.getBoundingClientRect();
   request(e.clientX - r.left, e.clientY - r.top);
 });
-const image = new Image();
-image.onload = () => {
-  const sheet = document.createElement("canvas"); sheet.width = sheet.height = A;
-  const s = sheet.getContext("2d", {willReadFrequently: true}); s.drawImage(image, 0, 0);
-  const rgba = s.getImageData(0, 0, A, A).data;
-  atlas = new Uint8Array(A * A);
-  for (let i = 0; i < A * A; i++) atlas[i] = rgba[i * 4];
+// The atlas comes by its URL, not inside this page, so a rerun that rebuilds the page resends only the
+// page; a URL fetched before comes from the browser's cache. A file the server has just replaced (the
+// page's next run) is fetched again shortly.
+async function loadAtlas(tries) {
+  try {
+    const response = await fetch(C.atlas, {cache: "force-cache"});
+    if (!response.ok) throw new Error("atlas: HTTP " + response.status);
+    const image = await createImageBitmap(await response.blob());
+    const sheet = document.createElement("canvas"); sheet.width = sheet.height = A;
+    const s = sheet.getContext("2d", {willReadFrequently: true}); s.drawImage(image, 0, 0);
+    const rgba = s.getImageData(0, 0, A, A).data;
+    atlas = new Uint8Array(A * A);
+    for (let i = 0; i < A * A; i++) atlas[i] = rgba[i * 4];
+  } catch (error) {
+    if (tries > 0) { setTimeout(() => loadAtlas(tries - 1), 500); } else { zText.textContent = String(error); }
+    return;
+  }
   const start = C.mark ? C.mark.mu : [(vx0 + vx1) / 2, (vy0 + vy1) / 2];  // the first picture before any move
   request(toX(start[0]), toY(start[1]));
   document.body.dataset.ready = "1";
-};
-image.src = C.atlas;
+}
+loadAtlas(5);
 </script></body></html>
 """

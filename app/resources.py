@@ -63,3 +63,18 @@ def model_status(spec: RunSpec) -> tuple[str, str, Job | None]:
     if (job is not None and job.state == "done") or registry().store.read_meta(key) is not None:
         return key, "ready", job
     return key, job.state if job is not None else "not trained", job
+
+
+def media_url(data: bytes, mimetype: str, place: str) -> str:
+    """A URL the browser can fetch `data` from, served by Streamlit's media files while this session's
+    page shows it at `place` (a name unique on the page). The same bytes keep the same URL, so a browser
+    that fetched them once takes them from its cache. Outside a running server: a data URL."""
+    import base64
+
+    from streamlit import runtime
+
+    if not runtime.exists():
+        return f"data:{mimetype};base64," + base64.b64encode(data).decode("ascii")
+    url = runtime.get_instance().media_file_mgr.add(data, mimetype, place)
+    base = (st.get_option("server.baseUrlPath") or "").strip("/")
+    return f"/{base}{url}" if base else url

@@ -22,8 +22,8 @@ LIVE_POINTS = 300  # points per live chart (loss line, latent scatter): each red
 LIVE_HEIGHT = 380  # pixels, as the finished model's loss chart
 LIVE_SCATTER_HEIGHT = 480  # pixels: ten classes' legend stands beside the points
 # Training images per second of each family's lecture model on a 2-core CPU machine shared with other
-# work (bench.first_open's machine), to say how long a model will take before it is trained.
-# vae: the Keras MLP recipe's 500 lecture epochs took 73-78 s on the quiet machine (1.8 million images).
+# work (bench.first_open's machine), to say how long a model will take before it is trained. vae: the
+# Keras recipe's 500 epochs of 3,600 digits took 73-78 s quiet (bench/README "Classic recipes").
 CPU_SAMPLES_PER_S = {"ae": 3000, "dae": 3000, "sparse": 3000, "contractive": 1500, "vae": 20000,
                      "conv_vae": 600, "stacked": 1200}
 AUTO_TRAIN_MAX_S = 120  # a page trains the model it needs without asking when that should take at most this

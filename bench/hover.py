@@ -6,7 +6,8 @@ loads it into headless Chromium as the frame's document, at the frame's size, an
 across the plane for a few seconds with Playwright. The page counts its own redraws
 (`window.hoverDraws`: crosshair, blended digit and code text, once per animation frame that had a
 move) and the milliseconds its redraws took; updates per second are redraws over the seconds of
-moving. No server takes part: the digits come from the atlas sent with the page.
+moving. No server takes part: the atlas is inlined in the page as a data URL (the dashboard serves it
+by URL instead).
 
     python -m bench.hover
     python -m bench.hover --seconds 10
@@ -32,7 +33,7 @@ def hover_html(dataset: str, quick: bool = False) -> tuple[str, dict]:
     from aecore.metrics import encode_images
     from aecore.runs import get_or_train
     from aecore.spec import lecture_spec, make_spec
-    from app.hover_plane import ATLAS_SIDE, plane_atlas, plane_view_html
+    from app.hover_plane import ATLAS_SIDE, data_url, plane_atlas, plane_view_html
 
     spec = make_spec("vae", dataset, hidden=(32,), latent=2, epochs=1) if quick else lecture_spec("vae", dataset)
     stored, _ = get_or_train(spec)
@@ -42,10 +43,11 @@ def hover_html(dataset: str, quick: bool = False) -> tuple[str, dict]:
     atlas, view = plane_atlas(stored.model, codes)
     atlas_s = time.perf_counter() - started
     mu, sigma = posterior(stored.model, data.x_test[:1])
-    html = plane_view_html(atlas, ATLAS_SIDE, view, codes, data.y_test, data.class_names,
-                           mark={"name": "test digit #0", "mu": mu[0], "sigma": sigma[0]})
-    return html, {"atlas_side": ATLAS_SIDE, "atlas_kb": round(len(atlas) * 3 / 4 / 1024),
-                  "html_kb": round(len(html) / 1024), "atlas_s": round(atlas_s, 3),
+    mark = {"name": "test digit #0", "mu": mu[0], "sigma": sigma[0]}
+    html = plane_view_html(data_url(atlas), ATLAS_SIDE, view, codes, data.y_test, data.class_names, mark=mark)
+    served = plane_view_html("/media/atlas.webp", ATLAS_SIDE, view, codes, data.y_test, data.class_names, mark=mark)
+    return html, {"atlas_side": ATLAS_SIDE, "atlas_kb": round(len(atlas) / 1024),
+                  "html_kb": round(len(served) / 1024), "atlas_s": round(atlas_s, 3),
                   "points": int(len(codes)), "span": [round(float(v), 3) for v in view]}
 
 

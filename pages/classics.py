@@ -4,11 +4,30 @@ the pages where its figures live."""
 import streamlit as st
 
 from aecore.recipes import RECIPES, comparison, is_recipe_model
-from app import controls, dataset_choice, navigation, resources, training
+from app import controls, dataset_choice, exports, figures, navigation, resources, training
 
 # Where each source's figures are drawn in the lab.
 FIGURE_PAGES = {"000": ["filters.py", "draw.py"], "001": ["latent_grid.py", "embeddings.py"],
                 "002": ["draw.py", "train.py"], "003": ["embeddings.py", "draw.py"], "004": ["stacked.py"]}
+
+
+
+def ours_picture(r, meta: dict, dataset_name: str) -> tuple[object, str] | None:
+    """(our picture of what the source drew, its caption) for a trained model of recipe `r`, or None
+    where the source published numbers only."""
+    key = meta["key"]
+    if r.family == "dae":
+        found = exports.filter_picture(key, 100)
+        return None if found is None else (found[0], "Ours: the first 100 filters, the tutorial's figure.")
+    if r.family in ("vae", "conv_vae"):
+        grid = exports.quantile_grid_picture(key, 15)
+        return None if grid is None else (grid, "Ours: decodes of a 15×15 grid at normal quantiles, the "
+                                                "Keras example's figure.")
+    if r.family == "ae":
+        return (exports.reconstruction_picture(key, dataset_name, per_class=1),
+                "Ours: one test digit per class (top) and its reconstruction (bottom).")
+    return None
+
 
 dataset_name = dataset_choice.current_dataset()
 data = resources.dataset(dataset_name)
@@ -39,9 +58,13 @@ for seed, recipes in by_source.items():
             if r.note:
                 st.caption(r.note)
             rows = comparison(r, meta)
+            picture = ours_picture(r, meta, dataset_name) if meta is not None else None
+            table_col, picture_col = st.columns([3, 2]) if picture is not None else (st.container(), None)
             if rows:
-                st.table({"": [w for w, _, _ in rows], "source": [s for _, s, _ in rows],
-                          "ours": [o for _, _, o in rows]})
+                table_col.table({"": [w for w, _, _ in rows], "source": [s for _, s, _ in rows],
+                                 "ours": [o for _, _, o in rows]})
+            if picture is not None and picture_col is not None:
+                picture_col.image(figures.enlarge(picture[0], 2), caption=picture[1], width="stretch")
             budget_text = budget.describe() if budget is not None else f"{spec.train.epochs} epochs"
             if meta is not None:
                 epochs = meta["spec"]["train"]["epochs"]

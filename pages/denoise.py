@@ -4,13 +4,12 @@ each reconstruction's per-pixel error, with each model's mean error over the tes
 import numpy as np
 import streamlit as st
 
-from aecore.configs import CORRUPTIONS
 from aecore.denoising import corrupt_images, denoise
 from aecore.spec import lecture_spec
 from aecore.store import StoredModel
-from app import controls, dataset_choice, drawing, figures, resources, settings, words
+from app import controls, dataset_choice, drawing, figures, resources, words
 
-KINDS = {"masking": "masking", "gaussian": "Gaussian noise", "salt_pepper": "salt and pepper"}
+KINDS = controls.CORRUPTION_NAMES
 WHAT_KIND_DOES = {"masking": "{:.0%} of the pixels set to 0", "gaussian": "Gaussian noise of σ = {:g} added",
                   "salt_pepper": "{:.0%} of the pixels set to 0 or 1"}
 SIDE = 140  # pixels of each picture of the one-digit row: six fit a 1280-pixel screen with the sidebar open
@@ -23,16 +22,10 @@ DENOISER = lecture_spec("dae", dataset_name, level=0.3)  # the same network trai
 
 def noise_controls(kind_col, level_col) -> tuple[str, float]:
     """Corruption kind and level (URL: `nkind`, `nlevel`), starting at what the denoiser trained on."""
-    settings.init_from_query("dn_kind", "nkind", DENOISER.model.corruption, choices=CORRUPTIONS)
-    settings.init_from_query("dn_level", "nlevel", DENOISER.model.level, cast=float, lo=0.0, hi=0.9)
-    kind = kind_col.selectbox("Corruption", CORRUPTIONS, key="dn_kind", format_func=KINDS.get,
-                              help="Masking sets a fraction of the pixels to 0; Gaussian noise adds noise of "
-                                   "that σ; salt and pepper sets that fraction of pixels to 0 or 1.")
-    level = level_col.slider("Corruption level", 0.0, 0.9, step=0.05, key="dn_level",
-                             help="The same seeded noise every time: move the slider back and the picture "
-                                  "comes back too.")
-    settings.set_query(nkind=kind, nlevel=f"{level:g}")
-    return kind, level
+    return controls.corruption_controls(
+        kind_col, level_col, key="dn", param="n", default_kind=DENOISER.model.corruption,
+        default_level=DENOISER.model.level,
+        level_help="The same seeded noise every time: move the slider back and the picture comes back too.")
 
 
 def trained_on(model) -> str:

@@ -3,11 +3,10 @@ after every stroke, with its code as bars; below, test digits masked by noise an
 import numpy as np
 import streamlit as st
 
-from aecore.configs import CORRUPTIONS
 from aecore.data.user_images import MAX_IMAGE_BYTES
 from aecore.errors import AecoreError
 from aecore.spec import lecture_spec, lecture_specs
-from app import canvas, dataset_choice, drawing, figures, page_visits, resources, settings, training
+from app import canvas, controls, dataset_choice, drawing, figures, page_visits, resources, settings, training
 
 CANVAS_SIDE = 252  # canvas pixels (9 × 28): fits its column in a 1024 px window with the sidebar open
 STROKE = 16  # thick enough to look like MNIST ink after the 9x reduction
@@ -15,7 +14,6 @@ INPUT_SIDE = 112  # pixels of the "what the models see" pictures beside the canv
 MAX_MODELS = 5  # the lecture set, side by side
 NOISE_NAMES = {"masking": "masking (pixels set to 0)", "gaussian": "Gaussian noise (σ)",
                "salt_pepper": "salt and pepper"}
-NOISE_CHOICES = {"masking": "masking", "gaussian": "Gaussian noise", "salt_pepper": "salt and pepper"}  # fit the box
 
 dataset_name = dataset_choice.current_dataset()
 GRID_DAE = lecture_spec("dae", dataset_name, level=0.3)  # the lecture's denoiser
@@ -101,17 +99,11 @@ def models_controls(rows: list[dict]) -> list[str]:
 
 def corruption_controls(default_level: float) -> tuple[str, float]:
     """Noise applied to the drawing before every model sees it (URL: `dkind`, `dlevel`)."""
-    settings.init_from_query("draw_kind", "dkind", "masking", choices=CORRUPTIONS)
-    settings.init_from_query("draw_level", "dlevel", default_level, cast=float, lo=0.0, hi=0.9)
     kind_col, level_col, _ = st.columns([1, 1, 1], gap="medium")
-    kind = kind_col.selectbox("Corruption", CORRUPTIONS, key="draw_kind", format_func=NOISE_CHOICES.get,
-                              help="Masking sets a fraction of the pixels to 0; Gaussian noise adds noise of "
-                                   "that σ; salt and pepper sets that fraction of pixels to 0 or 1.")
-    level = level_col.slider("Corruption level", 0.0, 0.9, step=0.05, key="draw_level",
-                             help="Every model gets the same corrupted drawing: a denoising autoencoder "
-                                  "should still give back a clean digit.")
-    settings.set_query(dkind=kind, dlevel=f"{level:g}")
-    return kind, level
+    return controls.corruption_controls(
+        kind_col, level_col, key="draw", param="d", default_kind="masking", default_level=default_level,
+        level_help="Every model gets the same corrupted drawing: a denoising autoencoder should still give "
+                   "back a clean digit.")
 
 
 def reconstructions(rows: list[dict], chosen: list[str], noisy: np.ndarray | None) -> None:

@@ -57,8 +57,8 @@ def prior_samples(key: str, n: int, seed: int) -> np.ndarray | None:
 
 
 @st.cache_data(show_spinner="Decoding the plane for the pointer…", max_entries=8)
-def hover_atlas(key: str, codes: np.ndarray) -> tuple[str, tuple[float, float, float, float]] | None:
-    """(the atlas's data URL, the square view it covers) for the hover view, once per model."""
+def hover_atlas(key: str, codes: np.ndarray) -> tuple[bytes, tuple[float, float, float, float]] | None:
+    """(the atlas as WebP bytes, the square view it covers) for the hover view, once per model."""
     stored = resources.stored_model(key)
     return None if stored is None else hover_plane.plane_atlas(stored.model, codes)
 
@@ -222,7 +222,8 @@ if variational:
 st.subheader("Decode under the pointer")
 atlas = hover_atlas(key, codes)
 if atlas is not None:
-    atlas_url, view = atlas
+    webp, view = atlas
+    atlas_url = resources.media_url(webp, "image/webp", "latent-grid-hover-atlas")  # not resent by each rerun
     mark = {"name": q_name, "mu": q_mu, "sigma": q_sigma} if variational else None
     st.iframe(hover_plane.plane_view_html(atlas_url, hover_plane.ATLAS_SIDE, view, codes, data.y_test,
                                                 data.class_names, mark=mark, text_px=figures.text_px()),

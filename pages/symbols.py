@@ -117,27 +117,33 @@ def symbol_map(points: np.ndarray, labels: np.ndarray, idx: np.ndarray, placed: 
     return chart
 
 
-def percentile_metric(where, percentiles: np.ndarray, before: np.ndarray | None = None) -> None:
+# What each percentile metric says, and the colour a rise gets ("inverse": worse rebuilt is red, "normal":
+# farther apart is green).
+PERCENTILE_WORDS = {
+    "error": ("error percentile", "inverse",
+              "Your median example's error among the test digits' errors: the share of test digits that this "
+              "model rebuilds better.",
+              "Your median example is rebuilt worse than {median:.0f}% of the {count:,} test digits. Each "
+              "example: {each}."),
+    "distance": ("distance percentile", "normal",
+                 "Your median example's distance to the nearest test digit's code, among the test digits' "
+                 "distances to their nearest neighbour's; in the full code, not on the map.",
+                 "Your median example's code is farther from the nearest test digit's code than {median:.0f}% "
+                 "of test digits are from their nearest neighbour's."),
+}
+
+
+def percentile_metric(where, what: str, percentiles: np.ndarray, before: np.ndarray | None = None) -> None:
+    """The median of `percentiles` as a metric in `where`, worded as `PERCENTILE_WORDS[what]`, with its change
+    from `before` (greyed when under half a point)."""
+    label, colour, help_text, caption = PERCENTILE_WORDS[what]
     median = float(np.median(percentiles))
     delta = None if before is None else f"{median - float(np.median(before)):+.0f} percentile points"
-    where.metric("error percentile", _ordinal(median), delta=delta,
-                 delta_color="inverse" if delta is None or round(median - float(np.median(before))) else "off",
-                 help="Your median example's error among the test digits' errors: the share of test digits "
-                      "that this model rebuilds better.")
-    where.caption(f"Your median example is rebuilt worse than {median:.0f}% of the {len(data.x_test):,} test "
-                  "digits. Each example: "
-                  + ", ".join(f"{p:.0f}" for p in percentiles) + ".")
-
-
-def apart_metric(where, isolation: np.ndarray, before: np.ndarray | None = None) -> None:
-    median = float(np.median(isolation))
-    delta = None if before is None else f"{median - float(np.median(before)):+.0f} percentile points"
-    where.metric("distance percentile", _ordinal(median), delta=delta,
-                 delta_color="normal" if delta is None or round(median - float(np.median(before))) else "off",
-                 help="Your median example's distance to the nearest test digit's code, among the test digits' "
-                      "distances to their nearest neighbour's; in the full code, not on the map.")
-    where.caption(f"Your median example's code is farther from the nearest test digit's code than {median:.0f}% "
-                  "of test digits are from their nearest neighbour's.")
+    where.metric(label, _ordinal(median), delta=delta,
+                 delta_color=colour if delta is None or round(median - float(np.median(before))) else "off",
+                 help=help_text)
+    where.caption(caption.format(median=median, count=len(data.x_test),
+                                 each=", ".join(f"{p:.0f}" for p in percentiles)))
 
 
 def fine_tune_panel(where, model_key: str, stored: StoredModel, symbols: np.ndarray):
@@ -227,8 +233,8 @@ symbol_codes = encode_images(stored.model, symbols)
 apart_before = isolation_percentiles(symbol_codes, codes)
 with before_col:
     st.markdown(f"**{stored.spec.label()}**")
-    percentile_metric(st, before)
-    apart_metric(st, apart_before)
+    percentile_metric(st, "error", before)
+    percentile_metric(st, "distance", apart_before)
 tuned = fine_tune_panel(after_col, model_key, stored, symbols)
 
 st.subheader("Where your symbols land among the test digits")
@@ -243,8 +249,8 @@ if tuned is not None:
     t_idx, t_points, t_placed, after, apart_after = tuned_view(job_key, tuned, symbols, n_points)
     with after_col:
         st.markdown("**after fine-tuning with your symbols**")
-        percentile_metric(st, after, before)
-        apart_metric(st, apart_after, apart_before)
+        percentile_metric(st, "error", after, before)
+        percentile_metric(st, "distance", apart_after, apart_before)
     map_after.echarts_chart(symbol_map(t_points, data.y_test[t_idx], t_idx, t_placed, "after fine-tuning"),
                             height=MAP_HEIGHT, key=f"sym-map-{job_key}",
                             alt=f"PCA map of the fine-tuned codes of {n_points:,} test digits, your symbols as stars")

@@ -176,3 +176,76 @@ def drag_on_map(page, path: list[tuple[float, float]]) -> None:
     for point in at[1:]:
         page.mouse.move(*point, steps=4)
     page.mouse.up()
+
+
+# ---- the Lessons page --------------------------------------------------------------------------------
+
+def settle(page, timeout_s: float = 300) -> None:
+    """Wait until the page has run and nothing it needs is still training or fitting (the page reruns
+    when a job ends), then check it shows no error."""
+    import time
+    deadline = time.monotonic() + timeout_s
+    while True:
+        wait_until_idle(page, 180000)
+        if page.locator('[data-testid="stProgress"]').count() == 0:
+            page.wait_for_timeout(300)
+            if page.locator('[data-testid="stProgress"]').count() == 0:
+                break
+        assert time.monotonic() < deadline, "a model or map did not finish"
+        page.wait_for_timeout(1000)
+    errors = page.locator('[data-testid="stException"], [data-testid="stAlertContentError"]').all_inner_texts()
+    assert not errors, errors
+
+
+def press(page, key: str) -> None:
+    """Press `key` and wait until the page has settled."""
+    page.keyboard.press(key)
+    page.wait_for_timeout(400)
+    settle(page)
+
+
+def lesson_heading(page) -> str:
+    """The shown lesson step's heading, "Step n of N: ..."."""
+    return page.locator('[data-testid="stMain"] h4').first.inner_text()
+
+
+def guess_on_map(page) -> None:
+    """Click the middle of the lesson view's chart: a guess taken by the view itself."""
+    chart = page.locator('.st-key-lesson-view [data-testid="stPlotlyChart"]').first
+    box = chart.locator(".nsewdrag").first.bounding_box()
+    page.mouse.click(box["x"] + box["width"] * 0.5, box["y"] + box["height"] * 0.5)
+    page.wait_for_timeout(600)
+    settle(page)
+
+
+def walk_lesson(page, lesson) -> None:
+    """Walk `lesson` (an app.lessons Lesson, open at its first step) with → alone; on each predict step
+    guess (option 2 by its key, or a click on the view's map), see that nothing is revealed yet, reveal
+    with →, and read the answer. Screenshots each step as `lesson-<slug>-<n>[-revealed]`."""
+    import re
+    for n, step in enumerate(lesson.steps, 1):
+        assert lesson_heading(page).startswith(f"Step {n} of {len(lesson.steps)}"), lesson_heading(page)
+        assert query(page)["lesson"] == lesson.slug and query(page)["step"] == str(n)
+        # a picture, a chart, a table or a measured figure in the view (a chart's script loads after the run)
+        page.wait_for_selector(".st-key-lesson-view :is(img, canvas, svg, table, [data-testid='stMetric'])",
+                               timeout=30000)
+        assert page.locator(".st-key-lesson-view [class*='-hl-']").count() > 0, f"step {n} highlights nothing"
+        screenshot(page, f"lesson-{lesson.slug}-{n}")
+        if step.predict is not None:
+            assert page.locator(".st-key-lesson-answer").count() == 0  # no answer before a guess
+            if step.predict.options:
+                press(page, "2")  # the second option, by its number key
+                guess = step.predict.options[1]
+                assert page.locator(f'[data-testid="stMain"] button:has-text("{guess}")').first.get_attribute(
+                    "kind") == "primary"  # the chosen option is marked
+            else:
+                guess_on_map(page)
+            assert page.locator(".st-key-lesson-answer").count() == 0  # a guess alone reveals nothing
+            press(page, "ArrowRight")  # → reveals first
+            answer = page.locator(".st-key-lesson-answer").inner_text()
+            assert "Your guess" in answer and (not step.predict.options or f"Your guess: {guess}" in answer), answer
+            if step.predict.options:
+                assert re.search("Answer: (" + "|".join(map(re.escape, step.predict.options)) + ")", answer)
+            screenshot(page, f"lesson-{lesson.slug}-{n}-revealed")
+            assert lesson_heading(page).startswith(f"Step {n} of")  # still on the step
+        press(page, "ArrowRight")

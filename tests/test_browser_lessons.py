@@ -6,17 +6,26 @@ alone. One server for the module, on the lessons' models trained for one epoch o
 ($LATENTLAB_LESSON_EPOCHS caps the server's epochs to match)."""
 from __future__ import annotations
 
-import re
 import subprocess
 import sys
-import time
-from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
 from app.lessons import LESSONS
 from app.lessons.lesson import EPOCHS_ENV
-from tests.browser import BROWSER_TEST, ROOT, browser_page, dashboard, screenshot, wait_until_idle
+from tests.browser import (
+    BROWSER_TEST,
+    ROOT,
+    browser_page,
+    dashboard,
+    lesson_heading,
+    press,
+    query,
+    screenshot,
+    settle,
+    wait_until_idle,
+    walk_lesson,
+)
 
 pytestmark = [*BROWSER_TEST, pytest.mark.slow]
 
@@ -57,21 +66,6 @@ def lab_url(tmp_path_factory):
             yield url
 
 
-def settle(page, timeout_s: float = 240) -> None:
-    """Wait until the page has run and no model it needs is still training (the page reruns when one ends)."""
-    deadline = time.monotonic() + timeout_s
-    while True:
-        wait_until_idle(page, 120000)
-        if page.locator('[data-testid="stProgress"]').count() == 0:
-            page.wait_for_timeout(300)
-            if page.locator('[data-testid="stProgress"]').count() == 0:
-                break
-        assert time.monotonic() < deadline, "a lesson model did not finish training"
-        page.wait_for_timeout(1000)
-    errors = page.locator('[data-testid="stException"], [data-testid="stAlertContentError"]').all_inner_texts()
-    assert not errors, errors
-
-
 def open_lessons(page, url: str) -> None:
     """Open Home, then the Lessons page by its sidebar link, as a person does."""
     page.goto(url)
@@ -81,67 +75,13 @@ def open_lessons(page, url: str) -> None:
     settle(page)
 
 
-def query(page) -> dict[str, str]:
-    return {k: v[0] for k, v in parse_qs(urlsplit(page.url).query).items()}
-
-
-def heading(page) -> str:
-    return page.locator('[data-testid="stMain"] h4').first.inner_text()
-
-
-def press(page, key: str) -> None:
-    page.keyboard.press(key)
-    page.wait_for_timeout(400)
-    settle(page)
-
-
-def guess_on_map(page) -> None:
-    """Click the middle of the view's chart: a guess taken by the view itself."""
-    chart = page.locator('.st-key-lesson-view [data-testid="stPlotlyChart"]').first
-    box = chart.locator(".nsewdrag").first.bounding_box()
-    page.mouse.click(box["x"] + box["width"] * 0.5, box["y"] + box["height"] * 0.5)
-    page.wait_for_timeout(600)
-    settle(page)
-
-
-def walk(page, lesson) -> None:
-    """Walk `lesson` from its first step with → alone; on each predict step guess (option 2 by its key,
-    or a click on the map), see that nothing is revealed yet, reveal with →, and read the answer."""
-    for n, step in enumerate(lesson.steps, 1):
-        assert heading(page).startswith(f"Step {n} of {len(lesson.steps)}"), heading(page)
-        assert query(page)["lesson"] == lesson.slug and query(page)["step"] == str(n)
-        # a picture, a chart or a measured figure in the view (a chart's script loads after the run)
-        page.wait_for_selector(".st-key-lesson-view :is(img, canvas, svg.main-svg, [data-testid='stMetric'])",
-                               timeout=30000)
-        assert page.locator(".st-key-lesson-view [class*='-hl-']").count() > 0, f"step {n} highlights nothing"
-        screenshot(page, f"lesson-{lesson.slug}-{n}")
-        if step.predict is not None:
-            assert page.locator(".st-key-lesson-answer").count() == 0  # no answer before a guess
-            if step.predict.options:
-                press(page, "2")  # the second option, by its number key
-                guess = step.predict.options[1]
-                assert page.locator(f'[data-testid="stMain"] button:has-text("{guess}")').first.get_attribute(
-                    "kind") == "primary"  # the chosen option is marked
-            else:
-                guess_on_map(page)
-            assert page.locator(".st-key-lesson-answer").count() == 0  # a guess alone reveals nothing
-            press(page, "ArrowRight")  # → reveals first
-            answer = page.locator(".st-key-lesson-answer").inner_text()
-            assert "Your guess" in answer and (not step.predict.options or guess in answer), answer
-            if step.predict.options:
-                assert re.search("Answer: (" + "|".join(map(re.escape, step.predict.options)) + ")", answer)
-            screenshot(page, f"lesson-{lesson.slug}-{n}-revealed")
-            assert heading(page).startswith(f"Step {n} of")  # still on the step
-        press(page, "ArrowRight")
-
-
 def test_lessons_1_to_3_are_walked_with_the_keyboard_and_each_predict_step_reveals_its_answer(lab_url):
     with browser_page(*PROJECTOR) as page:
         open_lessons(page, lab_url)  # a new session opens on lesson 1, step 1
         press(page, "ArrowRight")
         press(page, "ArrowLeft")  # ← goes back
         for slug in WALKED:  # → after a lesson's last step opens the next lesson's first
-            walk(page, LESSONS[SLUGS.index(slug)])
+            walk_lesson(page, LESSONS[SLUGS.index(slug)])
         after = SLUGS.index(WALKED[-1]) + 1
         assert query(page)["lesson"] == (SLUGS[after] if after < len(SLUGS) else WALKED[-1])
 
@@ -152,7 +92,7 @@ def test_a_guess_survives_another_page_and_links_open_their_step_and_the_present
     with browser_page(*PROJECTOR) as page:
         page.goto(f"{lab_url}/lessons?lesson=denoising&step={n}")  # a link to one step of lesson 2
         settle(page)
-        assert heading(page).startswith(f"Step {n} of {len(lesson.steps)}")
+        assert lesson_heading(page).startswith(f"Step {n} of {len(lesson.steps)}")
         press(page, "1")
         press(page, "ArrowRight")
         answer = page.locator(".st-key-lesson-answer").inner_text()
@@ -162,7 +102,7 @@ def test_a_guess_survives_another_page_and_links_open_their_step_and_the_present
         page.locator('[data-testid="stSidebarNavLink"]', has_text="Lessons").first.click()
         page.wait_for_selector('[data-testid="stMain"] h1:has-text("Lessons")', timeout=60000)
         settle(page)
-        assert heading(page).startswith(f"Step {n} of")
+        assert lesson_heading(page).startswith(f"Step {n} of")
         assert page.locator(".st-key-lesson-answer").inner_text() == answer  # the same guess, still revealed
         assert query(page)["lesson"] == "denoising" and query(page)["step"] == str(n)
 

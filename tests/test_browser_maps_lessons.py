@@ -8,7 +8,6 @@ from __future__ import annotations
 import csv
 import io
 import math
-import time
 import zipfile
 from pathlib import Path
 
@@ -18,7 +17,7 @@ from PIL import Image
 from app.lessons import lesson
 from app.lessons.lesson import EPOCHS_ENV
 from bench.lecture_hall.server import prepare_home
-from tests.browser import BROWSER_TEST, browser_page, dashboard, go_to, screenshot, wait_until_idle
+from tests.browser import BROWSER_TEST, browser_page, dashboard, go_to, screenshot, settle, wait_until_idle, walk_lesson
 
 pytestmark = [*BROWSER_TEST, pytest.mark.slow]
 
@@ -31,20 +30,6 @@ def lab_url(tmp_path_factory):
         prepare_home(home, families=("ae",))  # the Embeddings page's model, ready as in a lecture
         with dashboard(home, warmup=False) as url:
             yield url
-
-
-def settle(page, timeout_s: float = 300) -> None:
-    """Wait until the page has run and nothing it needs is still training or fitting."""
-    deadline = time.monotonic() + timeout_s
-    while True:
-        wait_until_idle(page, 180000)
-        page.wait_for_timeout(300)
-        if page.locator('[data-testid="stProgress"]').count() == 0:
-            break
-        assert time.monotonic() < deadline, "a model or map did not finish"
-        page.wait_for_timeout(1000)
-    errors = page.locator('[data-testid="stException"], [data-testid="stAlertContentError"]').all_inner_texts()
-    assert not errors, errors
 
 
 def test_embeddings_shows_trust_beside_the_map_and_exports_projector_files(lab_url):
@@ -74,27 +59,7 @@ def test_embeddings_shows_trust_beside_the_map_and_exports_projector_files(lab_u
 
 @pytest.mark.parametrize("slug", ["pretraining", "reading-maps"])
 def test_a_lesson_is_walked_with_the_keyboard_and_its_predict_step_reveals_the_answer(lab_url, slug):
-    walked = lesson(slug)
     with browser_page(1280, 720) as page:
         page.goto(f"{lab_url}/lessons?lesson={slug}&step=1")  # a lecturer's link to the lesson
         settle(page)
-        for n, step in enumerate(walked.steps, 1):
-            title = page.locator('[data-testid="stMain"] h4').first.inner_text()
-            assert title.startswith(f"Step {n} of {len(walked.steps)}"), title
-            view = page.locator(".st-key-lesson-view")
-            view.locator("img, canvas, svg, table, [data-testid='stMetric']").first.wait_for(timeout=20000)  # drawn
-            assert view.locator("[class*='-hl-']").count() > 0, f"step {n} highlights nothing"
-            screenshot(page, f"lesson-{slug}-{n}")
-            if step.predict is not None:
-                assert page.locator(".st-key-lesson-answer").count() == 0
-                page.keyboard.press("2")
-                settle(page)
-                assert page.locator(".st-key-lesson-answer").count() == 0  # a guess alone reveals nothing
-                page.keyboard.press("ArrowRight")
-                settle(page)
-                answer = page.locator(".st-key-lesson-answer").inner_text()
-                assert f"Your guess: {step.predict.options[1]}" in answer and "Answer: " in answer, answer
-                screenshot(page, f"lesson-{slug}-{n}-revealed")
-            page.keyboard.press("ArrowRight")
-            page.wait_for_timeout(300)
-            settle(page)
+        walk_lesson(page, lesson(slug))

@@ -4,8 +4,8 @@ Filters pair fit a 1280x720 projector with the sidebar collapsed; the Embeddings
 digit and a selection's sample represents it; no hint box wraps word by word at 150% zoom; the
 projector view is kept in the URL across pages; a click on a filter inspects its unit, kept across pages;
 the Denoising level moves the corrupted picture and the errors; the Latent grid decodes under the pointer
-in the browser and shows a VAE's q(z|x) for a test digit, then for the drawing. One server for the module,
-on lecture models trained once (issue 17)."""
+in the browser (a rerun does not resend its atlas) and shows a VAE's q(z|x) for a test digit, then for
+the drawing. One server for the module, on lecture models trained once (issue 17)."""
 from __future__ import annotations
 
 import math
@@ -351,12 +351,13 @@ def lecture_vae(home):
     return next(m.model for m in map(store.load, store.keys()) if m and m.model.family == "vae")
 
 
-def test_the_plane_shows_the_decode_under_the_pointer_without_asking_the_server(lab_url, lab_home):
+def test_the_plane_decodes_under_the_pointer_with_no_message_and_no_atlas_resent(lab_url, lab_home):
     from aecore.latent import decode_codes
 
-    sent = []
+    sent, received = [], []
     with browser_page(*PROJECTOR) as page:
-        page.on("websocket", lambda ws: ws.on("framesent", lambda payload: sent.append(payload)))
+        page.on("websocket", lambda ws: (ws.on("framesent", lambda payload: sent.append(payload)),
+                                         ws.on("framereceived", lambda payload: received.append(len(payload)))))
         open_home(page, lab_url + "/?projector=1")
         go_to(page, "Latent grid")  # the sidebar open and the projector's larger text: the tightest fit at 1280
         for label in DRAWING_TOGGLES:
@@ -374,6 +375,17 @@ def test_the_plane_shows_the_decode_under_the_pointer_without_asking_the_server(
             seen[spot] = z, np.array(frame.evaluate(DRAWN_DIGIT), np.float32).reshape(28, 28) / 255
         screenshot(page, "latent-grid-hover")
         assert len(sent) == quiet, "a pointer move sent a message to the server"
+        # Another test digit for q(z|x) moves the view's star: the view's page is sent again, not its atlas
+        # (375 KB as WebP; the rerun sent 575 KB when the atlas was inside the page, 75 KB since)
+        before = len(received)
+        page.locator('[data-testid="stMain"] [data-testid="stNumberInput"]', has_text="Test digit #").locator(
+            '[data-testid="stNumberInputStepUp"]').click()
+        page.wait_for_timeout(500)
+        wait_for_run_end(page)
+        page.wait_for_timeout(1000)
+        rerun_bytes = sum(received[before:])
+        assert 0 < rerun_bytes < 150_000, f"a widget's rerun sent {rerun_bytes:,} bytes: the atlas again?"
+        assert hover_frame(page).evaluate("() => window.hoverDraws") > 0, "the view draws again after the rerun"
     (z_a, drawn_a), (z_b, drawn_b) = seen.values()
     exact_a, exact_b = decode_codes(lecture_vae(lab_home), np.stack([z_a, z_b]))
     assert np.abs(z_a - z_b).max() > 1, (z_a, z_b)

@@ -5,7 +5,6 @@ in line. Without a password everything stays open (the other page tests)."""
 from __future__ import annotations
 
 import threading
-from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
@@ -13,8 +12,8 @@ from streamlit.testing.v1 import AppTest
 import aecore.jobs
 from aecore.runs import get_or_train
 from aecore.spec import make_spec
+from tests.apptest import open_page
 
-ENTRY = Path(__file__).resolve().parents[1] / "app" / "Home.py"
 PASSWORD = "correct horse"
 
 pytestmark = pytest.mark.usefixtures("fresh_app")  # tests/conftest.py
@@ -23,15 +22,6 @@ pytestmark = pytest.mark.usefixtures("fresh_app")  # tests/conftest.py
 @pytest.fixture
 def locked(monkeypatch):
     monkeypatch.setenv("LATENTLAB_LECTURER_PASSWORD", PASSWORD)
-
-
-def open_app(page: str | None = None) -> AppTest:
-    at = AppTest.from_file(str(ENTRY), default_timeout=60)
-    at.run()
-    if page:
-        at.switch_page(f"../pages/{page}").run()
-    assert not at.exception, at.exception
-    return at
 
 
 def unlock(at: AppTest, typed: str) -> AppTest:
@@ -46,7 +36,7 @@ def texts(at: AppTest) -> str:
 
 
 def test_preparing_the_lecture_set_needs_the_password(locked):
-    at = open_app()
+    at = open_page()
     assert not any("Prepare the lecture set" in b.label for b in at.button)
     assert "Only the lecturer can prepare the lecture set" in texts(at)
     unlock(at, "wrong")
@@ -58,7 +48,7 @@ def test_preparing_the_lecture_set_needs_the_password(locked):
 
 def test_deleting_a_model_needs_the_password(locked):
     get_or_train(make_spec("ae", "mnist-sample", hidden=(16,), epochs=1))
-    at = open_app("models.py")
+    at = open_page("models.py")
     assert not any(b.label.startswith("Delete") for b in at.button)
     assert "Only the lecturer can delete models" in texts(at)
     unlock(at, PASSWORD)
@@ -78,7 +68,7 @@ def test_others_runs_have_no_stop_button_and_a_second_waiting_run_is_refused(loc
     running = registry.submit(make_spec("vae", "mnist-sample", hidden=(16,), epochs=1))  # shared, held running
     others = registry.submit(make_spec("ae", "mnist-sample"), owner="another session")  # the Train page's default
     try:
-        at = open_app("train.py")
+        at = open_page("train.py")
         assert others.state == "queued"
         assert any("Waiting for its turn: 1st in line" in p.proto.text for p in at.get("progress"))
         assert not [b for b in at.button if b.label == "Stop"]  # another session's run

@@ -3,29 +3,19 @@ numbers beside ours (from a trained model's metadata), a button to train each re
 the pages where its figures live."""
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
-from streamlit.testing.v1 import AppTest
 
 from aecore.recipes import RECIPES, comparison, is_recipe_model, recipe
 from aecore.runs import get_or_train
+from tests.apptest import open_page
 
-ENTRY = Path(__file__).resolve().parents[1] / "app" / "Home.py"
+PAGE = "classics.py"
 
 pytestmark = pytest.mark.usefixtures("fresh_app", "ask_before_training")  # tests/conftest.py
 
 
-def open_page() -> AppTest:
-    at = AppTest.from_file(str(ENTRY), default_timeout=60)
-    at.run()
-    at.switch_page("../pages/classics.py").run()
-    assert not at.exception, at.exception
-    return at
-
-
 def test_one_card_per_source_and_a_train_button_per_recipe():
-    at = open_page()
+    at = open_page(PAGE)
     titles = list(dict.fromkeys(r.source.title for r in RECIPES.values()))
     assert [h.value for h in at.subheader] == titles and len(titles) == 5  # named, not numbered "000 ·"
     # a recipe not trained yet has no "our last epoch (0)" row
@@ -47,5 +37,18 @@ def test_a_trained_recipe_shows_ours_beside_the_sources():
     assert comparison(recipe("cntk-simple-ae"), None)[0][2] == "–"
     assert is_recipe_model(recipe("cntk-simple-ae"), stored.meta["spec"])  # on any budget
     assert not is_recipe_model(recipe("cntk-deep-ae"), stored.meta["spec"])
-    at = open_page()  # the 1-epoch model's numbers stand beside the source's
+    at = open_page(PAGE)  # the 1-epoch model's numbers stand beside the source's
     assert any("Ours: ae 32" in c.value and "1 epoch," in c.value for c in at.caption)
+
+
+@pytest.mark.slow
+def test_a_trained_recipe_shows_our_picture_of_what_its_source_drew():
+    """Beside the numbers, our version of the source's figure: the dA's filters, the VAE's quantile grid."""
+    for name in ("theano-da", "keras-vae-mlp"):
+        spec, _ = recipe(name).spec("mnist-sample", epochs=1)
+        get_or_train(spec)
+    at = open_page(PAGE)
+    shown = " ".join(caption for img in at.get("image") for caption in img.captions)
+    assert "the first 100 filters" in shown
+    assert "15×15 grid at normal quantiles" in shown
+    assert "one test digit per class" not in shown  # no ae recipe is trained here

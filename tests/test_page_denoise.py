@@ -4,8 +4,6 @@ both error maps with their numbers, on a test digit until there is a drawing, an
 change the corrupted pictures and the errors while the same settings give the same noise."""
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
@@ -13,20 +11,11 @@ from streamlit.testing.v1 import AppTest
 from aecore.runs import get_or_train
 from aecore.spec import make_spec
 from app import words
+from tests.apptest import open_page
 
-ENTRY = Path(__file__).resolve().parents[1] / "app" / "Home.py"
+PAGE = "denoise.py"
 
 pytestmark = pytest.mark.usefixtures("fresh_app", "ask_before_training")  # tests/conftest.py
-
-
-def open_page(query: dict | None = None) -> AppTest:
-    at = AppTest.from_file(str(ENTRY), default_timeout=60)
-    at.run()
-    for k, v in (query or {}).items():
-        at.query_params[k] = v
-    at.switch_page("../pages/denoise.py").run()
-    assert not at.exception, at.exception
-    return at
 
 
 def captions(at: AppTest) -> list[tuple[str, str]]:
@@ -43,7 +32,7 @@ def text(at: AppTest) -> str:
 
 
 def test_without_models_the_lecture_pair_is_offered():
-    at = open_page()
+    at = open_page(PAGE)
     labels = [b.label for b in at.button]
     assert any(label.startswith("Train dae 500 masking 0 (theano-da) now") for label in labels)
     assert any(label.startswith("Train dae 500 masking 0.3 (theano-da-0.3) now") for label in labels)
@@ -53,7 +42,7 @@ def test_without_models_the_lecture_pair_is_offered():
 def test_two_models_side_by_side_on_a_test_digit_then_on_the_drawing():
     plain, _ = get_or_train(make_spec("ae", "mnist-sample", hidden=(32,), epochs=1))
     denoiser, _ = get_or_train(make_spec("dae", "mnist-sample", hidden=(32,), level=0.3, epochs=1))
-    at = open_page({"plain": plain.key, "denoiser": denoiser.key})
+    at = open_page(PAGE, {"plain": plain.key, "denoiser": denoiser.key})
     shown = captions(at)
     first = said(at)
     assert first[:2] == ["clean target: test digit #0 (0)", "corrupted: 30% of the pixels set to 0"]

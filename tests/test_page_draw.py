@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import importlib.util
 import io
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -15,13 +14,13 @@ from streamlit.testing.v1 import AppTest
 from aecore.errors import ImageError
 from aecore.runs import get_or_train
 from aecore.spec import make_spec
+from tests.apptest import open_page
 
 # Not imported here: the canvas registers its component on import, which works only in a running app.
 pytestmark = pytest.mark.skipif(importlib.util.find_spec("streamlit_drawable_canvas") is None,
                                 reason="streamlit-drawable-canvas is not installed")
 
-HOME = str(Path(__file__).resolve().parents[1] / "app" / "Home.py")
-PAGE = "../pages/draw.py"
+PAGE = "draw.py"
 DATA = "mnist-sample"
 
 
@@ -30,13 +29,6 @@ def train_small():
     ae, _ = get_or_train(make_spec("ae", DATA, hidden=(32, 8), epochs=1))
     dae, _ = get_or_train(make_spec("dae", DATA, hidden=(32,), level=0.3, epochs=1))
     return ae.key, dae.key
-
-
-def open_page() -> AppTest:
-    at = AppTest.from_file(HOME, default_timeout=60).run()
-    at.switch_page(PAGE).run()
-    assert not at.exception
-    return at
 
 
 def stroke(at: AppTest, shift: int = 0, canvas: str = "draw_canvas_0") -> None:
@@ -64,7 +56,7 @@ def code_captions(at: AppTest) -> list[str]:
 
 
 def test_renders_and_trains_the_lecture_dae_before_any_model(fresh_app):
-    at = open_page()
+    at = open_page(PAGE)
     assert at.title[0].value == "Draw & reconstruct"
     assert at.get("bidi_component"), "the canvas component is on the page"
     assert any("Reconstructions appear here" in i.value for i in at.info)
@@ -78,7 +70,7 @@ def test_renders_and_trains_the_lecture_dae_before_any_model(fresh_app):
 def test_stroke_reconstructs_with_every_chosen_model(fresh_app, ask_before_training):
     vae, _ = get_or_train(make_spec("vae", DATA, hidden=(16,), epochs=1))
     ae, dae = train_small()
-    at = open_page()
+    at = open_page(PAGE)
     chosen = at.multiselect(key="draw_models")
     assert chosen.value == [dae], "no lecture model is trained: the newest model"
     assert at.slider(key="draw_level").value == pytest.approx(0.3)  # a dae is compared: its training noise
@@ -103,7 +95,7 @@ def test_stroke_reconstructs_with_every_chosen_model(fresh_app, ask_before_train
 
 def test_corruption_and_test_grid_controls_change_the_pictures(fresh_app, ask_before_training):
     train_small()
-    at = open_page()
+    at = open_page(PAGE)
     stroke(at)
     shown = images(at)
     assert "Corrupted: masking (pixels set to 0), 0.3" in shown
@@ -125,7 +117,7 @@ def test_corruption_and_test_grid_controls_change_the_pictures(fresh_app, ask_be
 
 def test_clear_forgets_the_drawing(fresh_app, ask_before_training):
     train_small()
-    at = open_page()
+    at = open_page(PAGE)
     stroke(at)
     assert "drawing" in at.session_state
     at.button(key="draw_clear").click().run()

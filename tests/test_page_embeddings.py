@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import re
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -17,8 +16,9 @@ from aecore.maps.worker import MapWorkerError, shared_worker
 from aecore.runs import get_or_train
 from aecore.spec import make_spec
 from app import figures, maps
+from tests.apptest import open_page
 
-ENTRY = Path(__file__).resolve().parents[1] / "app" / "Home.py"
+PAGE = "embeddings.py"
 
 
 pytestmark = pytest.mark.usefixtures("fresh_app", "ask_before_training")  # tests/conftest.py
@@ -28,18 +28,6 @@ pytestmark = pytest.mark.usefixtures("fresh_app", "ask_before_training")  # test
 def tiny_ae():
     stored, _ = get_or_train(make_spec("ae", "mnist-sample", hidden=(32, 8), epochs=1))
     return stored
-
-
-def open_page(query: dict | None = None, drawing: np.ndarray | None = None) -> AppTest:
-    at = AppTest.from_file(str(ENTRY), default_timeout=60)
-    at.run()
-    for k, v in (query or {}).items():
-        at.query_params[k] = v
-    if drawing is not None:
-        at.session_state["drawing"] = drawing
-    at.switch_page("../pages/embeddings.py").run()
-    assert not at.exception, at.exception
-    return at
 
 
 def map_spec(at: AppTest) -> dict:
@@ -61,13 +49,13 @@ def captions(at: AppTest) -> str:
 
 
 def test_without_models_it_offers_to_train_the_default():
-    at = open_page()
+    at = open_page(PAGE)
     assert any(b.label.startswith("Train ae 32 (cntk-simple-ae)") for b in at.button)
     assert not at.get("echarts_chart")
 
 
 def test_a_map_is_fitted_once_then_served_from_the_cache(tiny_ae):
-    at = open_page({"method": "pca", "points": "250"})
+    at = open_page(PAGE, {"method": "pca", "points": "250"})
     assert at.radio(key="emb_method").value == "pca"
     assert at.select_slider(key="emb_n").value == 250
     assert at.number_input(key="emb_seed").value == 0
@@ -82,7 +70,7 @@ def test_a_map_is_fitted_once_then_served_from_the_cache(tiny_ae):
 
 @pytest.mark.slow  # t-SNE and UMAP fits
 def test_controls_change_the_map_and_the_url(tiny_ae):
-    at = open_page({"method": "pca", "points": "250"})
+    at = open_page(PAGE, {"method": "pca", "points": "250"})
     before = map_x(at)
     at.number_input(key="emb_seed").set_value(3).run()
     after = map_x(at)
@@ -109,7 +97,7 @@ def trust_table(at: AppTest) -> list[list[str]]:
 
 
 def test_beside_a_map_its_trust_and_10nn_accuracy_against_the_codes(tiny_ae):
-    at = open_page({"method": "pca", "points": "250"})
+    at = open_page(PAGE, {"method": "pca", "points": "250"})
     (name, trust, knn), (codes, one, knn_codes) = trust_table(at)
     assert (name, codes, one) == ("PCA", "codes", "1.00")
     idx, codes = maps.test_codes(tiny_ae.key, "mnist-sample", 250, 0)
@@ -132,20 +120,20 @@ def test_a_failed_fit_says_why_and_leaves_no_empty_frame(tiny_ae, monkeypatch):
         raise MapWorkerError("the map process stopped unexpectedly (exit code -9); try again: it restarts")
 
     monkeypatch.setattr(shared_worker(), "fit", fail)
-    at = open_page({"method": "umap", "points": "250"})
+    at = open_page(PAGE, {"method": "umap", "points": "250"})
     assert any("stopped unexpectedly" in e.value for e in at.error)
     assert not frames_left(at) and not at.get("echarts_chart")
 
 
 def test_bad_url_values_fall_back_to_defaults(tiny_ae):
-    at = open_page({"method": "pca", "points": "123456", "seed": "-4", "model": "../../etc"})
+    at = open_page(PAGE, {"method": "pca", "points": "123456", "seed": "-4", "model": "../../etc"})
     assert at.select_slider(key="emb_n").value == 1000  # min(2000, test split of 1,000)
     assert at.number_input(key="emb_seed").value == 0
 
 
 def test_a_drawing_is_placed_with_its_nearest_training_digits(tiny_ae):
     digit = load_dataset("mnist-sample").x_test[0] / np.float32(255.0)
-    at = open_page({"method": "pca", "points": "250"}, drawing=digit.astype(np.float32))
+    at = open_page(PAGE, {"method": "pca", "points": "250"}, session={"drawing": digit.astype(np.float32)})
     star = [s for s in map_spec(at)["series"] if s["name"] == "your drawing"]
     assert len(star) == 1 and len(star[0]["data"]) == 1 and star[0]["symbol"].startswith("path://")
     assert any("nearest training digits" in s.value for s in at.subheader)
@@ -178,7 +166,7 @@ def test_a_pca_map_has_one_scale_on_both_axes_and_other_maps_fill_the_space():
 
 @pytest.mark.slow  # t-SNE and UMAP fits
 def test_maps_already_shown_stay_on_the_page_until_the_user_leaves(tiny_ae):
-    at = open_page({"method": "pca", "points": "250"})
+    at = open_page(PAGE, {"method": "pca", "points": "250"})
     pca = at.get("echarts_chart")[0].proto
     at.radio(key="emb_method").set_value("tsne").run()
     at.radio(key="emb_method").set_value("pca").run()
@@ -196,7 +184,7 @@ def test_maps_already_shown_stay_on_the_page_until_the_user_leaves(tiny_ae):
 
 
 def test_a_kept_setting_that_no_longer_fits_goes_back_to_its_default(tiny_ae):
-    at = open_page({"method": "pca", "points": "250"})
+    at = open_page(PAGE, {"method": "pca", "points": "250"})
     at.switch_page("../pages/home.py").run()
     at.session_state["emb_n"] = 5000  # as if chosen on a dataset with more test digits than this one
     at.switch_page("../pages/embeddings.py").run()

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import re
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -13,21 +12,12 @@ from streamlit.testing.v1 import AppTest
 
 from aecore.runs import get_or_train
 from aecore.spec import make_spec
+from tests.apptest import open_page
 
-ENTRY = Path(__file__).resolve().parents[1] / "app" / "Home.py"
+PAGE = "filters.py"
 
 
 pytestmark = pytest.mark.usefixtures("fresh_app", "ask_before_training")  # tests/conftest.py
-
-
-def open_page(query: dict | None = None) -> AppTest:
-    at = AppTest.from_file(str(ENTRY), default_timeout=60)
-    at.run()
-    for k, v in (query or {}).items():
-        at.query_params[k] = v
-    at.switch_page("../pages/filters.py").run()
-    assert not at.exception, at.exception
-    return at
 
 
 def heatmap_ticks(at: AppTest) -> list[list[str]]:
@@ -36,7 +26,7 @@ def heatmap_ticks(at: AppTest) -> list[list[str]]:
 
 
 def test_without_models_both_denoising_autoencoders_are_offered():
-    at = open_page()
+    at = open_page(PAGE)
     labels = [b.label for b in at.button]
     assert any(label.startswith("Train dae 500 masking 0 (theano-da) now") for label in labels)
     assert any(label.startswith("Train dae 500 masking 0.3 (theano-da-0.3) now") for label in labels)
@@ -46,7 +36,7 @@ def test_without_models_both_denoising_autoencoders_are_offered():
 @pytest.mark.slow  # trains two models and a probe
 def test_a_trained_model_shows_filters_similarities_and_probes():
     get_or_train(make_spec("dae", "mnist-sample", hidden=(64,), level=0.3, epochs=1))
-    at = open_page({"classes": "1,7", "per_class": "2"})
+    at = open_page(PAGE, {"classes": "1,7", "per_class": "2"})
     assert at.select_slider(key="flt_n").value == 100
     assert at.multiselect(key="flt_classes").value == [1, 7]
     assert any("first 64 filters" in (img.proto.imgs[0].caption if img.proto.imgs else "")
@@ -70,7 +60,7 @@ def test_a_trained_model_shows_filters_similarities_and_probes():
 
 def test_bad_url_classes_fall_back_to_defaults():
     get_or_train(make_spec("ae", "mnist-sample", hidden=(16,), epochs=1))
-    at = open_page({"classes": "1,99,../x", "per_class": "50"})
+    at = open_page(PAGE, {"classes": "1,99,../x", "per_class": "50"})
     assert at.multiselect(key="flt_classes").value == [4, 7, 9]
     assert at.slider(key="flt_per").value == 3
 
@@ -78,13 +68,13 @@ def test_bad_url_classes_fall_back_to_defaults():
 @pytest.mark.slow  # trains a conv_vae
 def test_a_convolutional_model_says_it_has_no_filters():
     get_or_train(make_spec("conv_vae", "mnist-sample", filters=8, dense=16, epochs=1))
-    at = open_page()
+    at = open_page(PAGE)
     assert any("no 28×28 filters" in i.value for i in at.info)
 
 
 def test_the_unit_inspector_follows_the_picked_unit_and_shows_a_sparse_units_target():
     sparse, _ = get_or_train(make_spec("sparse", "mnist-sample", hidden=(64,), epochs=1))
-    at = open_page({"umodel": sparse.key, "unit": "3"})
+    at = open_page(PAGE, {"umodel": sparse.key, "unit": "3"})
     captions = [c for img in at.get("image") for c in img.captions]
     assert "Unit 3's 784 weights: blue pixels excite it, orange ones inhibit it" in captions
     assert any(c.startswith("The 9 of 1,000 test digits that excite it most") for c in captions)

@@ -11,27 +11,16 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from streamlit.testing.v1 import AppTest
 
 import aecore.jobs
 from aecore.runs import get_or_train
 from aecore.spec import lecture_spec, lecture_specs
+from tests.apptest import open_page
 
 ENTRY = Path(__file__).resolve().parents[1] / "app" / "Home.py"
 
 
 pytestmark = pytest.mark.usefixtures("fresh_app", "ask_before_training")  # tests/conftest.py
-
-
-def open_page(page: str | None = None, query: dict | None = None) -> AppTest:
-    at = AppTest.from_file(str(ENTRY), default_timeout=60)
-    for k, v in (query or {}).items():
-        at.query_params[k] = v
-    at.run()
-    if page:
-        at.switch_page(f"../pages/{page}").run()
-    assert not at.exception, at.exception
-    return at
 
 
 def test_home_without_models_offers_the_lecture_set():

@@ -2,8 +2,6 @@
 the grid, map, interpolation and prior samples for a 2-D model, and keeps its settings in the URL."""
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 from streamlit.testing.v1 import AppTest
 
@@ -11,20 +9,10 @@ from aecore.data import load_dataset
 from aecore.runs import get_or_train
 from aecore.spec import lecture_spec, make_spec
 from app import resources
+from tests.apptest import open_page
 
-HOME = str(Path(__file__).resolve().parents[1] / "app" / "Home.py")
-PAGE = "../pages/latent_grid.py"
+PAGE = "latent_grid.py"
 DATA = "mnist-sample"
-
-
-def open_page(**query) -> AppTest:
-    at = AppTest.from_file(HOME, default_timeout=60)
-    for name, value in query.items():
-        at.query_params[name] = value
-    at.run()
-    at.switch_page(PAGE).run()
-    assert not at.exception
-    return at
 
 
 def images(at: AppTest) -> dict[str, str]:
@@ -38,7 +26,7 @@ def grid_url(at: AppTest) -> str:
 
 def test_offers_its_vae_with_how_long_it_takes_where_training_is_slow(fresh_app, ask_before_training):
     get_or_train(make_spec("ae", DATA, hidden=(32, 8), epochs=1))  # an 8-D code: not walkable here
-    at = open_page()
+    at = open_page(PAGE)
     assert any("takes about" in i.value for i in at.info)
     assert at.title[0].value == "Latent grid"
     assert any("vae 256 z2 (keras-vae-mlp)" in i.value for i in at.info)
@@ -47,7 +35,7 @@ def test_offers_its_vae_with_how_long_it_takes_where_training_is_slow(fresh_app,
 
 
 def test_trains_its_vae_at_once_on_the_sample(fresh_app):
-    at = open_page()
+    at = open_page(PAGE)
     assert any("Training **vae 256 z2 (keras-vae-mlp)** now" in c.value for c in at.caption)
     assert not at.button or not any(b.label == "Train vae 256 z2 (keras-vae-mlp) now" for b in at.button)
     job = resources.registry().get(resources.model_key(lecture_spec("vae", DATA)))
@@ -56,7 +44,7 @@ def test_trains_its_vae_at_once_on_the_sample(fresh_app):
 
 def test_vae_grid_map_interpolation_and_samples(fresh_app, ask_before_training):
     stored, _ = get_or_train(make_spec("vae", DATA, hidden=(64,), latent=2, epochs=1))
-    at = open_page()
+    at = open_page(PAGE)
     assert at.selectbox(key="lg_model").value == stored.key
     assert at.slider(key="lg_n").value == 15
     assert at.radio(key="lg_spacing").value == "normal"
@@ -103,7 +91,7 @@ def test_vae_grid_map_interpolation_and_samples(fresh_app, ask_before_training):
 
 def test_settings_come_from_the_url_and_bad_values_are_ignored(fresh_app, ask_before_training):
     get_or_train(make_spec("vae", DATA, hidden=(64,), latent=2, epochs=1))
-    at = open_page(n="12", spacing="linear", range="2.5", steps="99", model="../../etc")
+    at = open_page(PAGE, {"n": "12", "spacing": "linear", "range": "2.5", "steps": "99", "model": "../../etc"})
     assert at.slider(key="lg_n").value == 12
     assert at.radio(key="lg_spacing").value == "linear"
     assert at.slider(key="lg_range").value == 2.5
@@ -112,7 +100,7 @@ def test_settings_come_from_the_url_and_bad_values_are_ignored(fresh_app, ask_be
 
 def test_a_plain_autoencoder_with_a_2d_code_is_walked_over_its_codes(fresh_app, ask_before_training):
     get_or_train(make_spec("ae", DATA, hidden=(32, 2), epochs=1))
-    at = open_page()
+    at = open_page(PAGE)
     assert at.radio(key="lg_spacing").value == "data", "no prior: the grid spans the codes"
     assert any("no prior to sample from" in c for c in at.caption.values)
     assert [h.value for h in at.subheader][0] == "Decode under the pointer", "a plane to hover over, no q(z|x)"
@@ -122,7 +110,7 @@ def test_a_plain_autoencoder_with_a_2d_code_is_walked_over_its_codes(fresh_app, 
 
 def test_the_drawing_from_the_draw_page_joins_the_map_and_the_interpolation(fresh_app, ask_before_training):
     get_or_train(make_spec("vae", DATA, hidden=(64,), latent=2, epochs=1))
-    at = open_page()
+    at = open_page(PAGE)
     assert at.toggle(key="lg_use_drawing").disabled, "nothing drawn yet"
     digit = np.zeros((28, 28), np.float32)
     digit[4:24, 13:16] = 1.0

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -14,8 +13,9 @@ from streamlit.testing.v1 import AppTest
 from aecore.runs import get_or_train
 from aecore.spec import make_spec
 from app import exports, resources
+from tests.apptest import open_page
 
-ENTRY = Path(__file__).resolve().parents[1] / "app" / "Home.py"
+PAGE = "models.py"
 
 
 pytestmark = pytest.mark.usefixtures("fresh_app")  # tests/conftest.py
@@ -28,28 +28,18 @@ def two_models():
     return ae, vae
 
 
-def open_page(query: dict | None = None) -> AppTest:
-    at = AppTest.from_file(str(ENTRY), default_timeout=60)
-    at.run()
-    for k, v in (query or {}).items():
-        at.query_params[k] = v
-    at.switch_page("../pages/models.py").run()
-    assert not at.exception, at.exception
-    return at
-
-
 def table(at: AppTest):
     return at.dataframe[0].value
 
 
 def test_an_empty_cache_says_so():
-    at = open_page()
+    at = open_page(PAGE)
     assert any("cache is empty" in i.value for i in at.info)
 
 
 def test_the_table_lists_every_model_with_its_results(two_models):
     ae, vae = two_models
-    at = open_page()
+    at = open_page(PAGE)
     df = table(at)
     assert set(df["key"]) == {ae.key, vae.key}
     assert {"model", "family", "dataset", "epochs", "test loss", "loss parts", "training s",
@@ -63,10 +53,10 @@ def test_the_table_lists_every_model_with_its_results(two_models):
 
 def test_the_dataset_filter_and_the_model_follow_the_url(two_models):
     ae, _ = two_models
-    at = open_page({"model": ae.key, "show": "mnist-sample"})
+    at = open_page(PAGE, {"model": ae.key, "show": "mnist-sample"})
     assert at.selectbox(key="mdl_pick").value == ae.key
     assert at.selectbox(key="mdl_dataset").value == "mnist-sample"
-    at = open_page({"model": "not-a-key", "show": "/etc/passwd"})
+    at = open_page(PAGE, {"model": "not-a-key", "show": "/etc/passwd"})
     assert at.selectbox(key="mdl_dataset").value == "all"
     assert at.selectbox(key="mdl_pick").value in table(at)["key"].tolist()
 
@@ -76,13 +66,13 @@ def test_a_stacked_models_reconstructions_say_why_they_are_poor(two_models):
     stacked, _ = get_or_train(make_spec("stacked", "mnist-sample", hidden=(32, 16), levels=(0.1, 0.2),
                                         pretrain_epochs=1, epochs=1))
     said = "fine-tuned as a digit classifier"
-    assert any(said in c.value for c in open_page({"model": stacked.key}).caption)
-    assert not any(said in c.value for c in open_page({"model": ae.key}).caption)
+    assert any(said in c.value for c in open_page(PAGE, {"model": stacked.key}).caption)
+    assert not any(said in c.value for c in open_page(PAGE, {"model": ae.key}).caption)
 
 
 def test_delete_asks_first_then_removes_the_model(two_models):
     ae, vae = two_models
-    at = open_page({"model": ae.key})
+    at = open_page(PAGE, {"model": ae.key})
     at.button(key="mdl-delete").click().run()
     assert any("Delete **" in w.value for w in at.warning)
     at.button(key="mdl-delete-no").click().run()

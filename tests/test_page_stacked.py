@@ -4,29 +4,19 @@ the final test accuracies; models of other families are not offered."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
 from aecore.runs import get_or_train
 from aecore.spec import make_spec
+from tests.apptest import open_page
 
-ENTRY = Path(__file__).resolve().parents[1] / "app" / "Home.py"
+PAGE = "stacked.py"
 TINY = dict(hidden=(32, 16), levels=(0.1, 0.2), epochs=1)
 
 
 pytestmark = pytest.mark.usefixtures("fresh_app", "ask_before_training")  # tests/conftest.py
-
-
-def open_page(query: dict | None = None) -> AppTest:
-    at = AppTest.from_file(str(ENTRY), default_timeout=60)
-    at.run()
-    for k, v in (query or {}).items():
-        at.query_params[k] = v
-    at.switch_page("../pages/stacked.py").run()
-    assert not at.exception, at.exception
-    return at
 
 
 def chart_titles(at: AppTest) -> list[str]:
@@ -35,7 +25,7 @@ def chart_titles(at: AppTest) -> list[str]:
 
 def test_without_a_stacked_model_it_offers_the_lecture_one():
     get_or_train(make_spec("ae", "mnist-sample", hidden=(16,), epochs=1))  # not stacked: not offered
-    at = open_page()
+    at = open_page(PAGE)
     assert any(b.label.startswith("Train stacked 500-500 (theano-sda-lecture) now") for b in at.button)
     assert "stk_model" not in [s.key for s in at.selectbox]
     assert not at.get("plotly_chart")
@@ -43,7 +33,7 @@ def test_without_a_stacked_model_it_offers_the_lecture_one():
 
 def test_a_trained_model_shows_each_stage_and_the_accuracies():
     stored, _ = get_or_train(make_spec("stacked", "mnist-sample", pretrain_epochs=2, **TINY))
-    at = open_page()
+    at = open_page(PAGE)
     assert at.selectbox(key="stk_model").value == stored.key
     titles = chart_titles(at)
     assert titles[0].startswith("Pretrain layer 1") and titles[1].startswith("Pretrain layer 2")
@@ -62,7 +52,7 @@ def test_a_trained_model_shows_each_stage_and_the_accuracies():
 def test_without_pretraining_it_says_so_and_picks_from_the_url():
     plain, _ = get_or_train(make_spec("stacked", "mnist-sample", pretrain_epochs=0, **TINY))
     get_or_train(make_spec("stacked", "mnist-sample", pretrain_epochs=1, **TINY))
-    at = open_page({"model": plain.key})
+    at = open_page(PAGE, {"model": plain.key})
     assert at.selectbox(key="stk_model").value == plain.key
     assert any("skipped pretraining" in i.value for i in at.info)
     assert chart_titles(at) == ["Validation accuracy per epoch"]
