@@ -3,11 +3,12 @@ for the first time, measured in Debian's Chromium with Playwright.
 
 A fresh data home (no model trained) and a fresh numba cache (UMAP's kernels not compiled), the
 server started with the README's command, offline, on the embedded MNIST sample. The browser opens
-Home, then clicks the sidebar's links page by page as a student does, and times each page from the
-click to its real content on screen: pictures or charts from a trained model (the model each page
-needs is trained on the spot, as the one shared job), with no training progress left on the page.
-Then it visits every page again, and times the same. The target: within 20 s on first open, within
-2 s once trained.
+Home, then clicks the sidebar's link to every other page of app/navigation.py's PAGES as a student does,
+and times each page from the click to its real content on screen (`CONTENT`): pictures, charts or
+tables from a trained model (the model each page needs is trained on the spot, as the one shared job),
+with no training progress left on the page (the Face-off: its table, while it trains the families
+still missing). Then it visits every page again, and times the same. The target: within 20 s on first
+open, within 2 s once trained.
 
     python -m bench.first_open
     python -m bench.first_open --quick   # Latent grid and Models only: a smoke test
@@ -26,34 +27,53 @@ TARGET_FIRST_S = 20.0
 TARGET_AGAIN_S = 2.0
 TIMEOUT_S = 300.0  # give up on a page after this long
 MAIN = '[data-testid="stMain"]'
-# Per page (sidebar path, title): what shows its real content, and how many of them.
-PAGES = [
-    ("train", "Train", '[data-testid="stPlotlyChart"]', 1),  # the trained model's loss curves
-    ("draw", "Draw & reconstruct", '[data-testid="stImage"]', 3),  # test digits, masked, reconstructed
-    ("latent_grid", "Latent grid", '[data-testid="stImage"]', 1),  # the decoded grid
-    ("embeddings", "Embeddings", '[data-testid="stEChartsChart"][aria-label*="test digits"] canvas', 1),  # the map
-    ("filters", "Filters & codes", '[data-testid="stImage"]', 2),  # the filter pair
-    ("stacked", "Stacked pretraining", '[data-testid="stPlotlyChart"]', 2),  # pretraining and fine-tuning
-    ("models", "Models", '[data-testid="stImage"]', 1),  # reconstructions of the chosen model
-]
+LESSON_VIEW = '.st-key-lesson-view :is(img, canvas, svg, table, [data-testid="stMetric"])'
+# Per page script of app/navigation.py's PAGES but Home: what shows its real content, how many of them,
+# and whether it counts only once no training progress is left on the page.
+CONTENT = {
+    "lessons.py": (LESSON_VIEW, 1, True),  # lesson 1's first view, its models trained
+    "train.py": ('[data-testid="stPlotlyChart"]', 1, True),  # the trained model's loss curves
+    "draw.py": ('[data-testid="stImage"]', 3, True),  # test digits, masked, reconstructed
+    "latent_grid.py": ('[data-testid="stImage"]', 1, True),  # the decoded grid
+    "embeddings.py": ('[data-testid="stEChartsChart"][aria-label*="test digits"] canvas', 1, True),  # the map
+    "filters.py": ('[data-testid="stImage"]', 2, True),  # the filter pair
+    "denoise.py": ('[data-testid="stImage"]', 6, True),  # one digit: target, corrupted, each model's rebuild and error
+    "stacked.py": ('[data-testid="stPlotlyChart"]', 2, True),  # pretraining and fine-tuning
+    "classics.py": ("h3", 5, True),  # one card per source
+    # the table of the models trained so far: the other families' lecture models train one after another
+    "faceoff.py": ('[data-testid="stTable"]', 1, False),
+    "symbols.py": ('[data-testid="stSelectbox"]', 1, True),  # the model picked, trained: ready for symbols
+    "models.py": ('[data-testid="stImage"]', 1, True),  # reconstructions of the chosen model
+}
 QUICK_PAGES = ("latent_grid", "models")
 
-# True when the page shows `count` of `selector` in its main area and no training progress.
-_SHOWN = f"""([selector, count]) => {{
+
+def timed_pages() -> list[tuple[str, str, str, int, bool]]:
+    """(sidebar path, title, selector, count, quiet) of every page in app/navigation.py's PAGES but Home, in
+    the sidebar's order."""
+    from app.navigation import PAGES
+
+    unknown = [file for file, *_ in PAGES if file != "home.py" and file not in CONTENT]
+    if unknown:
+        raise SystemExit(f"bench.first_open has no real-content condition for {', '.join(unknown)}: add it to CONTENT")
+    return [(file.removesuffix(".py"), title, *CONTENT[file]) for file, title, *_ in PAGES if file != "home.py"]
+
+# True when the page shows `count` of `selector` in its main area and, if `quiet`, no training progress.
+_SHOWN = f"""([selector, count, quiet]) => {{
     const main = document.querySelector('{MAIN}');
-    return !!main && !main.querySelector('[data-testid="stProgress"]')
+    return !!main && !(quiet && main.querySelector('[data-testid="stProgress"]'))
         && main.querySelectorAll(selector).length >= count;
 }}"""
 
 
-def open_and_time(page, path: str, selector: str, count: int) -> float | None:
+def open_and_time(page, path: str, selector: str, count: int, quiet: bool = True) -> float | None:
     """Click the sidebar's link to `path`; seconds until its content is shown, or None past TIMEOUT_S."""
     started = time.perf_counter()
     page.locator(f'[data-testid="stSidebarNav"] a[href$="/{path}"]').first.click()
     page.wait_for_function("path => location.pathname.endsWith(path)", arg=path, timeout=30000)
     page.wait_for_timeout(200)  # the old page's elements go once the new run has started
     try:
-        page.wait_for_function(_SHOWN, arg=[selector, count], timeout=TIMEOUT_S * 1000, polling=100)
+        page.wait_for_function(_SHOWN, arg=[selector, count, quiet], timeout=TIMEOUT_S * 1000, polling=100)
     except Exception:  # Playwright's TimeoutError: the page never showed its content
         return None
     shown = time.perf_counter() - started
@@ -73,7 +93,7 @@ def main(argv: list[str] | None = None) -> dict:
         raise SystemExit(f"first_open needs a browser: {reason}")
     from playwright.sync_api import sync_playwright
 
-    pages = [p for p in PAGES if not args.quick or p[0] in QUICK_PAGES]
+    pages = [p for p in timed_pages() if not args.quick or p[0] in QUICK_PAGES]
     info = machine()
     print_machine(info)
     rows, results = [], {}
@@ -90,8 +110,9 @@ def main(argv: list[str] | None = None) -> dict:
             home_s = time.perf_counter() - started
             wait_for_run_end(page, 120000)
             for visit in ("first", "again"):
-                for path, title, selector, count in pages:
-                    results.setdefault(path, {"title": title})[visit] = open_and_time(page, path, selector, count)
+                for path, title, selector, count, quiet in pages:
+                    results.setdefault(path, {"title": title})[visit] = open_and_time(page, path, selector, count,
+                                                                                      quiet)
             browser.close()
         errors = log_tracebacks(log)
     for path, title, *_ in pages:

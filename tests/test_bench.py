@@ -229,6 +229,15 @@ def test_map_redraw_times_each_way_of_drawing(quick_run):
     assert all(len(times) == 2 and all(0 < t < 30 for t in times) for times in figures["seconds"].values())
 
 
+def test_first_open_times_every_page_of_the_sidebar_but_home():
+    from app.navigation import PAGES
+    from bench import first_open
+
+    timed = [path for path, *_ in first_open.timed_pages()]
+    assert timed == [file.removesuffix(".py") for file, *_ in PAGES if file != "home.py"]
+    assert {"lessons", "denoise", "faceoff", "symbols", "classics"} <= set(timed)
+
+
 @pytest.mark.browser
 @pytest.mark.slow
 @pytest.mark.skipif(missing_browser_reason() is not None, reason=missing_browser_reason() or "")
