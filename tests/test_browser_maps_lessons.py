@@ -52,7 +52,8 @@ def test_embeddings_shows_trust_beside_the_map_and_exports_projector_files(lab_u
     vectors = list(csv.reader(io.StringIO(files["vectors.tsv"].decode()), delimiter="\t"))
     metadata = list(csv.reader(io.StringIO(files["metadata.tsv"].decode()), delimiter="\t"))
     n = len(vectors)
-    assert n == 1000 and len(metadata) == n + 1 and len(vectors[0]) == 32  # the lecture ae's 32-d code of every test digit
+    # the lecture ae's 32-d code of every test digit
+    assert n == 1000 and len(metadata) == n + 1 and len(vectors[0]) == 32
     side = math.ceil(math.sqrt(n)) * 28
     assert Image.open(io.BytesIO(files["sprite.png"])).size == (side, side)
 

@@ -119,7 +119,8 @@ def test_draw_compares_every_trained_lecture_model_and_keeps_the_pick(lab):
     with browser_page(1400, 1000) as page:
         start(page, url)
         go_to(page, "draw")
-        assert chosen_models(page) == {"ae 32 (cntk-simple-ae)", "dae 500 masking 0.3 (theano-da-0.3)", "vae 256 z2 (keras-vae-mlp)"}
+        assert chosen_models(page) == {"ae 32 (cntk-simple-ae)", "dae 500 masking 0.3 (theano-da-0.3)",
+                                       "vae 256 z2 (keras-vae-mlp)"}
         page.locator(f'{MAIN} button[aria-label="Remove vae 256 z2 (keras-vae-mlp)"]').click()
         page.wait_for_timeout(300)
         wait_for_run_end(page)

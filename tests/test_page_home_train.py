@@ -46,7 +46,8 @@ from streamlit.testing.v1 import AppTest
 at = AppTest.from_file(sys.argv[1], default_timeout=60)
 at.run()
 assert not at.exception, at.exception
-assert any("| ae 32 (cntk-simple-ae) | Train, Embeddings | ready |" in m.value for m in at.markdown), [m.value for m in at.markdown]
+ready = "| ae 32 (cntk-simple-ae) | Train, Embeddings | ready |"
+assert any(ready in m.value for m in at.markdown), [m.value for m in at.markdown]
 print(sorted(m for m in ("torch", "safetensors", "umap", "openTSNE", "sklearn") if m in sys.modules))
 """
 
