@@ -11,7 +11,7 @@ from streamlit.testing.v1 import AppTest
 
 import aecore.jobs
 from aecore.runs import get_or_train
-from aecore.spec import make_spec
+from aecore.spec import lecture_spec, make_spec
 from tests.apptest import open_page
 
 PASSWORD = "correct horse"
@@ -66,7 +66,7 @@ def test_others_runs_have_no_stop_button_and_a_second_waiting_run_is_refused(loc
     monkeypatch.setattr(aecore.jobs, "train_and_store", held)
     registry = aecore.jobs.default_registry()
     running = registry.submit(make_spec("vae", "mnist-sample", hidden=(16,), epochs=1))  # shared, held running
-    others = registry.submit(make_spec("ae", "mnist-sample"), owner="another session")  # the Train page's default
+    others = registry.submit(lecture_spec("ae", "mnist-sample"), owner="another session")  # the Train page's model
     try:
         at = open_page("train.py")
         assert others.state == "queued"
