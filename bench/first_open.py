@@ -11,7 +11,7 @@ still missing). Then it visits every page again, and times the same. The target:
 open, within 2 s once trained.
 
     python -m bench.first_open
-    python -m bench.first_open --quick   # Latent grid and Models only: a smoke test
+    python -m bench.first_open --quick   # Train and Models only: a smoke test
 """
 from __future__ import annotations
 
@@ -45,7 +45,7 @@ CONTENT = {
     "symbols.py": ('[data-testid="stSelectbox"]', 1, True),  # the model picked, trained: ready for symbols
     "models.py": ('[data-testid="stImage"]', 1, True),  # reconstructions of the chosen model
 }
-QUICK_PAGES = ("latent_grid", "models")
+QUICK_PAGES = ("train", "models")  # the lecture ae trains in seconds: a smoke test, not the 500-epoch VAE
 
 
 def timed_pages() -> list[tuple[str, str, str, int, bool]]:
