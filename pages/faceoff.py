@@ -118,6 +118,10 @@ if not picked:
 
 with st.spinner("Measuring each model on the test digits…"):
     rows = [row for row in (comparisons.model_row(meta["key"], dataset_name) for meta in picked.values()) if row]
+if not rows:  # every picked entry failed to load (a damaged store entry counts as missing)
+    st.info("No model could be measured: the stored models picked here could not be read (the Models page "
+            "lists what the store holds).")
+    st.stop()
 st.table(figure_table(rows), border="horizontal")
 counts = sorted({r["train_images"] or len(data.x_train) for r in rows})
 trained_on = f"{counts[0]:,}" if len(counts) == 1 else f"{counts[0]:,} to {counts[-1]:,}"

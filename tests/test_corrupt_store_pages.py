@@ -13,10 +13,10 @@ from aecore.files import file_hash
 from aecore.runs import get_or_train
 from aecore.spec import make_spec
 from aecore.store import META, WEIGHTS, ModelStore
+from app.navigation import PAGES as NAVIGATION
 from tests.apptest import open_page
 
-PAGES = ["home.py", "train.py", "draw.py", "latent_grid.py", "embeddings.py", "filters.py", "denoise.py",
-         "stacked.py", "models.py"]
+PAGES = [file for file, *_ in NAVIGATION]  # every page of the sidebar
 
 pytestmark = pytest.mark.usefixtures("fresh_app")  # tests/conftest.py
 
