@@ -11,7 +11,6 @@ FIGURE_PAGES = {"000": ["filters.py", "draw.py"], "001": ["latent_grid.py", "emb
                 "002": ["draw.py", "train.py"], "003": ["embeddings.py", "draw.py"], "004": ["stacked.py"]}
 
 
-
 def ours_picture(r, meta: dict, dataset_name: str) -> tuple[object, str] | None:
     """(our picture of what the source drew, its caption) for a trained model of recipe `r`, or None
     where the source published numbers only."""
